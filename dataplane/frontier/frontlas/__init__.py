@@ -1,0 +1,1 @@
+"""frontlas: the Redis-backed cluster coordinator."""

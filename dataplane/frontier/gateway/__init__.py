@@ -1,0 +1,1 @@
+"""The frontier gateway: edgebound, servicebound, exchange, control API and metrics."""

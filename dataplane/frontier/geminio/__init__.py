@@ -1,0 +1,1 @@
+"""The geminio wire protocol, byte-compatible with the Go library."""

@@ -1,0 +1,1 @@
+"""Service and Edge SDKs: what applications import."""
