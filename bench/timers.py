@@ -10,9 +10,12 @@ Cases, each measured for the wheel and for the loop's own timers in the same run
   path is not what is measured). ``reset()``, the wheel's own re-arm, is reported too.
 - fire: N timers spread over one second, all due; time to run every callback. The loop runs
   its heap of past deadlines; the wheel is advanced once past the last one.
-- memory: bytes per pending timer, RSS and tracemalloc, each in a fresh subprocess.
+- memory: bytes per pending timer, RSS and tracemalloc.
 
-Each time is the best of three runs (two with --quick). The last line of output is one JSON
+Every (case, implementation, loop) runs in a fresh interpreter: the garbage collector's state
+left by an earlier case (how many long-lived objects exist) changes how often full
+collections run, and so the figures, by up to 2x. Each time is the best of three runs inside
+that process (one with --quick). The last line of output is one JSON
 object for the re-arm case against uvloop (the convention of every benchmark in bench/);
 --json-out writes every row for bench/run_all.py, which regenerates the README table.
 """
@@ -125,7 +128,8 @@ def wheel_reset(ops: int) -> float:
     conn = Conn()
     timers = LoopTimer()
     wheel = timers.wheel
-    handles = [timers.add(30.0 + i * 1e-5, on_timeout, conn) for i in range(LIVE)]
+    # Created with the same timeout as the re-arms: a heartbeat only ever moves later.
+    handles = [timers.add(30.0, on_timeout, conn) for _ in range(LIVE)]
     wheel.advance()
     start = time.perf_counter()
     for i in range(ops):
@@ -195,7 +199,7 @@ async def loop_fire(n: int) -> float:
     return (time.perf_counter() - start) / n * 1e9
 
 
-# -- memory, in a fresh process ----------------------------------------------------------------
+# -- memory --------------------------------------------------------------------------------------
 
 
 def rss_bytes() -> int:
@@ -203,33 +207,59 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def memory_child(impl: str, loop_name: str, n: int) -> dict[str, float]:
-    """Bytes per pending timer; runs in its own process so RSS starts clean."""
-    loop = uvloop.new_event_loop() if loop_name == "uvloop" else asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+def memory(impl: str, loop: asyncio.AbstractEventLoop, n: int) -> dict[str, float]:
+    """Bytes per pending timer, in a process that has done nothing else."""
     conn = Conn()
-    keep: list[Any] = []
     timers = LoopTimer(loop=loop) if impl == "wheel" else None
     gc.collect()
     tracemalloc.start()
     rss0 = rss_bytes()
-    snap0 = tracemalloc.get_traced_memory()[0]
+    traced0 = tracemalloc.get_traced_memory()[0]
     if timers is not None:
-        keep = [timers.add(30.0 + i * 1e-5, on_timeout, conn) for i in range(n)]
+        keep: list[Any] = [timers.add(30.0 + i * 1e-5, on_timeout, conn) for i in range(n)]
         timers.wheel.next_wakeup()
     else:
         keep = [loop.call_later(30.0 + i * 1e-5, on_timeout, conn) for i in range(n)]
     gc.collect()
-    traced = tracemalloc.get_traced_memory()[0] - snap0
+    traced = tracemalloc.get_traced_memory()[0] - traced0
     rss = rss_bytes() - rss0
-    # The list holding the handles is the benchmark's, not the timers': 8 bytes each.
-    own = 8 * len(keep)
+    own = 8 * len(keep)  # the benchmark's list of handles, not the timers' memory
     return {"rss": (rss - own) / n, "traced": (traced - own) / n}
 
 
-def memory(impl: str, loop_name: str, n: int) -> dict[str, float]:
+# -- one measurement per process -----------------------------------------------------------------
+
+CASES = ("schedule", "rearm", "reset", "fire", "memory")
+
+
+async def run_case(case: str, impl: str, n: int) -> dict[str, float]:
+    loop = asyncio.get_running_loop()
+    wheel = impl == "wheel"
+    if case == "schedule":
+        return {"ns": best_of(lambda: wheel_schedule(n) if wheel else loop_schedule(loop, n))}
+    if case == "rearm":
+        return {"ns": best_of(lambda: wheel_rearm(n) if wheel else loop_rearm(loop, n))}
+    if case == "reset":
+        return {"ns": best_of(lambda: wheel_reset(n))}
+    if case == "fire":
+        if wheel:
+            return {"ns": best_of(lambda: wheel_fire(n))}
+        return {"ns": min([await loop_fire(n) for _ in range(REPEATS)])}
+    return memory(impl, loop, n)
+
+
+def child(case: str, impl: str, loop_name: str, n: int, repeats: int) -> dict[str, float]:
+    global REPEATS
+    REPEATS = repeats
+    random.seed(1)
+    factory = loop_factories()[loop_name]
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(run_case(case, impl, n))
+
+
+def in_fresh_process(case: str, impl: str, loop_name: str, n: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-child", impl, loop_name, str(n)],
+        [sys.executable, __file__, "--child", case, impl, loop_name, str(n), str(REPEATS)],
         check=True,
         capture_output=True,
         text=True,
@@ -253,73 +283,26 @@ def measure(quick: bool) -> list[Row]:
     global REPEATS
     n = 100_000 if quick else 1_000_000
     ops = 100_000 if quick else 1_000_000
-    REPEATS = 2 if quick else 3
+    REPEATS = 1 if quick else 3
     rows: list[Row] = []
-    for name, factory in loop_factories().items():
+    for name in loop_factories():
 
-        async def bench(name: str = name) -> None:
-            loop = asyncio.get_running_loop()
-            rows.append(
-                Row(
-                    f"schedule {n:,} timers",
-                    name,
-                    "ns/op",
-                    best_of(lambda: wheel_schedule(n)),
-                    best_of(lambda: loop_schedule(loop, n)),
-                )
-            )
-            rearm_baseline = best_of(lambda: loop_rearm(loop, ops))
-            rows.append(
-                Row(
-                    f"re-arm (cancel + add), {LIVE:,} live",
-                    name,
-                    "ns/op",
-                    best_of(lambda: wheel_rearm(ops)),
-                    rearm_baseline,
-                )
-            )
-            rows.append(
-                Row(
-                    f"re-arm with reset(), {LIVE:,} live",
-                    name,
-                    "ns/op",
-                    best_of(lambda: wheel_reset(ops)),
-                    rearm_baseline,
-                )
-            )
-            fire_baseline = min([await loop_fire(n) for _ in range(REPEATS)])
-            rows.append(
-                Row(
-                    f"fire {n:,} due timers",
-                    name,
-                    "ns/op",
-                    best_of(lambda: wheel_fire(n)),
-                    fire_baseline,
-                )
-            )
+        def pair(case: str, size: int, loop_name: str = name) -> tuple[float, float]:
+            baseline_case = "rearm" if case == "reset" else case
+            ours = in_fresh_process(case, "wheel", loop_name, size)["ns"]
+            theirs = in_fresh_process(baseline_case, "loop", loop_name, size)["ns"]
+            return ours, theirs
 
-        with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(bench())
-        wheel_mem = memory("wheel", name, n)
-        loop_mem = memory("loop", name, n)
-        rows.append(
-            Row(
-                f"memory per pending timer (RSS), {n:,}",
-                name,
-                "B",
-                wheel_mem["rss"],
-                loop_mem["rss"],
-            )
-        )
-        rows.append(
-            Row(
-                f"memory per pending timer (traced), {n:,}",
-                name,
-                "B",
-                wheel_mem["traced"],
-                loop_mem["traced"],
-            )
-        )
+        rows.append(Row(f"schedule {n:,} timers", name, "ns/op", *pair("schedule", n)))
+        live = f"{LIVE:,} live"
+        rows.append(Row(f"re-arm (cancel + add), {live}", name, "ns/op", *pair("rearm", ops)))
+        rows.append(Row(f"re-arm with reset(), {live}", name, "ns/op", *pair("reset", ops)))
+        rows.append(Row(f"fire {n:,} due timers", name, "ns/op", *pair("fire", n)))
+        ours = in_fresh_process("memory", "wheel", name, n)
+        theirs = in_fresh_process("memory", "loop", name, n)
+        for key, label in (("rss", "RSS"), ("traced", "traced")):
+            case = f"memory per pending timer ({label}), {n:,}"
+            rows.append(Row(case, name, "B", ours[key], theirs[key]))
     return rows
 
 
@@ -327,11 +310,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k timers instead of 1M (< 30 s)")
     parser.add_argument("--json-out", help="also write every row to this file, as JSON")
-    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.memory_child:
-        impl, loop_name, n = args.memory_child
-        print(json.dumps(memory_child(impl, loop_name, int(n))))
+    if args.child:
+        case, impl, loop_name, n, repeats = args.child
+        print(json.dumps(child(case, impl, loop_name, int(n), int(repeats))))
         return
 
     random.seed(1)
