@@ -1,0 +1,333 @@
+"""The application layer of one session: messages, RPC, registration, raw stream bytes (§D).
+
+Inbound packets become events; user operations become packets plus, for those that wait for
+the peer (publish, request, register), an entry in the session's pending table keyed by the
+packet ID the peer must echo. An answer whose ID matches nothing pending (already answered,
+timed out, or forgotten by the caller) is dropped, as Go drops it.
+
+Callers (the connection) check that the session may carry the operation; this module only
+builds packets, records pending operations and resolves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .conn_config import ConnectionConfig
+from .events import (
+    AbortReason,
+    MessageReceived,
+    OperationAborted,
+    OpKind,
+    PublishAcked,
+    RegisterAcked,
+    RemoteRegistered,
+    RequestCancelled,
+    RequestReceived,
+    ResponseReceived,
+    StreamDataReceived,
+)
+from .gojson import GoTime
+from .outbox import Outbox
+from .packets import (
+    CANCEL_CANCELED,
+    MessageAckPacket,
+    MessagePacket,
+    Packet,
+    RegisterAckPacket,
+    RegisterPacket,
+    RequestCancelPacket,
+    RequestPacket,
+    ResponsePacket,
+    StreamPacket,
+)
+from .session import Session
+from .timer_requests import TimerKey, TimerKind
+
+__all__ = ["AppLayer", "method_text", "no_such_rpc"]
+
+
+def no_such_rpc(method: str) -> str:
+    """The error text a Go callee answers for a method it has no handler for."""
+    return f"no such rpc: {method}"
+
+
+def method_text(raw: bytes) -> str:
+    # Go converts the bytes with string(); its JSON encoder then replaces invalid UTF-8 by
+    # U+FFFD, which is what our error texts and events show.
+    return raw.decode("utf-8", "replace")
+
+
+_TOO_MANY_METHODS = "too many registered methods"
+
+
+class AppLayer:
+    __slots__ = ("_config", "_handlers", "_out")
+
+    def __init__(self, out: Outbox, config: ConnectionConfig) -> None:
+        self._out = out
+        self._config = config
+        # Any: each handler takes its own packet class, which a dict value cannot express.
+        self._handlers: dict[type, Callable[[Session, Any], None]] = {
+            MessagePacket: self._on_message,
+            MessageAckPacket: self._on_message_ack,
+            RequestPacket: self._on_request,
+            ResponsePacket: self._on_response,
+            RequestCancelPacket: self._on_request_cancel,
+            RegisterPacket: self._on_register,
+            RegisterAckPacket: self._on_register_ack,
+            StreamPacket: self._on_stream,
+        }
+
+    def handle(self, session: Session, packet: Packet) -> None:
+        self._handlers[type(packet)](session, packet)
+
+    # ------------------------------------------------------------------------------ inbound
+
+    def _on_message(self, session: Session, packet: MessagePacket) -> None:
+        self._out.emit(MessageReceived(packet))
+
+    def _on_message_ack(self, session: Session, packet: MessageAckPacket) -> None:
+        timed = session.publishes.pop(packet.packet_id, None)
+        if timed is None:
+            return
+        if timed:
+            self._cancel_timer(TimerKind.PUBLISH, session, packet.packet_id)
+        self._out.emit(PublishAcked(session.session_id, packet.packet_id, packet.error))
+
+    def _on_request(self, session: Session, packet: RequestPacket) -> None:
+        # Go's dispatch order (§D.3): hijack, then the registered handler, else an
+        # immediate "no such rpc" answer that echoes the method as the response key.
+        method = method_text(packet.key)
+        hijack = session.hijack
+        if hijack is not None and hijack.catches(method):
+            self._out.emit(RequestReceived(packet, method, True))
+        elif packet.key in session.local_methods:
+            self._out.emit(RequestReceived(packet, method, False))
+        else:
+            self._out.send(
+                ResponsePacket(
+                    packet_id=packet.packet_id,
+                    session_id=session.session_id,
+                    key=packet.key,
+                    error=no_such_rpc(method),
+                )
+            )
+
+    def _on_response(self, session: Session, packet: ResponsePacket) -> None:
+        timed = session.requests.pop(packet.packet_id, None)
+        if timed is None:
+            return
+        if timed:
+            self._cancel_timer(TimerKind.REQUEST, session, packet.packet_id)
+        # A response with an error carries no data for the caller (Go returns nil, err).
+        data = b"" if packet.error else packet.value
+        self._out.emit(ResponseReceived(session.session_id, packet.packet_id, data, packet.error))
+
+    def _on_request_cancel(self, session: Session, packet: RequestCancelPacket) -> None:
+        self._out.emit(RequestCancelled(session.session_id, packet.packet_id, packet.cancel_type))
+
+    def _on_register(self, session: Session, packet: RegisterPacket) -> None:
+        methods = session.remote_methods
+        error = ""
+        if packet.method not in methods:
+            if len(methods) >= self._config.max_remote_methods:
+                error = _TOO_MANY_METHODS
+            else:
+                methods.add(packet.method)
+        self._out.send(
+            RegisterAckPacket(
+                packet_id=packet.packet_id, session_id=session.session_id, error=error
+            )
+        )
+        if not error:
+            self._out.emit(RemoteRegistered(session.session_id, method_text(packet.method)))
+
+    def _on_register_ack(self, session: Session, packet: RegisterAckPacket) -> None:
+        entry = session.registers.pop(packet.packet_id, None)
+        if entry is None:
+            return
+        method, timed = entry
+        if timed:
+            self._cancel_timer(TimerKind.REGISTER, session, packet.packet_id)
+        self._out.emit(RegisterAcked(session.session_id, packet.packet_id, method, packet.error))
+
+    def _on_stream(self, session: Session, packet: StreamPacket) -> None:
+        self._out.emit(StreamDataReceived(session.session_id, packet.data))
+
+    # ----------------------------------------------------------------------------- outbound
+
+    def publish(
+        self,
+        session: Session,
+        data: bytes,
+        *,
+        topic: str,
+        custom: bytes,
+        at_most_once: bool,
+        timeout: float | None,
+        deadline: GoTime,
+        context_deadline: GoTime,
+    ) -> int:
+        message_id = self._out.next_id()
+        self._out.send(
+            MessagePacket(
+                packet_id=message_id,
+                session_id=session.session_id,
+                value=data,
+                topic=topic,
+                custom=custom,
+                deadline=deadline,
+                context_deadline=context_deadline,
+            )
+        )
+        if not at_most_once:
+            session.publishes[message_id] = self._arm(
+                TimerKind.PUBLISH, session, message_id, timeout
+            )
+        return message_id
+
+    def ack(self, session: Session, message_id: int, error: str) -> None:
+        self._out.send(
+            MessageAckPacket(packet_id=message_id, session_id=session.session_id, error=error)
+        )
+
+    def request(
+        self,
+        session: Session,
+        method: str,
+        data: bytes,
+        *,
+        custom: bytes,
+        timeout: float | None,
+        deadline: GoTime,
+        context_deadline: GoTime,
+    ) -> int:
+        request_id = self._out.next_id()
+        self._out.send(
+            RequestPacket(
+                packet_id=request_id,
+                session_id=session.session_id,
+                key=method.encode(),
+                value=data,
+                custom=custom,
+                deadline=deadline,
+                context_deadline=context_deadline,
+            )
+        )
+        session.requests[request_id] = self._arm(TimerKind.REQUEST, session, request_id, timeout)
+        return request_id
+
+    def respond(
+        self, session: Session, request_id: int, method: str | bytes, data: bytes, error: str
+    ) -> None:
+        # Go never transmits a response's custom, and leaves the deadlines zero (§A.5).
+        key = method.encode() if isinstance(method, str) else method
+        self._out.send(
+            ResponsePacket(
+                packet_id=request_id,
+                session_id=session.session_id,
+                key=key,
+                value=data,
+                error=error,
+            )
+        )
+
+    def cancel_request(self, session: Session, request_id: int, *, notify: bool) -> bool:
+        timed = session.requests.pop(request_id, None)
+        if timed is None:
+            return False
+        if timed:
+            self._cancel_timer(TimerKind.REQUEST, session, request_id)
+        if notify and self._config.send_request_cancel:
+            self._out.send(
+                RequestCancelPacket(
+                    packet_id=request_id,
+                    session_id=session.session_id,
+                    cancel_type=CANCEL_CANCELED,
+                )
+            )
+        return True
+
+    def cancel_publish(self, session: Session, message_id: int) -> bool:
+        timed = session.publishes.pop(message_id, None)
+        if timed is None:
+            return False
+        if timed:
+            self._cancel_timer(TimerKind.PUBLISH, session, message_id)
+        return True
+
+    def register(self, session: Session, method: str, timeout: float | None) -> int:
+        register_id = self._out.next_id()
+        raw = method.encode()
+        self._out.send(
+            RegisterPacket(packet_id=register_id, session_id=session.session_id, method=raw)
+        )
+        # The handler is local from now on (Go stores it before sending, §D.3).
+        session.local_methods.add(raw)
+        session.registers[register_id] = (
+            method,
+            self._arm(TimerKind.REGISTER, session, register_id, timeout),
+        )
+        return register_id
+
+    def send_stream_data(self, session: Session, data: bytes | bytearray | memoryview) -> None:
+        payload = data if type(data) is bytes else bytes(data)
+        size = len(payload)
+        chunk = self._config.stream_chunk_size
+        out = self._out
+        sid = session.session_id
+        if size <= chunk:
+            if size:
+                out.send_stream(out.next_id(), sid, payload)
+            return
+        view = memoryview(payload)
+        for start in range(0, size, chunk):
+            out.send_stream(out.next_id(), sid, view[start : start + chunk])
+
+    # ---------------------------------------------------------------------------- lifecycle
+
+    def expire(self, session: Session, key: TimerKey) -> None:
+        """A PUBLISH/REQUEST/REGISTER timer fired (the caller checked it was armed)."""
+        ident = key.ident
+        if key.kind is TimerKind.PUBLISH:
+            if session.publishes.pop(ident, None) is not None:
+                self._abort(OpKind.PUBLISH, session, ident, AbortReason.TIMEOUT)
+        elif key.kind is TimerKind.REQUEST:
+            if session.requests.pop(ident, None) is not None:
+                self._abort(OpKind.REQUEST, session, ident, AbortReason.TIMEOUT)
+        elif key.kind is TimerKind.REGISTER and session.registers.pop(ident, None) is not None:
+            self._abort(OpKind.REGISTER, session, ident, AbortReason.TIMEOUT)
+
+    def abort_all(self, session: Session, reason: AbortReason) -> None:
+        """The session is going away: every operation still waiting ends now."""
+        for message_id, timed in session.publishes.items():
+            if timed:
+                self._cancel_timer(TimerKind.PUBLISH, session, message_id)
+            self._abort(OpKind.PUBLISH, session, message_id, reason)
+        for request_id, timed in session.requests.items():
+            if timed:
+                self._cancel_timer(TimerKind.REQUEST, session, request_id)
+            self._abort(OpKind.REQUEST, session, request_id, reason)
+        for register_id, (_, timed) in session.registers.items():
+            if timed:
+                self._cancel_timer(TimerKind.REGISTER, session, register_id)
+            self._abort(OpKind.REGISTER, session, register_id, reason)
+        session.publishes.clear()
+        session.requests.clear()
+        session.registers.clear()
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _arm(self, kind: TimerKind, session: Session, ident: int, timeout: float | None) -> bool:
+        if timeout is None:
+            return False
+        self._out.timers.set(TimerKey(kind, session.session_id, ident), timeout)
+        return True
+
+    def _cancel_timer(self, kind: TimerKind, session: Session, ident: int) -> None:
+        self._out.timers.cancel(TimerKey(kind, session.session_id, ident))
+
+    def _abort(self, kind: OpKind, session: Session, op_id: int, reason: AbortReason) -> None:
+        self._out.emit(OperationAborted(kind, session.session_id, op_id, reason))

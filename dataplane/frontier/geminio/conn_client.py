@@ -1,0 +1,110 @@
+"""The client side of the handshake and heartbeat (§B.1, §B.3).
+
+The client says hello with a ConnPacket (flags 0x18 as Go sends: client-ID acquire, 20 s
+heartbeat), adopts whatever client ID the ConnAck carries, and from then on sends a
+Heartbeat every interval. A ConnAck error text fails the connect and starts the 4-way
+disconnect, as Go's client does.
+
+Go's client never notices a silently dead server (§G.6 #12); `peer_timeout` enables the
+same idle check the server has, off by default to match Go.
+"""
+
+from __future__ import annotations
+
+from .conn_config import ConnectionConfig
+from .conn_errors import ConnectionStateError, ProtocolViolation
+from .connection import Connection
+from .events import CloseReason, Connected, ConnectFailed
+from .ids import U64_MAX
+from .packets import (
+    HEARTBEAT_INTERVALS,
+    ConnAckPacket,
+    ConnPacket,
+    HeartbeatPacket,
+    Packet,
+)
+from .states import ConnEvent, ConnState, Side
+from .timer_requests import CONNECT_TIMER, HEARTBEAT_TIMER
+
+__all__ = ["ClientConnection"]
+
+
+class ClientConnection(Connection):
+    side = Side.CLIENT
+
+    def __init__(
+        self,
+        *,
+        meta: bytes = b"",
+        client_id: int = 0,
+        heartbeat: int = 20,
+        peer_timeout: float | None = None,
+        config: ConnectionConfig | None = None,
+    ) -> None:
+        """`client_id` is the ID we want (0: let the server choose); `heartbeat` is the
+        advertised interval in seconds, one of 5, 20, 80, 320 (Go clients always say 20)."""
+        if heartbeat not in HEARTBEAT_INTERVALS:
+            raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
+        if not 0 <= client_id <= U64_MAX:
+            raise ValueError("client_id must fit 64 bits")
+        if peer_timeout is not None and not peer_timeout > 0:
+            raise ValueError("peer_timeout must be positive")
+        super().__init__(config)
+        self._meta = meta
+        self._client_id = client_id
+        self._heartbeat = heartbeat
+        self._peer_timeout = peer_timeout
+        self._conn_packet_id = 0
+
+    def start(self) -> None:
+        """Send the ConnPacket (call once the transport is up)."""
+        if not self._fsm.can(ConnEvent.CONNSENT):
+            raise ConnectionStateError(f"connection is {self._fsm.state.value}")
+        packet_id = self._out.next_id()
+        # Encode before changing state: a bad meta raises here with nothing recorded.
+        self._out.send(
+            ConnPacket(
+                packet_id=packet_id,
+                client_id=self._client_id,
+                heartbeat=self._heartbeat,
+                client_id_acquire=True,
+                meta=self._meta,
+            )
+        )
+        self._fsm.fire(ConnEvent.CONNSENT)
+        self._conn_packet_id = packet_id
+        self._out.timers.set(CONNECT_TIMER, self.config.connect_timeout)
+
+    def _on_control(self, packet: Packet) -> None:
+        if isinstance(packet, ConnAckPacket):
+            self._on_conn_ack(packet)
+        # HeartbeatAcks need no action. Go errors on one outside `conned`; one that crossed
+        # our DisConn is normal, so we tolerate it. Conn and Heartbeat are the server's.
+
+    def _on_conn_ack(self, packet: ConnAckPacket) -> None:
+        if self._fsm.state is not ConnState.CONN_SENT:
+            raise ProtocolViolation(f"ConnAck in state {self._fsm.state.value}")
+        if packet.packet_id != self._conn_packet_id:
+            raise ProtocolViolation(
+                f"ConnAck ID {packet.packet_id} does not echo ConnPacket ID {self._conn_packet_id}"
+            )
+        self._fsm.fire(ConnEvent.CONNACK)
+        self._out.timers.cancel(CONNECT_TIMER)
+        self._client_id = packet.client_id  # adopted unconditionally, as Go does
+        # Go decides by the error text alone, not by the return code.
+        if packet.error:
+            self._close_reason = CloseReason.REJECTED
+            self._close_detail = packet.error
+            self._out.emit(ConnectFailed(packet.error, packet.client_id))
+            self._send_disconn()
+            return
+        self._mux.start(self._meta)
+        self._out.timers.set(HEARTBEAT_TIMER, float(self._heartbeat))
+        if self._peer_timeout is not None:
+            self._start_idle_timer(self._peer_timeout)
+        self._out.emit(Connected(self._client_id, self._meta, self._heartbeat))
+
+    def _heartbeat_due(self) -> None:
+        if self._fsm.state is ConnState.CONNED:
+            self._out.send(HeartbeatPacket(packet_id=self._out.next_id()))
+            self._out.timers.set(HEARTBEAT_TIMER, float(self._heartbeat))

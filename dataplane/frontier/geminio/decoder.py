@@ -1,0 +1,299 @@
+"""Frame bytes → packet, defensive where Go is not.
+
+Go panics or allocates 4 GiB on short or oversized bodies; here each type's body-length
+rule is checked from the header alone (`RULES`), before any body is looked at, and every
+failure is a typed `ProtocolError` that names the type byte and stream offset (§A.7).
+`FrameReader` shares these rules for the incremental case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import TypeAlias
+
+from .documents import (
+    Buffer,
+    read_conn_doc,
+    read_message_doc,
+    read_register_doc,
+    read_session_doc,
+)
+from .errors import (
+    BadJSON,
+    FrameTooLarge,
+    IncompleteFrame,
+    ProtocolError,
+    ShortBody,
+    TrailingData,
+    UnexpectedBody,
+    UnknownPacketType,
+)
+from .packets import (
+    HEADER,
+    HEADER_LEN,
+    HEARTBEAT_INTERVALS,
+    MAX_PACKET_LEN,
+    U64,
+    ConnAckPacket,
+    ConnPacket,
+    DisConnAckPacket,
+    DisConnPacket,
+    DismissAckPacket,
+    DismissPacket,
+    HeartbeatAckPacket,
+    HeartbeatPacket,
+    MessageAckPacket,
+    MessageData,
+    MessageLike,
+    MessagePacket,
+    Packet,
+    RegisterAckPacket,
+    RegisterPacket,
+    RequestCancelPacket,
+    RequestPacket,
+    ResponsePacket,
+    SessionAckPacket,
+    SessionPacket,
+    StreamPacket,
+)
+
+__all__ = ["RULES", "decode_frame", "located", "reject_header", "unpack_header"]
+
+unpack_header = HEADER.unpack_from
+_unpack_u64 = U64.unpack_from
+_Decoder: TypeAlias = Callable[[Buffer, int, int, int], Packet]
+
+
+def _dec_conn(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    flags = buf[s]
+    meta, error = read_conn_doc(buf, s + 10, e)
+    return ConnPacket(
+        packet_id=pid,
+        client_id=_unpack_u64(buf, s + 2)[0],
+        heartbeat=HEARTBEAT_INTERVALS[(flags >> 4) & 0x03],
+        client_id_acquire=bool(flags & 0x08),
+        packet_id_acquire=bool(flags & 0x04),
+        retain=bool(flags & 0x01),
+        clear=bool(flags & 0x02),
+        meta=meta,
+        error=error,
+    )
+
+
+def _dec_conn_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    meta, error = read_conn_doc(buf, s + 9, e)
+    return ConnAckPacket(
+        packet_id=pid,
+        ret_code=buf[s],
+        client_id=_unpack_u64(buf, s + 1)[0],
+        meta=meta,
+        error=error,
+    )
+
+
+def _dec_disconn(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    return DisConnPacket(packet_id=pid)
+
+
+def _dec_disconn_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    meta, error = read_conn_doc(buf, s + 1, e)
+    return DisConnAckPacket(packet_id=pid, ret_code=buf[s], meta=meta, error=error)
+
+
+def _dec_heartbeat(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    return HeartbeatPacket(packet_id=pid)
+
+
+def _dec_heartbeat_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    return HeartbeatAckPacket(packet_id=pid)
+
+
+def _dec_session(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    flags = buf[s + 1]
+    meta, error, peer = read_session_doc(buf, s + 10, e)
+    return SessionPacket(
+        packet_id=pid,
+        negotiate_id=_unpack_u64(buf, s + 2)[0],
+        session_id_acquire=bool(flags & 0x10),
+        priority=buf[s],
+        qos=flags & 0x0F,
+        meta=meta,
+        error=error,
+        peer=peer,
+    )
+
+
+def _dec_session_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    meta, error, peer = read_session_doc(buf, s + 18, e)
+    return SessionAckPacket(
+        packet_id=pid,
+        negotiate_id=_unpack_u64(buf, s + 2)[0],
+        session_id=_unpack_u64(buf, s + 10)[0],
+        meta=meta,
+        error=error,
+        peer=peer,
+    )
+
+
+def _dec_dismiss(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    meta, error, peer = read_session_doc(buf, s + 8, e)
+    sid = _unpack_u64(buf, s)[0]
+    return DismissPacket(packet_id=pid, session_id=sid, meta=meta, error=error, peer=peer)
+
+
+def _dec_dismiss_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    meta, error, peer = read_session_doc(buf, s + 8, e)
+    sid = _unpack_u64(buf, s)[0]
+    return DismissAckPacket(packet_id=pid, session_id=sid, meta=meta, error=error, peer=peer)
+
+
+# The hot decoders bypass the generated __init__ of these frozen dataclasses: it assigns every
+# field through object.__setattr__, which costs as much as the rest of decoding a small frame.
+# Writing the slots through their descriptors yields the very same object, about twice as fast.
+_new = object.__new__
+
+
+def _slot_writer(cls: type, name: str) -> Callable[[object, object], None]:
+    writer: Callable[[object, object], None] = cls.__dict__[name].__set__
+    return writer
+
+
+(
+    _set_packet_id,
+    _set_session_id,
+    _set_key,
+    _set_value,
+    _set_topic,
+    _set_custom,
+    _set_error,
+    _set_timeout,
+    _set_deadline,
+    _set_context_deadline,
+) = (_slot_writer(MessageData, field.name) for field in fields(MessageData))
+_set_stream_packet_id, _set_stream_session_id, _set_stream_data = (
+    _slot_writer(StreamPacket, field.name) for field in fields(StreamPacket)
+)
+
+
+def _message_decoder(cls: type[MessageLike]) -> _Decoder:
+    def decode(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+        key, value, topic, custom, error, timeout, deadline, ctx = read_message_doc(buf, s + 8, e)
+        packet = _new(cls)
+        _set_packet_id(packet, pid)
+        _set_session_id(packet, _unpack_u64(buf, s)[0])
+        _set_key(packet, key)
+        _set_value(packet, value)
+        _set_topic(packet, topic)
+        _set_custom(packet, custom)
+        _set_error(packet, error)
+        _set_timeout(packet, timeout)
+        _set_deadline(packet, deadline)
+        _set_context_deadline(packet, ctx)
+        return packet
+
+    return decode
+
+
+def _payload(buf: Buffer, start: int, end: int) -> bytes:
+    if type(buf) is bytes:
+        return buf[start:end]
+    # One copy out of the bytearray; the temporary view is released before the reader
+    # next resizes the buffer.
+    return bytes(memoryview(buf)[start:end])
+
+
+def _dec_stream(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    packet = _new(StreamPacket)
+    _set_stream_packet_id(packet, pid)
+    _set_stream_session_id(packet, _unpack_u64(buf, s)[0])
+    _set_stream_data(packet, _payload(buf, s + 8, e))
+    return packet
+
+
+def _dec_request_cancel(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    # Bytes past the u16 are ignored, as by Go (it reads data[8:10] of a longer body).
+    sid = _unpack_u64(buf, s)[0]
+    return RequestCancelPacket(
+        packet_id=pid, session_id=sid, cancel_type=(buf[s + 8] << 8) | buf[s + 9]
+    )
+
+
+def _dec_register(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    sid = _unpack_u64(buf, s)[0]
+    return RegisterPacket(packet_id=pid, session_id=sid, method=_payload(buf, s + 8, e))
+
+
+def _dec_register_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    sid = _unpack_u64(buf, s)[0]
+    return RegisterAckPacket(packet_id=pid, session_id=sid, error=read_register_doc(buf, s + 8, e))
+
+
+_ANY_LENGTH = 1 << 32
+
+# type byte -> (minimum body, maximum body, decoder, name). Minimums are the fixed fields
+# Go reads without checking (it panics below them, §A.7); JSON bodies must be non-empty too,
+# but that surfaces as BadJSON ("unexpected end of JSON input" in Go).
+RULES: dict[int, tuple[int, int, _Decoder, str]] = {
+    0x01: (10, _ANY_LENGTH, _dec_conn, "ConnPacket"),
+    0x02: (9, _ANY_LENGTH, _dec_conn_ack, "ConnAckPacket"),
+    0x11: (0, 0, _dec_disconn, "DisConnPacket"),
+    0x12: (1, _ANY_LENGTH, _dec_disconn_ack, "DisConnAckPacket"),
+    0x21: (0, 0, _dec_heartbeat, "HeartbeatPacket"),
+    0x22: (0, 0, _dec_heartbeat_ack, "HeartbeatAckPacket"),
+    0x31: (10, _ANY_LENGTH, _dec_session, "SessionPacket"),
+    0x32: (18, _ANY_LENGTH, _dec_session_ack, "SessionAckPacket"),
+    0x41: (8, _ANY_LENGTH, _dec_dismiss, "DismissPacket"),
+    0x42: (8, _ANY_LENGTH, _dec_dismiss_ack, "DismissAckPacket"),
+    0x51: (8, _ANY_LENGTH, _message_decoder(MessagePacket), "MessagePacket"),
+    0x52: (8, _ANY_LENGTH, _message_decoder(MessageAckPacket), "MessageAckPacket"),
+    0x61: (8, _ANY_LENGTH, _dec_stream, "StreamPacket"),
+    0x71: (8, _ANY_LENGTH, _message_decoder(RequestPacket), "RequestPacket"),
+    0x72: (8, _ANY_LENGTH, _message_decoder(ResponsePacket), "ResponsePacket"),
+    0x73: (10, _ANY_LENGTH, _dec_request_cancel, "RequestCancelPacket"),
+    0x81: (8, _ANY_LENGTH, _dec_register, "RegisterPacket"),
+    0x82: (8, _ANY_LENGTH, _dec_register_ack, "RegisterAckPacket"),
+}
+
+
+def reject_header(typ: int, length: int, limit: int, offset: int) -> ProtocolError:
+    """The error for a header that fails the checks (the caller already saw one fail)."""
+    if length > limit:
+        return FrameTooLarge(length, limit, packet_type=typ, offset=offset)
+    rule = RULES.get(typ)
+    if rule is None:
+        return UnknownPacketType(typ, offset=offset)
+    minimum, _, _, name = rule
+    if length < minimum:
+        return ShortBody(name, length, minimum, packet_type=typ, offset=offset)
+    return UnexpectedBody(name, length, packet_type=typ, offset=offset)
+
+
+def located(exc: BadJSON, typ: int, offset: int) -> BadJSON:
+    """gojson knows the document, not the frame: add the type byte and stream offset."""
+    return BadJSON(exc.reason, position=exc.position, packet_type=typ, offset=offset)
+
+
+def decode_frame(data: bytes | bytearray | memoryview) -> Packet:
+    """Decode exactly one complete frame.
+
+    Raises IncompleteFrame if `data` ends early, TrailingData if it goes on past the frame,
+    and the other ProtocolErrors as FrameReader does.
+    """
+    buf: Buffer = data if type(data) is bytes or type(data) is bytearray else bytes(data)
+    size = len(buf)
+    if size < HEADER_LEN:
+        raise IncompleteFrame(size, HEADER_LEN, offset=0)
+    _, typ, pid, length = unpack_header(buf, 0)
+    rule = RULES.get(typ)
+    if rule is None or length > MAX_PACKET_LEN or not rule[0] <= length <= rule[1]:
+        raise reject_header(typ, length, MAX_PACKET_LEN, 0)
+    end = HEADER_LEN + length
+    if size < end:
+        raise IncompleteFrame(size, end, packet_type=typ, offset=0)
+    if size > end:
+        raise TrailingData(size - end, packet_type=typ, offset=0)
+    try:
+        return rule[2](buf, HEADER_LEN, end, pid)
+    except BadJSON as exc:
+        raise located(exc, typ, 0) from None

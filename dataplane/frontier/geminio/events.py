@@ -1,0 +1,319 @@
+"""Events the sans-I/O connection hands to its adapter (`Connection.events_received()`).
+
+Each event is an immutable record of something that happened on the wire or to the
+connection's state; the adapter turns them into hook calls, resolved futures and queue
+items. Events carrying a received packet keep the packet itself rather than copying its
+fields, so delivering a message costs one small object.
+
+Conventions: `session_id` 1 is the default session (the End itself). An empty `error`
+means success; a non-empty one is the peer's text, which is all geminio carries (§G.6 #8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeAlias
+
+from .gojson import GoTime
+from .packets import MessagePacket, RequestPacket
+
+__all__ = [
+    "AbortReason",
+    "CloseReason",
+    "ConnectFailed",
+    "ConnectRequested",
+    "Connected",
+    "ConnectionClosed",
+    "Event",
+    "HeartbeatReceived",
+    "MessageReceived",
+    "OpKind",
+    "OperationAborted",
+    "PublishAcked",
+    "RegisterAcked",
+    "RemoteRegistered",
+    "RequestCancelled",
+    "RequestReceived",
+    "ResponseReceived",
+    "SessionAccepted",
+    "SessionCloseReason",
+    "SessionClosed",
+    "SessionOpened",
+    "StreamDataReceived",
+]
+
+
+class CloseReason(Enum):
+    """Why the connection ended (the first cause wins)."""
+
+    LOCAL_CLOSE = "local close"
+    PEER_CLOSE = "peer close"
+    REJECTED = "rejected"
+    """Server: the adapter rejected the client. Client: the ConnAck carried an error."""
+    CONNECT_TIMEOUT = "connect timeout"
+    """Client: no ConnAck in time. Server: no ConnPacket, or no accept/reject, in time."""
+    HEARTBEAT_TIMEOUT = "heartbeat timeout"
+    PROTOCOL_ERROR = "protocol error"
+    TRANSPORT_CLOSED = "transport closed"
+
+
+class SessionCloseReason(Enum):
+    DISMISSED = "dismissed"
+    """The 4-way dismiss completed."""
+    TIMEOUT = "timeout"
+    """The peer did not complete the dismiss in time; torn down locally (as Go does)."""
+    PROTOCOL_ERROR = "protocol error"
+    """An illegal session transition; Go tears the session (not the connection) down."""
+    CONNECTION_CLOSED = "connection closed"
+
+
+class OpKind(Enum):
+    OPEN = "open"
+    PUBLISH = "publish"
+    REQUEST = "request"
+    REGISTER = "register"
+
+
+class AbortReason(Enum):
+    TIMEOUT = "timeout"
+    REJECTED = "rejected"
+    """Only for OPEN: the peer's SessionAck carried an error."""
+    SESSION_CLOSED = "session closed"
+    CONNECTION_CLOSED = "connection closed"
+
+
+# ---------------------------------------------------------------------------- connection
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequested:
+    """Server: a client said hello. Answer with `accept(client_id)` or `reject(error)`.
+
+    `client_id` is the ID the client wants (0 = none). Go servers call the delegate
+    `GetClientID(wanted, meta)` when `client_id_acquire` is set (always, for Go clients) and
+    adopt `client_id` verbatim otherwise; then `ConnOnline`. That policy is the adapter's.
+    """
+
+    client_id: int
+    meta: bytes
+    heartbeat: int
+    client_id_acquire: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The handshake succeeded; session 1 exists from now on."""
+
+    client_id: int
+    meta: bytes
+    heartbeat: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    """Client: the server refused us (ConnAck error). The 4-way disconnect follows."""
+
+    error: str
+    client_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatReceived:
+    """Server: a Heartbeat arrived (and was acked); Go's `Heartbeat(conn)` delegate."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """Last event of a connection. Flush `data_to_send()` and close the transport, or, when
+    `abort` is set (dead or misbehaving peer), abort it without waiting for the flush."""
+
+    reason: CloseReason
+    detail: str = ""
+    abort: bool = False
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpened:
+    """Our `open_session()` call `open_id` succeeded as session `session_id`."""
+
+    open_id: int
+    session_id: int
+    meta: bytes
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAccepted:
+    """The peer opened session `session_id` (already acked)."""
+
+    session_id: int
+    meta: bytes
+    peer: str
+    negotiate_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    """A session the adapter knows about is gone; pending operations on it were aborted."""
+
+    session_id: int
+    reason: SessionCloseReason
+    by_peer: bool
+    """True if the peer started the dismiss (an EOF for the stream's reader)."""
+
+
+# ---------------------------------------------------------------------------- application
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """Answer with `ack(session_id, message_id, error)` unless the publisher did not wait."""
+
+    packet: MessagePacket
+
+    @property
+    def session_id(self) -> int:
+        return self.packet.session_id
+
+    @property
+    def message_id(self) -> int:
+        return self.packet.packet_id
+
+    @property
+    def data(self) -> bytes:
+        return self.packet.value
+
+    @property
+    def topic(self) -> str:
+        return self.packet.topic
+
+    @property
+    def custom(self) -> bytes:
+        return self.packet.custom
+
+
+@dataclass(frozen=True, slots=True)
+class PublishAcked:
+    """The peer acked (`error` empty) or nacked our message `message_id`."""
+
+    session_id: int
+    message_id: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """An RPC call for a method registered on this session, or caught by its hijack.
+
+    Answer with `respond(session_id, request_id, method, data, error)`. Calls for any other
+    method were already answered with "no such rpc: <method>" and produce no event.
+    """
+
+    packet: RequestPacket
+    method: str
+    hijacked: bool
+
+    @property
+    def session_id(self) -> int:
+        return self.packet.session_id
+
+    @property
+    def request_id(self) -> int:
+        return self.packet.packet_id
+
+    @property
+    def data(self) -> bytes:
+        return self.packet.value
+
+    @property
+    def custom(self) -> bytes:
+        return self.packet.custom
+
+    @property
+    def deadline(self) -> GoTime:
+        return self.packet.deadline
+
+    @property
+    def context_deadline(self) -> GoTime:
+        return self.packet.context_deadline
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    """The answer to our request `request_id`: `data`, or the peer's `error` text."""
+
+    session_id: int
+    request_id: int
+    data: bytes
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCancelled:
+    """The peer cancelled its call `request_id` (0x73); stop the handler if it runs."""
+
+    session_id: int
+    request_id: int
+    cancel_type: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterAcked:
+    session_id: int
+    register_id: int
+    method: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRegistered:
+    """The peer registered `method` on this session (already acked)."""
+
+    session_id: int
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDataReceived:
+    session_id: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OperationAborted:
+    """An operation we started ends without the peer's answer.
+
+    `op_id` is what the starting call returned: the open ID, message ID, request ID or
+    register ID. `detail` carries the peer's error text for a REJECTED open.
+    """
+
+    kind: OpKind
+    session_id: int
+    op_id: int
+    reason: AbortReason
+    detail: str = ""
+
+
+Event: TypeAlias = (
+    ConnectRequested
+    | Connected
+    | ConnectFailed
+    | HeartbeatReceived
+    | ConnectionClosed
+    | SessionOpened
+    | SessionAccepted
+    | SessionClosed
+    | MessageReceived
+    | PublishAcked
+    | RequestReceived
+    | ResponseReceived
+    | RequestCancelled
+    | RegisterAcked
+    | RemoteRegistered
+    | StreamDataReceived
+    | OperationAborted
+)

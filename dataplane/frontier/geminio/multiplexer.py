@@ -1,0 +1,356 @@
+"""The session multiplexer: opens, accepts, dismisses and routes sessions (§C).
+
+Session 1 exists from the handshake on, already established. Other sessions are opened by
+either side with a 2-way handshake and ended by a 4-way Dismiss exchange, both as Go's
+`multiplexer/dialogue.go` does, with these deliberate choices:
+
+- IDs per §C.7 (see `ids`): the acceptor adopts the opener's negotiate ID when it is free,
+  which on the server side is what keeps a Go client from dropping data that follows the ack.
+- A peer's open that cannot be served (we are closing) is answered with an error ack and a
+  Dismiss, as Go does when its online hook fails (§C.2); beyond `max_sessions` only the
+  error ack is sent, so an open flood costs no memory.
+- An open of ours that the peer acks with an error, or that our caller abandoned, is
+  dismissed at once instead of being left half-open (Go's opener ignores the error, §G.6 #5).
+- An illegal session transition tears that session down, not the connection (as in Go).
+
+Packets for sessions we do not know are dropped, as Go drops them (§C.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .application import AppLayer
+from .conn_config import ConnectionConfig
+from .conn_errors import ConnectionStateError, ProtocolViolation, SessionStateError
+from .events import (
+    AbortReason,
+    OperationAborted,
+    OpKind,
+    SessionAccepted,
+    SessionClosed,
+    SessionCloseReason,
+    SessionOpened,
+)
+from .ids import CLIENT_SESSION_BASE, DEFAULT_SESSION, SERVER_SESSION_BASE, SessionIDs
+from .outbox import Outbox
+from .packets import (
+    DismissAckPacket,
+    DismissPacket,
+    MessageAckPacket,
+    MessagePacket,
+    Packet,
+    RegisterAckPacket,
+    RegisterPacket,
+    RequestCancelPacket,
+    RequestPacket,
+    ResponsePacket,
+    SessionAckPacket,
+    SessionPacket,
+    StreamPacket,
+)
+from .session import Session
+from .states import DATA_STATES, SessionEvent, SessionState, Side
+from .timer_requests import TimerKey, TimerKind
+
+__all__ = ["MUX_PACKET_TYPES", "Multiplexer"]
+
+_CLOSING = "connection closing"
+# Hot types first: isinstance tries them in order.
+_APP_PACKETS = (
+    StreamPacket,
+    MessagePacket,
+    RequestPacket,
+    ResponsePacket,
+    MessageAckPacket,
+    RequestCancelPacket,
+    RegisterPacket,
+    RegisterAckPacket,
+)
+MUX_PACKET_TYPES: frozenset[type] = frozenset(
+    {*_APP_PACKETS, SessionPacket, SessionAckPacket, DismissPacket, DismissAckPacket}
+)
+"""Packet types this layer handles: all but the connection layer's own."""
+_TOO_MANY = "too many sessions"
+
+
+class Multiplexer:
+    __slots__ = (
+        "_config",
+        "_ids",
+        "_initiator",
+        "_on_drained",
+        "_opening",
+        "_out",
+        "app",
+        "closing",
+        "sessions",
+    )
+
+    def __init__(
+        self,
+        side: Side,
+        out: Outbox,
+        config: ConnectionConfig,
+        on_drained: Callable[[], None],
+    ) -> None:
+        self._out = out
+        self._config = config
+        self._on_drained = on_drained
+        self.app = AppLayer(out, config)
+        self.sessions: dict[int, Session] = {}
+        self._opening: dict[int, Session] = {}
+        """Our opens awaiting their SessionAck, by negotiate ID."""
+        self._initiator = side is Side.CLIENT
+        base = CLIENT_SESSION_BASE if side is Side.CLIENT else SERVER_SESSION_BASE
+        self._ids = SessionIDs(base, self._in_use)
+        self.closing = False
+        """Graceful close in progress: no new sessions; DisConn once all are dismissed."""
+
+    def _in_use(self, session_id: int) -> bool:
+        return session_id in self.sessions or session_id in self._opening
+
+    @property
+    def opening_count(self) -> int:
+        return len(self._opening)
+
+    def start(self, meta: bytes) -> None:
+        """The connection is up: session 1 exists, carrying the connection's meta."""
+        default = Session(
+            DEFAULT_SESSION,
+            negotiate_id=DEFAULT_SESSION,
+            meta=meta,
+            peer="",
+            initiated_locally=False,
+            state=SessionState.SESSIONED,
+        )
+        default.announced = True
+        self.sessions[DEFAULT_SESSION] = default
+
+    # ------------------------------------------------------------------------------ inbound
+
+    def handle(self, packet: Packet) -> None:
+        if isinstance(packet, _APP_PACKETS):
+            session = self.sessions.get(packet.session_id)
+            if session is not None and session.fsm.state in DATA_STATES:
+                self.app.handle(session, packet)
+        elif isinstance(packet, SessionPacket):
+            self._on_open(packet)
+        elif isinstance(packet, SessionAckPacket):
+            self._on_open_ack(packet)
+        elif isinstance(packet, DismissPacket):
+            self._on_dismiss(packet)
+        elif isinstance(packet, DismissAckPacket):
+            self._on_dismiss_ack(packet)
+        # Anything else reaching this layer (a ConnAck on a server, ...) is dropped, as Go does.
+
+    def _on_open(self, packet: SessionPacket) -> None:
+        if len(self.sessions) + len(self._opening) >= self._config.max_sessions:
+            self._out.send(
+                SessionAckPacket(
+                    packet_id=packet.packet_id,
+                    negotiate_id=packet.negotiate_id,
+                    session_id=packet.negotiate_id,
+                    error=_TOO_MANY,
+                )
+            )
+            return
+        session_id = self._ids.choose(packet.negotiate_id)
+        session = Session(
+            session_id,
+            negotiate_id=packet.negotiate_id,
+            meta=packet.meta,
+            peer=packet.peer,
+            initiated_locally=False,
+        )
+        session.fsm.fire(SessionEvent.SESSIONRECV)
+        self.sessions[session_id] = session
+        refused = self.closing
+        session.fsm.fire(SessionEvent.ERROR if refused else SessionEvent.SESSIONACK)
+        self._out.send(
+            SessionAckPacket(
+                packet_id=packet.packet_id,
+                negotiate_id=packet.negotiate_id,
+                session_id=session_id,
+                error=_CLOSING if refused else "",
+            )
+        )
+        if refused:
+            self._send_dismiss(session)
+            return
+        session.announced = True
+        self._out.emit(SessionAccepted(session_id, packet.meta, packet.peer, packet.negotiate_id))
+
+    def _on_open_ack(self, packet: SessionAckPacket) -> None:
+        session = self._opening.pop(packet.negotiate_id, None)
+        if session is None:
+            return  # timed out, or never ours
+        open_id = packet.negotiate_id
+        self._out.timers.cancel(TimerKey(TimerKind.OPEN, 0, open_id))
+        session_id = packet.session_id
+        if not self._ids.adoptable(session_id):
+            raise ProtocolViolation(
+                f"SessionAck for negotiate ID {open_id} assigns session ID {session_id}, "
+                "which is reserved or already in use"
+            )
+        session.fsm.fire(SessionEvent.SESSIONACK)
+        session.session_id = session_id
+        self.sessions[session_id] = session
+        if packet.error or session.cancelled:
+            if not session.cancelled:
+                self._out.emit(
+                    OperationAborted(OpKind.OPEN, 0, open_id, AbortReason.REJECTED, packet.error)
+                )
+            self._send_dismiss(session)
+            return
+        session.announced = True
+        self._out.emit(SessionOpened(open_id, session_id, session.meta, session.peer))
+
+    def _on_dismiss(self, packet: DismissPacket) -> None:
+        session = self.sessions.get(packet.session_id)
+        if session is None:
+            return
+        if not session.fsm.fire(SessionEvent.DISMISSRECV):
+            self._teardown(session, SessionCloseReason.PROTOCOL_ERROR)
+            return
+        if session.by_peer is None:
+            session.by_peer = True
+        self._out.send(DismissAckPacket(packet_id=packet.packet_id, session_id=packet.session_id))
+        # Always legal: DISMISSRECV only leads to dismiss_recv or dismiss_half.
+        session.fsm.fire(SessionEvent.DISMISSACK)
+        if session.fsm.state is SessionState.DISMISSED:
+            self._teardown(session, SessionCloseReason.DISMISSED)
+        else:
+            self._send_dismiss(session)
+
+    def _on_dismiss_ack(self, packet: DismissAckPacket) -> None:
+        session = self.sessions.get(packet.session_id)
+        if session is None:
+            return
+        if not session.fsm.fire(SessionEvent.DISMISSACK):
+            self._teardown(session, SessionCloseReason.PROTOCOL_ERROR)
+        elif session.fsm.state is SessionState.DISMISSED:
+            self._teardown(session, SessionCloseReason.DISMISSED)
+
+    # ----------------------------------------------------------------------------- outbound
+
+    def open(self, meta: bytes, peer: str) -> int:
+        if self.closing:
+            raise ConnectionStateError("the connection is closing")
+        if len(self.sessions) + len(self._opening) >= self._config.max_sessions:
+            raise SessionStateError(f"{_TOO_MANY} (max_sessions={self._config.max_sessions})")
+        negotiate_id = self._ids.allocate()
+        self._out.send(
+            SessionPacket(
+                packet_id=self._out.next_id(),
+                negotiate_id=negotiate_id,
+                session_id_acquire=self._initiator,
+                meta=meta,
+                peer=peer,
+            )
+        )
+        session = Session(
+            0 if self._initiator else negotiate_id,
+            negotiate_id=negotiate_id,
+            meta=meta,
+            peer=peer,
+            initiated_locally=True,
+        )
+        session.fsm.fire(SessionEvent.SESSIONSENT)
+        self._opening[negotiate_id] = session
+        self._out.timers.set(TimerKey(TimerKind.OPEN, 0, negotiate_id), self._config.open_timeout)
+        return negotiate_id
+
+    def cancel_open(self, open_id: int) -> bool:
+        session = self._opening.get(open_id)
+        if session is None or session.cancelled:
+            return False
+        session.cancelled = True
+        return True
+
+    def dismiss(self, session_id: int) -> None:
+        session = self.sessions.get(session_id)
+        if session is None or not session.announced:
+            raise SessionStateError(f"no session {session_id}")
+        self._send_dismiss(session)
+
+    def _send_dismiss(self, session: Session) -> None:
+        if session.dismiss_sent or not session.fsm.fire(SessionEvent.DISMISSSENT):
+            return
+        session.dismiss_sent = True
+        if session.by_peer is None:
+            session.by_peer = False
+        self._out.send(DismissPacket(packet_id=self._out.next_id(), session_id=session.session_id))
+        self._out.timers.set(
+            TimerKey(TimerKind.DISMISS, session.session_id), self._config.dismiss_timeout
+        )
+
+    # ---------------------------------------------------------------------------- lifecycle
+
+    def timer_expired(self, key: TimerKey) -> None:
+        kind = key.kind
+        if kind is TimerKind.OPEN:
+            session = self._opening.pop(key.ident, None)
+            if session is not None and not session.cancelled:
+                self._out.emit(OperationAborted(OpKind.OPEN, 0, key.ident, AbortReason.TIMEOUT))
+            self._check_drained()
+            return
+        session = self.sessions.get(key.session_id)
+        if session is None:
+            return
+        if kind is TimerKind.DISMISS:
+            self._teardown(session, SessionCloseReason.TIMEOUT)
+        else:
+            self.app.expire(session, key)
+
+    def close_all(self) -> bool:
+        """Start a graceful close: dismiss every session (session 1 included, as Go's
+        `End.Close` does). Pending opens are reported aborted now but kept until their ack
+        (or timeout), so that the session the peer set up for them can be dismissed too:
+        dropping them would leave the peer's Dismiss unanswered for 30 s. True if nothing is
+        left to wait for."""
+        self.closing = True
+        for open_id, session in self._opening.items():
+            if not session.cancelled:
+                session.cancelled = True
+                self._out.emit(
+                    OperationAborted(OpKind.OPEN, 0, open_id, AbortReason.CONNECTION_CLOSED)
+                )
+        for session in list(self.sessions.values()):
+            self._send_dismiss(session)
+        return self.drained
+
+    @property
+    def drained(self) -> bool:
+        return not self.sessions and not self._opening
+
+    def _check_drained(self) -> None:
+        if self.closing and self.drained:
+            self._on_drained()
+
+    def teardown_all(self) -> None:
+        """The connection is going away: every session and open ends now."""
+        self.closing = False  # no drained callback: the connection is already closing
+        for open_id, session in self._opening.items():
+            self._out.timers.cancel(TimerKey(TimerKind.OPEN, 0, open_id))
+            if not session.cancelled:
+                self._out.emit(
+                    OperationAborted(OpKind.OPEN, 0, open_id, AbortReason.CONNECTION_CLOSED)
+                )
+        self._opening.clear()
+        for session in list(self.sessions.values()):
+            self._teardown(session, SessionCloseReason.CONNECTION_CLOSED)
+
+    def _teardown(self, session: Session, reason: SessionCloseReason) -> None:
+        session.fsm.fire(SessionEvent.FINI)
+        del self.sessions[session.session_id]
+        self._out.timers.cancel(TimerKey(TimerKind.DISMISS, session.session_id))
+        self.app.abort_all(
+            session,
+            AbortReason.CONNECTION_CLOSED
+            if reason is SessionCloseReason.CONNECTION_CLOSED
+            else AbortReason.SESSION_CLOSED,
+        )
+        if session.announced:
+            self._out.emit(SessionClosed(session.session_id, reason, bool(session.by_peer)))
+        self._check_drained()

@@ -1,0 +1,138 @@
+"""Timers as data: what the sans-I/O connection asks its adapter to arm and cancel.
+
+The protocol needs a dozen kinds of timeouts (§B.6) but must not own a clock or a loop, so it
+emits `SetTimer(key, delay)` / `CancelTimer(key)` and is told `timer_expired(key)`. The
+asyncio adapter maps keys onto the timing wheel; a test maps them onto a hand-moved clock.
+
+Requests are coalesced per key, last one wins: between two drains a key that was set, then
+cancelled, then set again yields a single `SetTimer`. The pending list is therefore bounded by
+the number of live timers, whatever the adapter's drain rhythm. `SetTimer` means "(re)arm
+`key` to fire `delay` seconds after now", replacing any earlier arming of the same key;
+`CancelTimer` for a key the adapter does not hold must be a no-op. An expiry the book no
+longer expects (cancelled after the wheel already fired it) is ignored, so adapters need not
+be careful about that race either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final, TypeAlias
+
+__all__ = [
+    "CLOSE_TIMER",
+    "CONNECT_TIMER",
+    "HEARTBEAT_TIMER",
+    "IDLE_TIMER",
+    "CancelTimer",
+    "SetTimer",
+    "TimerBook",
+    "TimerKey",
+    "TimerKind",
+    "TimerRequest",
+]
+
+
+class TimerKind(Enum):
+    CONNECT = "connect"
+    """Client: waiting for the ConnAck. Server: waiting for the ConnPacket and the adapter's
+    accept/reject (10 s in Go for both)."""
+    HEARTBEAT = "heartbeat"
+    """Client: time to send the next Heartbeat."""
+    IDLE = "idle"
+    """Nothing received for too long: the server's 2 x heartbeat timeout (the client's too,
+    when enabled). Expiry force-closes the transport."""
+    CLOSE = "close"
+    """Waiting for the 4-way disconnect to finish after our DisConn."""
+    OPEN = "open"
+    """Waiting for a SessionAck (30 s in Go); `ident` is the negotiate ID."""
+    DISMISS = "dismiss"
+    """Waiting for a session's 4-way dismiss to finish (30 s in Go)."""
+    PUBLISH = "publish"
+    """Per-publish timeout; `ident` is the message ID."""
+    REQUEST = "request"
+    """Per-call timeout; `ident` is the request ID."""
+    REGISTER = "register"
+    """Per-registration timeout; `ident` is the Register packet ID."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimerKey:
+    kind: TimerKind
+    session_id: int = 0
+    ident: int = 0
+
+
+CONNECT_TIMER: Final = TimerKey(TimerKind.CONNECT)
+HEARTBEAT_TIMER: Final = TimerKey(TimerKind.HEARTBEAT)
+IDLE_TIMER: Final = TimerKey(TimerKind.IDLE)
+CLOSE_TIMER: Final = TimerKey(TimerKind.CLOSE)
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    key: TimerKey
+    delay: float
+    """Seconds from the moment the adapter applies the request."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    key: TimerKey
+
+
+TimerRequest: TypeAlias = SetTimer | CancelTimer
+
+
+class TimerBook:
+    """Which timers are armed, and the requests not yet handed to the adapter."""
+
+    __slots__ = ("_armed", "_pending")
+
+    def __init__(self) -> None:
+        self._armed: set[TimerKey] = set()
+        self._pending: dict[TimerKey, float | None] = {}
+
+    def set(self, key: TimerKey, delay: float) -> None:
+        self._armed.add(key)
+        self._pending[key] = delay
+
+    def cancel(self, key: TimerKey) -> None:
+        """Disarm `key`; nothing is emitted for a key that is not armed."""
+        if key in self._armed:
+            self._armed.discard(key)
+            self._pending[key] = None
+
+    def cancel_all(self) -> None:
+        for key in self._armed:
+            self._pending[key] = None
+        self._armed.clear()
+
+    def expire(self, key: TimerKey) -> bool:
+        """Record that `key` fired; False for a stale expiry.
+
+        Stale means disarmed since, or re-armed by a request the adapter has not taken yet:
+        the firing then belongs to an arming that no longer counts.
+        """
+        if key not in self._armed or key in self._pending:
+            return False
+        self._armed.discard(key)
+        return True
+
+    def is_armed(self, key: TimerKey) -> bool:
+        return key in self._armed
+
+    @property
+    def armed(self) -> frozenset[TimerKey]:
+        return frozenset(self._armed)
+
+    def take(self) -> list[TimerRequest]:
+        """The coalesced requests since the last call, in first-touched order."""
+        if not self._pending:
+            return []
+        requests: list[TimerRequest] = [
+            CancelTimer(key) if delay is None else SetTimer(key, delay)
+            for key, delay in self._pending.items()
+        ]
+        self._pending.clear()
+        return requests
