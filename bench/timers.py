@@ -12,10 +12,11 @@ Cases, each measured for the wheel and for the loop's own timers in the same run
   its heap of past deadlines; the wheel is advanced once past the last one.
 - memory: bytes per pending timer, RSS and tracemalloc.
 
-Every (case, implementation, loop) runs in a fresh interpreter: the garbage collector's state
-left by an earlier case (how many long-lived objects exist) changes how often full
-collections run, and so the figures, by up to 2x. Each time is the best of three runs inside
-that process (one with --quick). The last line of output is one JSON
+Every measurement runs in a fresh interpreter: the garbage collector's state left by an
+earlier case (how many long-lived objects exist) changes how often full collections run, and
+so the figures, by up to 2x. Ours and the baseline alternate, three processes each (one with
+--quick), and each side keeps its best, so that noise from the rest of the machine falls on
+both alike. The last line of output is one JSON
 object for the re-arm case against uvloop (the convention of every benchmark in bench/);
 --json-out writes every row for bench/run_all.py, which regenerates the README table.
 """
@@ -259,7 +260,7 @@ def child(case: str, impl: str, loop_name: str, n: int, repeats: int) -> dict[st
 
 def in_fresh_process(case: str, impl: str, loop_name: str, n: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", case, impl, loop_name, str(n), str(REPEATS)],
+        [sys.executable, __file__, "--child", case, impl, loop_name, str(n), "1"],
         check=True,
         capture_output=True,
         text=True,
@@ -280,18 +281,20 @@ def loop_factories() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
 
 
 def measure(quick: bool) -> list[Row]:
-    global REPEATS
     n = 100_000 if quick else 1_000_000
     ops = 100_000 if quick else 1_000_000
-    REPEATS = 1 if quick else 3
+    repeats = 1 if quick else 3
     rows: list[Row] = []
     for name in loop_factories():
 
         def pair(case: str, size: int, loop_name: str = name) -> tuple[float, float]:
             baseline_case = "rearm" if case == "reset" else case
-            ours = in_fresh_process(case, "wheel", loop_name, size)["ns"]
-            theirs = in_fresh_process(baseline_case, "loop", loop_name, size)["ns"]
-            return ours, theirs
+            ours: list[float] = []
+            theirs: list[float] = []
+            for _ in range(repeats):
+                ours.append(in_fresh_process(case, "wheel", loop_name, size)["ns"])
+                theirs.append(in_fresh_process(baseline_case, "loop", loop_name, size)["ns"])
+            return min(ours), min(theirs)
 
         rows.append(Row(f"schedule {n:,} timers", name, "ns/op", *pair("schedule", n)))
         live = f"{LIVE:,} live"
