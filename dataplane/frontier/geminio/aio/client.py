@@ -1,0 +1,70 @@
+"""The dialing side: `connect()` returns an End once the server accepted us."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl as ssl_module
+
+from ..conn_client import ClientConnection
+from ..conn_config import ConnectionConfig
+from .end import End
+from .errors import ConnectRejected
+from .limits import Limits
+from .protocol import GeminioProtocol
+from .timers import TimerService
+
+__all__ = ["connect"]
+
+_REJECT_LINGER = 1.0
+"""After a refusal, how long to let the 4-way disconnect finish before dropping the socket."""
+
+
+async def connect(
+    host: str,
+    port: int,
+    *,
+    meta: bytes = b"",
+    client_id: int = 0,
+    ssl: ssl_module.SSLContext | None = None,
+    server_hostname: str | None = None,
+    heartbeat: int = 20,
+    peer_timeout: float | None = None,
+    config: ConnectionConfig | None = None,
+    limits: Limits | None = None,
+    timer: TimerService | None = None,
+) -> End:
+    """Dial, say hello and wait for the ConnAck (`config.connect_timeout`, 10 s).
+
+    `client_id` is the ID we ask for (0: the server picks); `heartbeat` the advertised
+    interval in seconds (5, 20, 80 or 320). Raises `ConnectRejected` with the server's text,
+    `ConnectionClosedError` if the connection ends first, `OSError` if dialing fails.
+    """
+    loop = asyncio.get_running_loop()
+    conn = ClientConnection(
+        meta=meta,
+        client_id=client_id,
+        heartbeat=heartbeat,
+        peer_timeout=peer_timeout,
+        config=config,
+    )
+    end = End(conn, limits=limits)
+    hostname = server_hostname if server_hostname is not None or ssl is None else host
+    await loop.create_connection(
+        lambda: GeminioProtocol(conn, end, timer),
+        host,
+        port,
+        ssl=ssl,
+        server_hostname=hostname,
+    )
+    try:
+        await end.wait_connected()
+    except ConnectRejected:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(end.wait_closed(), _REJECT_LINGER)
+        end.abort()
+        raise
+    except BaseException:
+        end.abort()
+        raise
+    return end

@@ -1,0 +1,495 @@
+"""The End: one geminio connection as the application sees it.
+
+An End is stream 1 (the default session) plus the multiplexer: it opens and accepts
+streams and owns every task created on the connection's behalf. It runs no task of its
+own: events arrive through the protocol's callbacks, and an RPC handler runs in a task only
+while it handles a request. That keeps an idle connection at a transport, a protocol, this
+object and a few timer handles, which is what lets a gateway hold 10^5 of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Protocol
+
+from ..application import no_such_rpc
+from ..conn_errors import ConnectionStateError, SessionStateError
+from ..connection import Connection
+from ..events import (
+    AbortReason,
+    Connected,
+    ConnectFailed,
+    ConnectionClosed,
+    ConnectRequested,
+    Event,
+    HeartbeatReceived,
+    MessageReceived,
+    OperationAborted,
+    OpKind,
+    PublishAcked,
+    RegisterAcked,
+    RemoteRegistered,
+    RequestCancelled,
+    RequestReceived,
+    ResponseReceived,
+    SessionAccepted,
+    SessionClosed,
+    SessionOpened,
+    StreamDataReceived,
+)
+from .errors import (
+    ConnectionClosedError,
+    ConnectRejected,
+    EndError,
+    OpenRejected,
+    OperationTimeout,
+    PublishRejected,
+    RPCError,
+    StreamClosedError,
+)
+from .limits import Limits
+from .messages import Handler, Request
+from .protocol import GeminioProtocol
+from .stream import Stream
+
+__all__ = ["End", "EndRole"]
+
+_HANDLERS_TOKEN = "handlers"
+_BACKLOG_TOKEN = "backlog"
+
+
+class EndRole(Protocol):
+    """The server's part in an End's life (Go's delegate): hooks around the handshake."""
+
+    def connect_requested(self, end: End, event: ConnectRequested) -> None: ...
+
+    def online(self, end: End) -> None: ...
+
+    def heartbeat(self, end: End) -> None: ...
+
+    def offline(self, end: End) -> None: ...
+
+
+class End(Stream):
+    """A connected geminio peer: `connect()` returns one, `serve()` hands them to hooks."""
+
+    def __init__(
+        self, conn: Connection, *, limits: Limits | None = None, role: EndRole | None = None
+    ) -> None:
+        super().__init__(None, 1, b"", "")
+        self._conn = conn
+        self.limits = limits if limits is not None else Limits()
+        self._role = role
+        self._proto: GeminioProtocol | None = None
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._opens: dict[int, asyncio.Future[Stream]] = {}
+        self._streams: dict[int, Stream] = {1: self}
+        self._backlog: deque[Stream] = deque()
+        self._backlog_blocked = False
+        self._accept_waiters: list[asyncio.Future[None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._running: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self._connected: asyncio.Future[None] | None = None
+        self._closed_event: ConnectionClosed | None = None
+        self._close_waiters: list[asyncio.Future[None]] = []
+        self._online = False
+        self._assigned_id: int | None = None
+        self.close_callbacks: list[Callable[[End], None]] = []
+        """Called once, synchronously, when the connection has ended."""
+
+    # ------------------------------------------------------------------------- identity
+
+    @property
+    def client_id(self) -> int:
+        """Server: the ID chosen for the client (already during `on_online`). Client: the
+        ID the server confirmed (the one asked for until then)."""
+        if self._assigned_id is not None:
+            return self._assigned_id
+        return self._conn.client_id
+
+    @property
+    def meta(self) -> bytes:
+        return self._conn.meta
+
+    @property
+    def heartbeat(self) -> int:
+        """The client's advertised heartbeat interval in seconds."""
+        return self._conn.heartbeat
+
+    @property
+    def online(self) -> bool:
+        """The handshake succeeded and the connection has not ended."""
+        return self._online
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_event is not None
+
+    @property
+    def close_reason(self) -> ConnectionClosed | None:
+        return self._closed_event
+
+    @property
+    def connection(self) -> Connection:
+        """The sans-I/O connection (read only: calls must go through the End)."""
+        return self._conn
+
+    @property
+    def protocol(self) -> GeminioProtocol | None:
+        return self._proto
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The transport's extra info (`peername`, `sockname`, `ssl_object`, ...)."""
+        if self._proto is None or self._proto.transport is None:
+            return default
+        return self._proto.transport.get_extra_info(name, default)
+
+    # -------------------------------------------------------------------------- streams
+
+    async def open_stream(self, meta: bytes = b"", peer: str = "") -> Stream:
+        """Open a stream; `peer` is free text that frontier uses for routing (§E.1)."""
+        proto = self._protocol_for_ops()
+        try:
+            open_id = self._conn.open_session(meta, peer)
+        except ConnectionStateError as exc:
+            raise ConnectionClosedError(str(exc)) from exc
+        except SessionStateError as exc:
+            raise EndError(str(exc)) from exc
+        future: asyncio.Future[Stream] = asyncio.get_running_loop().create_future()
+        self._opens[open_id] = future
+        proto.flush()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if self._opens.pop(open_id, None) is not None:
+                self._conn.cancel_open(open_id)
+                proto.flush()
+            raise
+
+    async def accept_stream(self) -> Stream:
+        """The next stream the peer opened; `ConnectionClosedError` once the End is closed."""
+        while not self._backlog:
+            if self._closed_event is not None:
+                raise ConnectionClosedError("the connection is closed")
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._accept_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._accept_waiters:
+                    self._accept_waiters.remove(waiter)
+        stream = self._backlog.popleft()
+        if self._backlog_blocked and len(self._backlog) <= self.limits.max_accept_backlog // 2:
+            self._backlog_blocked = False
+            self._unblock(_BACKLOG_TOKEN)
+        return stream
+
+    def streams(self) -> list[Stream]:
+        """Live streams, this End (stream 1) included, as Go's `ListStreams`."""
+        return list(self._streams.values())
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    async def close(self) -> None:
+        """Close gracefully (dismiss every stream, then the 4-way disconnect), wait for the
+        end of the connection and for every task the End owns."""
+        if self._closed_event is None:
+            self._conn.close()
+            self._flush()
+        await self.wait_closed()
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def abort(self) -> None:
+        """Drop the transport now, without the disconnect handshake."""
+        if self._proto is not None:
+            self._proto.abort()
+
+    async def wait_closed(self) -> None:
+        if self._closed_event is not None:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._close_waiters.append(waiter)
+        await waiter
+
+    async def __aenter__(self) -> End:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coro` in a task the End owns: it is cancelled when the connection ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        if self._closed_event is not None:
+            task.cancel()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def wait_connected(self) -> None:
+        """Client: return once the handshake succeeded; `ConnectRejected` with the server's
+        text, or `ConnectionClosedError`, otherwise."""
+        if self._online:
+            return
+        if self._closed_event is not None:
+            raise ConnectionClosedError(self._closed_event.detail or "the connection is closed")
+        if self._connected is None:
+            self._connected = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._connected)
+
+    # -------------------------------------------------------------- used by the Streams
+
+    def _protocol_for_ops(self) -> GeminioProtocol:
+        proto = self._proto
+        if proto is None or self._closed_event is not None:
+            raise ConnectionClosedError("the connection is closed")
+        return proto
+
+    def _flush(self) -> None:
+        if self._proto is not None:
+            self._proto.flush()
+
+    def _add_pending(self, op_id: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[op_id] = future
+        return future
+
+    def _block(self, token: Hashable) -> None:
+        if self._proto is not None:
+            self._proto.block(token)
+
+    def _unblock(self, token: Hashable) -> None:
+        if self._proto is not None:
+            self._proto.unblock(token)
+
+    # ------------------------------------------------------------ fed by the protocol
+
+    def attach(self, protocol: GeminioProtocol) -> None:
+        self._proto = protocol
+
+    def handle_events(self, events: list[Event]) -> None:
+        dispatch = _DISPATCH
+        for event in events:
+            dispatch[type(event)](self, event)
+
+    def _ev_connect_requested(self, event: ConnectRequested) -> None:
+        if self._role is not None:
+            self._role.connect_requested(self, event)
+
+    def _ev_connected(self, event: Connected) -> None:
+        self._online = True
+        self._meta = event.meta
+        if self._connected is not None and not self._connected.done():
+            self._connected.set_result(None)
+        if self._role is not None:
+            self._role.online(self)
+
+    def _ev_connect_failed(self, event: ConnectFailed) -> None:
+        if self._connected is None:
+            self._connected = asyncio.get_running_loop().create_future()
+        if not self._connected.done():
+            self._connected.set_exception(ConnectRejected(event.error))
+
+    def _ev_heartbeat(self, event: HeartbeatReceived) -> None:
+        if self._role is not None:
+            self._role.heartbeat(self)
+
+    def _ev_connection_closed(self, event: ConnectionClosed) -> None:
+        was_online = self._online
+        self._online = False
+        self._closed_event = event
+        for stream in list(self._streams.values()):
+            stream._on_closed()
+        self._streams.clear()
+        self._on_closed()
+        error = ConnectionClosedError(f"{event.reason.value}: {event.detail}".rstrip(": "))
+        for future in [*self._pending.values(), *self._opens.values()]:
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()
+        self._opens.clear()
+        if self._connected is not None and not self._connected.done():
+            self._connected.set_exception(error)
+        for waiter in [*self._accept_waiters, *self._close_waiters]:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._accept_waiters.clear()
+        self._close_waiters.clear()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        callbacks, self.close_callbacks = self.close_callbacks, []
+        if was_online and self._role is not None:
+            self._role.offline(self)
+        for callback in callbacks:
+            callback(self)
+
+    def _ev_session_opened(self, event: SessionOpened) -> None:
+        stream = Stream(self, event.session_id, event.meta, event.peer)
+        self._streams[event.session_id] = stream
+        future = self._opens.pop(event.open_id, None)
+        if future is None or future.done():
+            self._conn.close_session(event.session_id)
+            return
+        future.set_result(stream)
+
+    def _ev_session_accepted(self, event: SessionAccepted) -> None:
+        stream = Stream(self, event.session_id, event.meta, event.peer)
+        self._streams[event.session_id] = stream
+        backlog = self._backlog
+        backlog.append(stream)
+        if not self._backlog_blocked and len(backlog) >= self.limits.max_accept_backlog:
+            self._backlog_blocked = True
+            self._block(_BACKLOG_TOKEN)
+        if self._accept_waiters:
+            waiters, self._accept_waiters = self._accept_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _ev_session_closed(self, event: SessionClosed) -> None:
+        stream = self._streams.pop(event.session_id, None)
+        if stream is not None:
+            stream._on_closed()
+
+    def _ev_message(self, event: MessageReceived) -> None:
+        stream = self._streams.get(event.packet.session_id)
+        if stream is not None:
+            stream._on_message(event.packet)
+
+    def _ev_stream_data(self, event: StreamDataReceived) -> None:
+        stream = self._streams.get(event.session_id)
+        if stream is not None:
+            stream._on_data(event.data)
+
+    def _ev_publish_acked(self, event: PublishAcked) -> None:
+        future = self._pending.pop(event.message_id, None)
+        if future is None or future.done():
+            return
+        if event.error:
+            future.set_exception(PublishRejected(event.error))
+        else:
+            future.set_result(None)
+
+    def _ev_response(self, event: ResponseReceived) -> None:
+        future = self._pending.pop(event.request_id, None)
+        if future is None or future.done():
+            return
+        if event.error:
+            future.set_exception(RPCError(event.error))
+        else:
+            future.set_result(event.data)
+
+    def _ev_register_acked(self, event: RegisterAcked) -> None:
+        future = self._pending.pop(event.register_id, None)
+        if future is not None and not future.done():
+            future.set_result(event.error)
+
+    def _ev_remote_registered(self, event: RemoteRegistered) -> None:
+        stream = self._streams.get(event.session_id)
+        if stream is not None:
+            stream._on_remote_registered(event.method)
+
+    def _ev_aborted(self, event: OperationAborted) -> None:
+        if event.kind is OpKind.OPEN:
+            opening = self._opens.pop(event.op_id, None)
+            if opening is not None and not opening.done():
+                opening.set_exception(_abort_error(event))
+            return
+        future = self._pending.pop(event.op_id, None)
+        if future is not None and not future.done():
+            future.set_exception(_abort_error(event))
+
+    def _ev_request(self, event: RequestReceived) -> None:
+        session_id = event.packet.session_id
+        stream = self._streams.get(session_id)
+        handler = stream._handler_for(event.method, event.hijacked) if stream else None
+        if stream is None or handler is None:
+            self._conn.respond(
+                session_id, event.request_id, event.packet.key, b"", no_such_rpc(event.method)
+            )
+            return
+        key = (session_id, event.request_id)
+        task = asyncio.get_running_loop().create_task(
+            self._run_handler(
+                stream, handler, Request(stream, event.packet, event.method, event.hijacked)
+            )
+        )
+        self._running[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._handler_done(key, done))
+        if len(self._running) >= self.limits.max_handlers:
+            self._block(_HANDLERS_TOKEN)
+
+    def _handler_done(self, key: tuple[int, int], task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._running.get(key) is task:
+            del self._running[key]
+        if len(self._running) < self.limits.max_handlers:
+            self._unblock(_HANDLERS_TOKEN)
+
+    async def _run_handler(self, stream: Stream, handler: Handler, request: Request) -> None:
+        data: bytes = b""
+        error = ""
+        try:
+            result = await handler(request)
+            if result is not None:
+                data = result if type(result) is bytes else bytes(result)
+        except asyncio.CancelledError:
+            if self._closed_event is not None:
+                raise
+            error = "context canceled"  # the caller cancelled (0x73), Go's ctx error text
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+        if self._conn.respond(
+            stream.stream_id, request.request_id, request.raw_method, data, error
+        ):
+            self._flush()
+
+    def _ev_request_cancelled(self, event: RequestCancelled) -> None:
+        task = self._running.get((event.session_id, event.request_id))
+        if task is not None:
+            task.cancel()
+
+    def __repr__(self) -> str:
+        return f"<End client_id={self.client_id} {self._conn!r}>"
+
+
+def _abort_error(event: OperationAborted) -> EndError:
+    reason = event.reason
+    what = event.kind.value
+    if reason is AbortReason.TIMEOUT:
+        return OperationTimeout(f"{what} timed out")
+    if reason is AbortReason.REJECTED:
+        return OpenRejected(event.detail)
+    if reason is AbortReason.SESSION_CLOSED and event.session_id != 1:
+        # session 1 is only dismissed as part of closing the whole End
+        return StreamClosedError(f"{what} aborted: stream {event.session_id} closed")
+    return ConnectionClosedError(f"{what} aborted: the connection closed")
+
+
+_DISPATCH: dict[type[Any], Callable[[End, Any], None]] = {
+    ConnectRequested: End._ev_connect_requested,
+    Connected: End._ev_connected,
+    ConnectFailed: End._ev_connect_failed,
+    HeartbeatReceived: End._ev_heartbeat,
+    ConnectionClosed: End._ev_connection_closed,
+    SessionOpened: End._ev_session_opened,
+    SessionAccepted: End._ev_session_accepted,
+    SessionClosed: End._ev_session_closed,
+    MessageReceived: End._ev_message,
+    StreamDataReceived: End._ev_stream_data,
+    PublishAcked: End._ev_publish_acked,
+    ResponseReceived: End._ev_response,
+    RegisterAcked: End._ev_register_acked,
+    RemoteRegistered: End._ev_remote_registered,
+    OperationAborted: End._ev_aborted,
+    RequestReceived: End._ev_request,
+    RequestCancelled: End._ev_request_cancelled,
+}

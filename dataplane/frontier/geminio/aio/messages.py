@@ -1,0 +1,121 @@
+"""What the End hands to application code: received messages and RPC requests.
+
+Both keep the received packet rather than copying its fields, and know their stream, so a
+message can be acked (`done`) or nacked (`error`) from wherever the application holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeAlias
+
+from ..gojson import GoTime
+from ..packets import MessagePacket, RequestPacket
+
+if TYPE_CHECKING:
+    from .stream import Stream
+
+__all__ = ["Handler", "Message", "Request"]
+
+
+class Message:
+    """A received message. Answer it once: `done()` acks, `error(text)` nacks with `text`.
+
+    A publisher waiting for the ack blocks until one of them is called (or its timeout), so
+    forgetting to answer stalls the publisher, exactly as with Go's `Receive`.
+    """
+
+    __slots__ = ("_answered", "_packet", "stream")
+
+    def __init__(self, stream: Stream, packet: MessagePacket) -> None:
+        self.stream = stream
+        self._packet = packet
+        self._answered = False
+
+    @property
+    def data(self) -> bytes:
+        return self._packet.value
+
+    @property
+    def topic(self) -> str:
+        return self._packet.topic
+
+    @property
+    def custom(self) -> bytes:
+        return self._packet.custom
+
+    @property
+    def message_id(self) -> int:
+        return self._packet.packet_id
+
+    @property
+    def client_id(self) -> int:
+        return self.stream.client_id
+
+    @property
+    def deadline(self) -> GoTime:
+        return self._packet.deadline
+
+    def done(self) -> bool:
+        """Ack the message. False if it was already answered or its stream is gone."""
+        return self._answer("")
+
+    def error(self, text: str) -> bool:
+        """Nack the message: the publisher's `publish` raises `PublishRejected(text)`."""
+        return self._answer(text or "error")
+
+    def _answer(self, text: str) -> bool:
+        if self._answered:
+            return False
+        self._answered = True
+        return self.stream._ack(self._packet.packet_id, text)
+
+    def __repr__(self) -> str:
+        return f"<Message {self.message_id} topic={self.topic!r} {len(self.data)} bytes>"
+
+
+class Request:
+    """An RPC call for one of our handlers (or our hijack)."""
+
+    __slots__ = ("_packet", "hijacked", "method", "stream")
+
+    def __init__(self, stream: Stream, packet: RequestPacket, method: str, hijacked: bool) -> None:
+        self.stream = stream
+        self._packet = packet
+        self.method = method
+        self.hijacked = hijacked
+
+    @property
+    def data(self) -> bytes:
+        return self._packet.value
+
+    @property
+    def custom(self) -> bytes:
+        return self._packet.custom
+
+    @property
+    def request_id(self) -> int:
+        return self._packet.packet_id
+
+    @property
+    def client_id(self) -> int:
+        return self.stream.client_id
+
+    @property
+    def deadline(self) -> GoTime:
+        return self._packet.deadline
+
+    @property
+    def context_deadline(self) -> GoTime:
+        return self._packet.context_deadline
+
+    @property
+    def raw_method(self) -> bytes:
+        return self._packet.key
+
+    def __repr__(self) -> str:
+        return f"<Request {self.request_id} {self.method!r} {len(self.data)} bytes>"
+
+
+Handler: TypeAlias = Callable[[Request], Awaitable[bytes | bytearray | memoryview | None]]
+"""An RPC handler: returns the response data; raising sends `str(exc)` as the error text."""

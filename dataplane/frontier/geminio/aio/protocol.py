@@ -1,0 +1,192 @@
+"""The asyncio.Protocol that moves bytes between a transport and a sans-I/O connection.
+
+It follows the connection's adapter contract (see `..connection`): after every call into the
+connection it drains bytes (one `writelines`), timer requests (onto the loop's timing wheel)
+and events (handed to the End). Nothing here runs as a task: an idle connection is a
+transport, this object, the End and a few timer handles.
+
+Back-pressure is a set of *blockers*: whoever holds a queue that went over its bound adds a
+token, and reading from the socket is paused while any token is held. Writes go straight to
+the transport; `wait_writable()` lets writers wait out `pause_writing()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+from typing import Protocol, cast
+
+from ...timer import get_loop_timer
+from ..connection import Connection
+from ..events import ConnectionClosed, Event
+from ..timer_requests import TimerKey
+from .errors import ConnectionClosedError
+from .timers import TimerService, TimerTable
+
+__all__ = ["EventSink", "GeminioProtocol"]
+
+
+class EventSink(Protocol):
+    """The End: receives the connection's events and learns its protocol."""
+
+    def attach(self, protocol: GeminioProtocol) -> None: ...
+
+    def handle_events(self, events: list[Event]) -> None: ...
+
+
+class GeminioProtocol(asyncio.Protocol):
+    def __init__(
+        self, conn: Connection, sink: EventSink, timer: TimerService | None = None
+    ) -> None:
+        self.conn = conn
+        self._sink = sink
+        self._timer_service = timer
+        self._timers: TimerTable | None = None
+        self.transport: asyncio.Transport | None = None
+        self._flushing = False
+        self._closing_transport = False
+        self._abort = False
+        self._lost = False
+        self._blockers: set[Hashable] = set()
+        self._reading_paused = False
+        self._write_paused = False
+        self._write_waiters: list[asyncio.Future[None]] = []
+
+    # --------------------------------------------------------------------- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        service = self._timer_service if self._timer_service is not None else get_loop_timer()
+        self._timers = TimerTable(service, self._timer_expired)
+        self._sink.attach(self)
+        self.conn.start()
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+        self.flush()
+
+    def eof_received(self) -> bool | None:
+        self.conn.receive_eof()
+        self.flush()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self.conn.receive_eof()
+        self.flush()
+        if self._timers is not None:
+            self._timers.cancel_all()
+        self._wake_writers()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_writers()
+
+    # ------------------------------------------------------------------------- the contract
+
+    def flush(self) -> None:
+        """Drain the connection; re-entrant calls (from event handlers) fold into this one."""
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            conn = self.conn
+            while True:
+                frames = conn.data_to_send()
+                if frames and not self._closing_transport and self.transport is not None:
+                    self.transport.writelines(frames)
+                requests = conn.timer_requests()
+                if requests and self._timers is not None:
+                    self._timers.apply(requests)
+                events = conn.events_received()
+                if not events:
+                    if not frames and not requests:
+                        break
+                    continue
+                for event in events:
+                    if isinstance(event, ConnectionClosed):
+                        self._abort = event.abort
+                self._sink.handle_events(events)
+            if conn.closed and not self._closing_transport:
+                self._close_transport()
+        finally:
+            self._flushing = False
+
+    def _timer_expired(self, key: TimerKey) -> None:
+        self.conn.timer_expired(key)
+        self.flush()
+
+    def _close_transport(self) -> None:
+        self._closing_transport = True
+        self._blockers.clear()
+        self._wake_writers()
+        transport = self.transport
+        if transport is None or self._lost:
+            return
+        if self._abort:
+            transport.abort()
+        else:
+            transport.close()
+
+    def abort(self) -> None:
+        """Drop the transport at once (a dead or hostile peer)."""
+        if self.transport is not None and not self._lost:
+            self.transport.abort()
+
+    # ---------------------------------------------------------------------- back-pressure
+
+    def block(self, token: Hashable) -> None:
+        """A queue went over its bound: stop reading the socket until every token is gone."""
+        if self._closing_transport:
+            return
+        self._blockers.add(token)
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def unblock(self, token: Hashable) -> None:
+        blockers = self._blockers
+        if token in blockers:
+            blockers.discard(token)
+        if not blockers and self._reading_paused:
+            self._reading_paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    @property
+    def reading_paused(self) -> bool:
+        return self._reading_paused
+
+    @property
+    def writing_paused(self) -> bool:
+        return self._write_paused
+
+    async def wait_writable(self) -> None:
+        """Return once the transport accepts more (at once, usually); raise if it is gone."""
+        if self._lost or self._closing_transport:
+            raise ConnectionClosedError("the connection is closed")
+        if not self._write_paused:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._write_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._write_waiters:
+                self._write_waiters.remove(waiter)
+        if self._lost or self._closing_transport:
+            raise ConnectionClosedError("the connection is closed")
+
+    def _wake_writers(self) -> None:
+        waiters, self._write_waiters = self._write_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def __repr__(self) -> str:
+        return f"<GeminioProtocol {self.conn!r}>"

@@ -1,0 +1,225 @@
+"""A client that stays connected: Go's RetryEnd (§B.7) without its fixed 3 s sleeps.
+
+It redials with capped exponential backoff plus jitter (so that a fleet of edges does not
+reconnect in lock-step after a gateway restart), keeps the client ID it was configured with
+(never the one a server assigned), and re-applies its RPC registrations and hijack on every
+new connection before reporting it online. What does not survive a reconnect, as in Go:
+streams, in-flight messages and calls (they fail with `ConnectionClosedError`; nothing is
+retried behind the caller's back, since a publish may have been delivered), buffered data.
+
+One supervisor task per client is the price of redialing; it is owned and cancelled by
+`close()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import ssl as ssl_module
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..conn_config import ConnectionConfig
+from .client import connect
+from .end import End
+from .errors import ConnectionClosedError, EndError
+from .limits import Limits
+from .messages import Handler, Message
+from .stream import Stream
+
+__all__ = ["Backoff", "RetryingClient"]
+
+_log = logging.getLogger("frontier.geminio.retry")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Backoff:
+    initial: float = 0.5
+    maximum: float = 30.0
+    factor: float = 2.0
+    jitter: float = 0.5
+    """Fraction of each delay drawn at random: the delay is uniform in
+    [delay * (1 - jitter), delay]."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum or self.factor < 1 or not 0 <= self.jitter <= 1:
+            raise ValueError("need 0 < initial <= maximum, factor >= 1, 0 <= jitter <= 1")
+
+    def delays(self) -> _Delays:
+        return _Delays(self)
+
+
+class _Delays:
+    def __init__(self, backoff: Backoff) -> None:
+        self._backoff = backoff
+        self._next = backoff.initial
+
+    def next(self) -> float:
+        backoff = self._backoff
+        delay = self._next
+        self._next = min(delay * backoff.factor, backoff.maximum)
+        return random.uniform(delay * (1 - backoff.jitter), delay)
+
+    def reset(self) -> None:
+        self._next = self._backoff.initial
+
+
+class RetryingClient:
+    """Keeps an End connected to `host:port`; use it like an End for messages and RPC."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        meta: bytes = b"",
+        client_id: int = 0,
+        ssl: ssl_module.SSLContext | None = None,
+        heartbeat: int = 20,
+        config: ConnectionConfig | None = None,
+        limits: Limits | None = None,
+        backoff: Backoff | None = None,
+        on_online: Callable[[End], object] | None = None,
+        on_offline: Callable[[End], object] | None = None,
+    ) -> None:
+        self._dial: dict[str, Any] = {
+            "meta": meta,
+            "client_id": client_id,
+            "ssl": ssl,
+            "heartbeat": heartbeat,
+            "config": config,
+            "limits": limits,
+        }
+        self._host = host
+        self._port = port
+        self._backoff = backoff if backoff is not None else Backoff()
+        self._on_online = on_online
+        self._on_offline = on_offline
+        self._registrations: dict[str, Handler] = {}
+        self._hijack: tuple[Handler, re.Pattern[str] | str | None, bool] | None = None
+        self._end: End | None = None
+        self._online = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.reconnects = 0
+        """How many times a connection was (re-)established after the first."""
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start dialing (in the background); `wait_online()` waits for the connection."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        end, self._end = self._end, None
+        self._online.clear()
+        if end is not None:
+            await end.close()
+
+    async def __aenter__(self) -> RetryingClient:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def end(self) -> End | None:
+        """The current End, None while offline."""
+        return self._end
+
+    async def wait_online(self) -> End:
+        while True:
+            if self._closing:
+                raise ConnectionClosedError("the client is closed")
+            end = self._end
+            if end is not None and end.online:
+                return end
+            await self._online.wait()
+
+    # ------------------------------------------------------------ remembered settings
+
+    async def register(self, method: str, handler: Handler) -> None:
+        """Serve `method` now (if online) and after every reconnect."""
+        self._registrations[method] = handler
+        end = self._end
+        if end is not None and end.online:
+            await end.register(method, handler)
+
+    def hijack(
+        self, handler: Handler, pattern: str | re.Pattern[str] | None = None, *, match: bool = True
+    ) -> None:
+        self._hijack = (handler, pattern, match)
+        end = self._end
+        if end is not None and end.online:
+            end.hijack(handler, pattern, match=match)
+
+    # ---------------------------------------------------------------- delegated calls
+
+    async def call(self, method: str, data: bytes = b"", **kwargs: Any) -> bytes:
+        return await (await self.wait_online()).call(method, data, **kwargs)
+
+    async def publish(self, data: bytes, **kwargs: Any) -> None:
+        await (await self.wait_online()).publish(data, **kwargs)
+
+    async def receive(self) -> Message:
+        return await (await self.wait_online()).receive()
+
+    async def open_stream(self, meta: bytes = b"", peer: str = "") -> Stream:
+        return await (await self.wait_online()).open_stream(meta, peer)
+
+    async def accept_stream(self) -> Stream:
+        return await (await self.wait_online()).accept_stream()
+
+    # ----------------------------------------------------------------------- the loop
+
+    async def _supervise(self) -> None:
+        delays = self._backoff.delays()
+        first = True
+        while not self._closing:
+            end = await self._dial_once()
+            if end is None:
+                await asyncio.sleep(delays.next())
+                continue
+            delays.reset()
+            if not first:
+                self.reconnects += 1
+            first = False
+            self._end = end
+            self._online.set()
+            if self._on_online is not None:
+                self._on_online(end)
+            await end.wait_closed()
+            self._online.clear()
+            self._end = None
+            if self._on_offline is not None:
+                self._on_offline(end)
+            if not self._closing:
+                await asyncio.sleep(delays.next())
+
+    async def _dial_once(self) -> End | None:
+        try:
+            end = await connect(self._host, self._port, **self._dial)
+        except (OSError, EndError) as exc:
+            _log.info("dialing %s:%s failed: %s", self._host, self._port, exc)
+            return None
+        try:
+            for method, handler in list(self._registrations.items()):
+                await end.register(method, handler)
+            if self._hijack is not None:
+                handler, pattern, match = self._hijack
+                end.hijack(handler, pattern, match=match)
+        except EndError as exc:
+            _log.info("re-registering on %s:%s failed: %s", self._host, self._port, exc)
+            end.abort()
+            await end.wait_closed()
+            return None
+        return end

@@ -1,0 +1,406 @@
+"""One session as the application sees it: messages, RPC and raw bytes.
+
+Every session is a full messenger in geminio (§C.4), so a Stream offers what the End offers
+on session 1. Received data is queued here, bounded by `Limits`: a queue that reaches its
+bound asks the protocol to stop reading the socket, and lets it resume once the application
+has consumed enough (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections import deque
+from typing import TYPE_CHECKING, NoReturn
+
+from ..conn_errors import ConnectionStateError, SessionStateError
+from ..gojson import ZERO_TIME, GoTime
+from ..packets import MessagePacket
+from ..session import Hijack
+from .errors import ConnectionClosedError, EndError, RemoteError, StreamClosedError
+from .messages import Handler, Message
+
+if TYPE_CHECKING:
+    from .end import End
+
+__all__ = ["Stream"]
+
+
+def deadline_after(timeout: float | None) -> GoTime:
+    """The absolute deadline Go puts on the wire for a per-call timeout (§D.2, §D.3)."""
+    if timeout is None:
+        return ZERO_TIME
+    return GoTime(time.time_ns() + int(timeout * 1e9))
+
+
+class Stream:
+    """A geminio stream (session). Obtain one from `End.open_stream` / `End.accept_stream`."""
+
+    def __init__(self, end: End | None, stream_id: int, meta: bytes, peer: str) -> None:
+        self._end: End = end if end is not None else self  # type: ignore[assignment]
+        self._sid = stream_id
+        self._meta = meta
+        self._peer = peer
+        self._messages: deque[Message] = deque()
+        self._buffer = bytearray()
+        self._eof = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._closed_waiters: list[asyncio.Future[None]] = []
+        self._handlers: dict[str, Handler] = {}
+        self._hijack: Handler | None = None
+        self._remote_methods: set[str] = set()
+        self._messages_blocked = False
+        self._bytes_blocked = False
+
+    # ------------------------------------------------------------------------- identity
+
+    @property
+    def stream_id(self) -> int:
+        return self._sid
+
+    @property
+    def meta(self) -> bytes:
+        return self._meta
+
+    @property
+    def peer(self) -> str:
+        return self._peer
+
+    @property
+    def client_id(self) -> int:
+        return self._end.client_id
+
+    @property
+    def end(self) -> End:
+        return self._end
+
+    @property
+    def closed(self) -> bool:
+        """The session is gone (buffered data may still be read)."""
+        return self._eof
+
+    # ------------------------------------------------------------------------- messages
+
+    async def publish(
+        self,
+        data: bytes,
+        *,
+        topic: str = "",
+        custom: bytes = b"",
+        timeout: float | None = None,  # noqa: ASYNC109 - the per-message timeout goes on the wire
+        at_most_once: bool = False,
+    ) -> None:
+        """Send a message and wait for the receiver's ack; a nack raises `PublishRejected`.
+
+        With `at_most_once` it returns once the message is handed to the transport (Go's
+        `CnssAtMostOnce`); nothing tells whether it arrived.
+        """
+        end = self._end
+        proto = end._protocol_for_ops()
+        await proto.wait_writable()
+        try:
+            message_id = end._conn.publish(
+                self._sid,
+                data,
+                topic=topic,
+                custom=custom,
+                at_most_once=at_most_once,
+                timeout=timeout,
+                deadline=deadline_after(timeout),
+            )
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        if at_most_once:
+            proto.flush()
+            return
+        future = end._add_pending(message_id)
+        proto.flush()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if end._pending.pop(message_id, None) is not None:
+                end._conn.cancel_publish(self._sid, message_id)
+                proto.flush()
+            raise
+
+    async def receive(self) -> Message:
+        """The next message, in arrival order; `StreamClosedError` once the stream is gone
+        and the queue is empty."""
+        while not self._messages:
+            if self._eof:
+                raise self._closed_error()
+            await self._wait()
+        message = self._messages.popleft()
+        if self._messages_blocked and len(self._messages) <= self._end.limits.max_messages // 2:
+            self._messages_blocked = False
+            self._end._unblock((self, "messages"))
+        return message
+
+    def _ack(self, message_id: int, error: str) -> bool:
+        end = self._end
+        sent = end._conn.ack(self._sid, message_id, error)
+        if sent:
+            end._flush()
+        return sent
+
+    # ------------------------------------------------------------------------------ RPC
+
+    async def register(
+        self,
+        method: str,
+        handler: Handler,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a sans-I/O timer, like Go's
+    ) -> None:
+        """Serve `method` on this stream and tell the peer; returns once it acked."""
+        end = self._end
+        proto = end._protocol_for_ops()
+        self._handlers[method] = handler
+        try:
+            register_id = end._conn.register(self._sid, method, timeout=timeout)
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        future = end._add_pending(register_id)
+        proto.flush()
+        error: str = await future
+        if error:
+            raise RemoteError(error)
+
+    def hijack(
+        self, handler: Handler, pattern: str | re.Pattern[str] | None = None, *, match: bool = True
+    ) -> None:
+        """Route calls to `handler` before the registered methods: every call when `pattern`
+        is None, else those whose method the pattern finds (or does not, with match=False)."""
+        compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+        try:
+            self._end._conn.set_hijack(self._sid, Hijack(compiled, match))
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        self._hijack = handler
+
+    @property
+    def remote_methods(self) -> frozenset[str]:
+        """Methods the peer registered on this stream (learnt from its Register packets)."""
+        return frozenset(self._remote_methods)
+
+    async def wait_remote_methods(self, *methods: str) -> None:
+        """Wait until the peer has registered every one of `methods` (Go's RemoteMethods
+        option): a peer registers after the handshake, so an early call can race it."""
+        while not self._remote_methods.issuperset(methods):
+            if self._eof:
+                raise self._closed_error()
+            await self._wait()
+
+    def _on_remote_registered(self, method: str) -> None:
+        self._remote_methods.add(method)
+        self._wake()
+
+    def unhijack(self) -> None:
+        with contextlib.suppress(ConnectionStateError, SessionStateError):
+            self._end._conn.set_hijack(self._sid, None)
+        self._hijack = None
+
+    async def call(
+        self,
+        method: str,
+        data: bytes = b"",
+        *,
+        custom: bytes = b"",
+        timeout: float | None = None,  # noqa: ASYNC109 - the call's deadline goes on the wire
+    ) -> bytes:
+        """Call the peer's `method`; its error text raises `RPCError`. Cancelling the call
+        sends RequestCancel only when the connection's config enables it."""
+        end = self._end
+        proto = end._protocol_for_ops()
+        await proto.wait_writable()
+        try:
+            request_id = end._conn.request(
+                self._sid,
+                method,
+                data,
+                custom=custom,
+                timeout=timeout,
+                deadline=deadline_after(timeout),
+            )
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        future = end._add_pending(request_id)
+        proto.flush()
+        try:
+            result: bytes = await future
+        except asyncio.CancelledError:
+            if end._pending.pop(request_id, None) is not None:
+                end._conn.cancel_request(self._sid, request_id)
+                proto.flush()
+            raise
+        return result
+
+    # ------------------------------------------------------------------------ raw bytes
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue raw bytes (chunked into frames under the size limit); `await drain()` after."""
+        end = self._end
+        try:
+            end._conn.send_stream_data(self._sid, data)
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        end._flush()
+
+    async def drain(self) -> None:
+        """Wait until the transport accepts more; raises if the connection is gone."""
+        await self._end._protocol_for_ops().wait_writable()
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes as soon as some are there (`n` < 0: everything until EOF);
+        b"" at EOF."""
+        if n == 0:
+            return b""
+        if n < 0:
+            parts: list[bytes] = []
+            while True:
+                if self._buffer:
+                    parts.append(self._take(len(self._buffer)))
+                elif self._eof:
+                    return b"".join(parts)
+                else:
+                    await self._wait()
+        while not self._buffer:
+            if self._eof:
+                return b""
+            await self._wait()
+        return self._take(n)
+
+    async def readexactly(self, n: int) -> bytes:
+        """Exactly `n` bytes; `asyncio.IncompleteReadError` if EOF comes first."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        parts: list[bytes] = []
+        missing = n
+        while missing:
+            if self._buffer:
+                chunk = self._take(missing)
+                parts.append(chunk)
+                missing -= len(chunk)
+            elif self._eof:
+                partial = b"".join(parts)
+                raise asyncio.IncompleteReadError(partial, n)
+            else:
+                await self._wait()
+        return b"".join(parts)
+
+    def at_eof(self) -> bool:
+        return self._eof and not self._buffer
+
+    @property
+    def buffered(self) -> int:
+        """Raw bytes received and not read yet."""
+        return len(self._buffer)
+
+    def _take(self, n: int) -> bytes:
+        buffer = self._buffer
+        data = bytes(buffer[:n])
+        del buffer[:n]
+        if self._bytes_blocked and len(buffer) <= self._end.limits.max_buffered_bytes // 2:
+            self._bytes_blocked = False
+            self._end._unblock((self, "bytes"))
+        return data
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    async def close(self) -> None:
+        """Dismiss the stream (both directions) and wait until the peer agreed or the
+        dismiss timed out. Data already received stays readable."""
+        if not self._eof:
+            end = self._end
+            try:
+                end._conn.close_session(self._sid)
+            except (ConnectionStateError, SessionStateError):
+                return
+            end._flush()
+        await self.wait_closed()
+
+    async def wait_closed(self) -> None:
+        if self._eof:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closed_waiters.append(waiter)
+        await waiter
+
+    async def __aenter__(self) -> Stream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ fed by the End
+
+    def _on_message(self, packet: MessagePacket) -> None:
+        messages = self._messages
+        messages.append(Message(self, packet))
+        if not self._messages_blocked and len(messages) >= self._end.limits.max_messages:
+            self._messages_blocked = True
+            self._end._block((self, "messages"))
+        self._wake()
+
+    def _on_data(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        if not self._bytes_blocked and len(buffer) >= self._end.limits.max_buffered_bytes:
+            self._bytes_blocked = True
+            self._end._block((self, "bytes"))
+        self._wake()
+
+    def _on_closed(self) -> None:
+        """No more input: readers drain what is queued, then see EOF. Queued data no longer
+        holds the connection back, since nothing more can arrive for this stream."""
+        if self._eof:
+            return
+        self._eof = True
+        if self._messages_blocked:
+            self._messages_blocked = False
+            self._end._unblock((self, "messages"))
+        if self._bytes_blocked:
+            self._bytes_blocked = False
+            self._end._unblock((self, "bytes"))
+        self._wake()
+        waiters, self._closed_waiters = self._closed_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _handler_for(self, method: str, hijacked: bool) -> Handler | None:
+        return self._hijack if hijacked else self._handlers.get(method)
+
+    # ------------------------------------------------------------------------ helpers
+
+    async def _wait(self) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _wake(self) -> None:
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _closed_error(self) -> EndError:
+        if self._end._conn.closed:
+            return ConnectionClosedError("the connection is closed")
+        return StreamClosedError(f"stream {self._sid} is closed")
+
+    def _raise_closed(self, exc: Exception) -> NoReturn:
+        if isinstance(exc, ConnectionStateError) or self._end._conn.closed:
+            raise ConnectionClosedError(str(exc)) from exc
+        raise StreamClosedError(str(exc)) from exc
+
+    def __repr__(self) -> str:
+        state = "closed" if self._eof else "open"
+        return f"<{type(self).__name__} {self._sid} {state} peer={self._peer!r}>"

@@ -1,0 +1,93 @@
+"""The retrying client across a server restart: it redials, keeps its configured client ID,
+re-registers its RPCs and hijack, and reports offline/online. Waits on events only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from frontier.geminio.aio import Backoff, End, Request, RetryingClient, ServerHooks, serve
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
+    uvloop = None  # type: ignore[assignment]
+
+
+def _loop_factories() -> list[Any]:
+    factories: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
+    if uvloop is not None:
+        factories.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
+    return factories
+
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("loop_factory", _loop_factories()),
+]
+
+
+def run(loop_factory: LoopFactory, coro: Coroutine[Any, Any, None]) -> None:
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(asyncio.wait_for(coro, timeout=10))
+
+
+def test_redials_after_server_restart_and_restores_rpcs(loop_factory: LoopFactory) -> None:
+    async def main() -> None:
+        served: asyncio.Queue[End] = asyncio.Queue()
+        wanted: list[int] = []
+
+        def get_client_id(want: int, meta: bytes) -> int:
+            wanted.append(want)
+            return want or 5000 + len(wanted)  # an ID the client did not ask for, if none
+
+        hooks = ServerHooks(get_client_id=get_client_id, on_online=served.put_nowait)
+        server = await serve("127.0.0.1", 0, hooks=hooks)
+        port = server.port
+        events: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+
+        async def who(request: Request) -> bytes:
+            return b"client-" + request.data
+
+        async def catch_all(request: Request) -> bytes:
+            return b"caught " + request.method.encode()
+
+        client = RetryingClient(
+            "127.0.0.1",
+            port,
+            meta=b"edge",
+            client_id=99,
+            backoff=Backoff(initial=0.02, maximum=0.1),
+            on_online=lambda end: events.put_nowait(("online", end.client_id)),
+            on_offline=lambda end: events.put_nowait(("offline", end.client_id)),
+        )
+        async with client:
+            await client.register("who", who)
+            client.hijack(catch_all, pattern=r"^x\.")
+            assert await events.get() == ("online", 99)
+            first = await served.get()
+            assert await first.call("who", b"1") == b"client-1"
+
+            await server.close()  # the gateway goes away...
+            assert await events.get() == ("offline", 99)
+            server = await serve("127.0.0.1", port, hooks=hooks)  # ...and comes back
+            assert await events.get() == ("online", 99)
+            second = await served.get()
+            assert second.client_id == 99
+            assert wanted == [99, 99]  # the configured ID, every time
+            assert await second.call("who", b"2") == b"client-2"
+            assert await second.call("x.any") == b"caught x.any"
+            assert client.reconnects == 1
+
+            async def ping(request: Request) -> bytes:
+                return b"pong"
+
+            await second.register("ping", ping)
+            assert await client.call("ping") == b"pong"
+        await server.close()
+
+    run(loop_factory, main())
