@@ -1,0 +1,127 @@
+"""Operator configuration (from the environment) and kopf's startup settings.
+
+kopf's defaults are wrong for this operator in three ways, fixed here:
+
+* kopf keeps handler progress in ``status.kopf`` by default. The CRD declares its ``status``
+  fields, so a real API server prunes ``status.kopf`` and kopf would never see its own progress
+  (handlers re-run forever). Progress and the diff base go to annotations instead, under the
+  operator's own prefix, as does the finalizer: nothing is written under ``kopf.zalando.org``.
+* kopf peers with other instances through a ``KopfPeering`` resource unless told otherwise;
+  the operator runs as a single replica, so it runs standalone and needs no peering CRD or RBAC.
+* Events: only what the handlers post explicitly becomes a Kubernetes Event (transitions,
+  failures, corrected drift), not every log line of kopf's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Final
+
+import kopf
+
+from .builders import Images
+
+#: The operator's own annotation/finalizer prefix (``frontier.singchia.io/...``).
+PREFIX: Final = "frontier.singchia.io"
+FINALIZER: Final = f"{PREFIX}/finalizer"
+REPORTING_COMPONENT: Final = "frontier-operator"
+
+ENV_FRONTIER_IMAGE: Final = "FRONTIER_IMAGE"
+ENV_FRONTLAS_IMAGE: Final = "FRONTLAS_IMAGE"
+ENV_RETRY_DELAY: Final = "FRONTIER_OPERATOR_RETRY_DELAY"
+ENV_FRONTLAS_POLL: Final = "FRONTIER_OPERATOR_FRONTLAS_POLL"
+ENV_RESYNC_INTERVAL: Final = "FRONTIER_OPERATOR_RESYNC_INTERVAL"
+ENV_REQUEST_TIMEOUT: Final = "FRONTIER_OPERATOR_REQUEST_TIMEOUT"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("frontier-py")
+    except metadata.PackageNotFoundError:
+        return "latest"
+
+
+#: Images used when neither the operator's environment nor the CR names one; they follow this
+#: project's Dockerfiles and version so an operator never silently runs another release's data
+#: plane.
+DEFAULT_FRONTIER_IMAGE: Final = f"frontier-py/frontier:{_version()}"
+DEFAULT_FRONTLAS_IMAGE: Final = f"frontier-py/frontlas:{_version()}"
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """What the handlers need beyond kopf: default images and timing.
+
+    ``retry_delay``: seconds before a reconcile that failed on the API (5xx, 409, unreachable,
+    a missing Secret) is retried. ``frontlas_poll``: seconds between readiness checks while the
+    frontier Deployment waits for frontlas (the Deployment watch usually notices sooner).
+    ``resync_interval``: a full reconcile of every cluster this often, for drift no watch
+    reports (a label removed by hand from a child hides it from the child watch's filter).
+    """
+
+    images: Images
+    retry_delay: float = 10.0
+    frontlas_poll: float = 10.0
+    resync_interval: float = 300.0
+    request_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
+        """Read the operator's environment; a malformed number raises ``ValueError`` naming
+        the variable (at startup, not at the first reconcile)."""
+        env = os.environ if env is None else env
+
+        def seconds(var: str, default: float) -> float:
+            raw = env.get(var, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{var}={raw!r} is not a number of seconds") from None
+            if value <= 0:
+                raise ValueError(f"{var}={raw!r} must be positive")
+            return value
+
+        return cls(
+            images=Images(
+                frontier=env.get(ENV_FRONTIER_IMAGE, "").strip() or DEFAULT_FRONTIER_IMAGE,
+                frontlas=env.get(ENV_FRONTLAS_IMAGE, "").strip() or DEFAULT_FRONTLAS_IMAGE,
+            ),
+            retry_delay=seconds(ENV_RETRY_DELAY, cls.retry_delay),
+            frontlas_poll=seconds(ENV_FRONTLAS_POLL, cls.frontlas_poll),
+            resync_interval=seconds(ENV_RESYNC_INTERVAL, cls.resync_interval),
+            request_timeout=seconds(ENV_REQUEST_TIMEOUT, cls.request_timeout),
+        )
+
+
+def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
+    """Apply the operator's choices to kopf's settings (see the module docstring)."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
+
+    settings.peering.standalone = True
+    settings.peering.mandatory = False
+
+    settings.posting.enabled = True
+    settings.posting.loggers = False
+    settings.posting.level = logging.INFO
+    settings.posting.reporting_component = REPORTING_COMPONENT
+    settings.posting.event_name_prefix = f"{REPORTING_COMPONENT}-"
+
+    # A watch the network silently dropped must not stall the operator: let the server end
+    # each watch well within the client's own limit, and bound every other request.
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.networking.request_timeout = max(60.0, config.request_timeout)
+
+
+def make_settings(config: OperatorConfig) -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    configure(settings, config)
+    return settings
