@@ -100,9 +100,7 @@ class Server:
     def _make_protocol(self) -> GeminioProtocol:
         conn = ServerConnection(config=self._config)
         end = End(conn, limits=self._limits, role=self)
-        self._ends.add(end)
-        end.close_callbacks.append(self._ends.discard)
-        return GeminioProtocol(conn, end, self._timer)
+        return _ServerProtocol(conn, end, self._timer, self._ends)
 
     # --------------------------------------------------------------------- EndRole hooks
 
@@ -181,6 +179,24 @@ class Server:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+class _ServerProtocol(GeminioProtocol):
+    """Tracks its End only once the transport exists. With TLS the factory runs before the
+    handshake, and a failed handshake never calls `connection_made` nor ends the End: an
+    End tracked from the factory on would leak and make `Server.close()` wait forever."""
+
+    def __init__(
+        self, conn: ServerConnection, end: End, timer: TimerService | None, ends: set[End]
+    ) -> None:
+        super().__init__(conn, end, timer)
+        self._end = end
+        self._ends = ends
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._ends.add(self._end)
+        self._end.close_callbacks.append(self._ends.discard)
+        super().connection_made(transport)
 
 
 async def _resolve(value: MaybeAwaitable[T]) -> T:
