@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Coroutine, Hashable
 from typing import Any
 
 import pytest
 
 from frontier.geminio.aio import End, Limits, connect, serve
-
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-    uvloop = None  # type: ignore[assignment]
+from support.loops import LOOPS, LoopFactory
+from support.loops import run as run_on
 
 TOTAL = 256 * 1024 * 1024
 WRITE = 1024 * 1024
@@ -31,23 +28,14 @@ RSS_BOUND = 64 * 1024 * 1024
 write, allocator slack. Without back-pressure the growth would approach TOTAL."""
 
 
-def _loop_factories() -> list[Any]:
-    factories: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
-    if uvloop is not None:
-        factories.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
-    return factories
-
-
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.parametrize("loop_factory", _loop_factories()),
+    pytest.mark.parametrize("loop_factory", LOOPS),
 ]
 
 
 def run(loop_factory: LoopFactory, coro: Coroutine[Any, Any, None]) -> None:
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(asyncio.wait_for(coro, timeout=60))
+    run_on(loop_factory, coro, timeout=60)
 
 
 def rss() -> int:

@@ -4,7 +4,7 @@ heartbeats and task ownership, on the default loop and on uvloop. Waits on event
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,30 +27,12 @@ from frontier.geminio.conn_config import ConnectionConfig
 from frontier.geminio.events import CloseReason
 from frontier.timer import get_loop_timer
 from frontier.timer.wheel import TimerHandle
+from support.loops import LOOPS, LoopFactory, run
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-    uvloop = None  # type: ignore[assignment]
-
-
-def _loop_factories() -> list[Any]:
-    factories: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
-    if uvloop is not None:
-        factories.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
-    return factories
-
-
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.parametrize("loop_factory", _loop_factories()),
+    pytest.mark.parametrize("loop_factory", LOOPS),
 ]
-
-
-def run(loop_factory: LoopFactory, coro: Coroutine[Any, Any, None]) -> None:
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(asyncio.wait_for(coro, timeout=10))
 
 
 class ScaledTimer:

@@ -4,36 +4,16 @@ re-registers its RPCs and hijack, and reports offline/online. Waits on events on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 
 from frontier.geminio.aio import Backoff, End, Request, RetryingClient, ServerHooks, serve
+from support.loops import LOOPS, LoopFactory, run
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-    uvloop = None  # type: ignore[assignment]
-
-
-def _loop_factories() -> list[Any]:
-    factories: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
-    if uvloop is not None:
-        factories.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
-    return factories
-
-
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.parametrize("loop_factory", _loop_factories()),
+    pytest.mark.parametrize("loop_factory", LOOPS),
 ]
-
-
-def run(loop_factory: LoopFactory, coro: Coroutine[Any, Any, None]) -> None:
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(asyncio.wait_for(coro, timeout=10))
 
 
 def test_redials_after_server_restart_and_restores_rpcs(loop_factory: LoopFactory) -> None:

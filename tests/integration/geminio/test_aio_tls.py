@@ -7,14 +7,11 @@ away a client that has none before any geminio byte is exchanged.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
 import ssl
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -23,30 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from frontier.geminio.aio import End, EndError, Request, RPCError, connect, serve
+from support.loops import LOOPS, LoopFactory, run
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-    uvloop = None  # type: ignore[assignment]
-
-
-def _loop_factories() -> list[Any]:
-    factories: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
-    if uvloop is not None:
-        factories.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
-    return factories
-
-
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.parametrize("loop_factory", _loop_factories()),
+    pytest.mark.parametrize("loop_factory", LOOPS),
 ]
-
-
-def run(loop_factory: LoopFactory, coro: Coroutine[Any, Any, None]) -> None:
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(asyncio.wait_for(coro, timeout=10))
 
 
 # -- a throwaway PKI ---------------------------------------------------------------------------

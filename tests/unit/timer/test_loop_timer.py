@@ -4,37 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 
 from frontier.timer import LoopTimer, get_loop_timer
+from support.loops import LOOPS, LoopFactory
+from support.loops import run as run_on
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is a core dependency on Linux
-    uvloop = None  # type: ignore[assignment]
-
-
-def _loop_factories() -> list[Any]:
-    factories: list[Any] = [pytest.param(asyncio.new_event_loop, id="asyncio")]
-    if uvloop is not None:
-        factories.append(pytest.param(uvloop.new_event_loop, id="uvloop"))
-    else:
-        factories.append(
-            pytest.param(None, id="uvloop", marks=pytest.mark.skip(reason="uvloop not installed"))
-        )
-    return factories
-
-
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
-pytestmark = pytest.mark.parametrize("loop_factory", _loop_factories())
+pytestmark = pytest.mark.parametrize("loop_factory", LOOPS)
 
 
 def run(loop_factory: LoopFactory, coro: Coroutine[Any, Any, None]) -> None:
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(asyncio.wait_for(coro, timeout=20))
+    run_on(loop_factory, coro, timeout=20)
 
 
 def test_fires_after_delay_never_early(loop_factory: LoopFactory) -> None:

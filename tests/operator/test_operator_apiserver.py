@@ -1,0 +1,755 @@
+"""Tier 3: the real operator (kopf in a thread) against a real kube-apiserver v1.20.
+
+One control plane per session (``kube_control_plane``); this module installs the CRD and
+``deploy/operator/rbac.yaml`` once, first (the 1.20 garbage collector rediscovers resources
+only every ~30 s, so the deletion test runs last), and runs one operator for all tests,
+authenticated as the ``frontier-operator`` ServiceAccount of ``rbac.yaml`` (its token comes
+from the controller-manager's token controller): never with the admin token, so every scenario
+also shows that the ClusterRole is enough. Each test has its own namespace and plays kubelet
+there (``support.operator_harness.Kubelet``: pods marked Running and Ready by patching status).
+
+What only a real API server shows, and is checked here: the CRD's schema (422s, defaults,
+pruning of unknown fields while the operator's status survives); Deployments really rolling out
+through ReplicaSets; the API server's defaulting and normalisation of the children not taken
+for drift (no write and no ``DriftCorrected`` Event on an unchanged cluster over several resync
+passes); merge patches on real objects (an env var added by hand removed, a Service's
+``clusterIP`` and allocated ``nodePort`` kept); owner references with the real garbage
+collector (foreground deletion).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("kopf", reason="kopf is not installed (the operator extra)")
+
+import kubernetes.client
+import yaml
+from kube_control_plane import ControlPlane
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from frontier_operator.builders import CONFIG_CHECKSUM_ANNOTATION, Images
+from frontier_operator.settings import FINALIZER, PREFIX, OperatorConfig
+from frontier_operator.spec import parse_spec
+from support.operator_harness import (
+    Kubelet,
+    LogCapture,
+    OperatorThread,
+    RecordingConnection,
+    holds,
+    mark_pods_ready,
+    wait_until,
+)
+
+JSON = dict[str, Any]
+
+pytestmark = [pytest.mark.k8s, pytest.mark.timeout(180)]
+
+REPO = Path(__file__).resolve().parents[2]
+GROUP, VERSION, PLURAL = "frontier.singchia.io", "v1alpha1", "frontierclusters"
+CRD_NAME = f"{PLURAL}.{GROUP}"
+SA_NAMESPACE, SA_NAME = "frontier-system", "frontier-operator"
+SA_USER = f"system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}"
+NAME = "demo"
+
+CONFIG = OperatorConfig(
+    images=Images(frontier="registry.test/frontier:1", frontlas="registry.test/frontlas:1"),
+    retry_delay=0.5,
+    frontlas_poll=0.5,
+    resync_interval=1.5,  # short: the no-write test watches several resync passes
+    request_timeout=10.0,
+)
+
+
+def children(name: str = NAME) -> list[tuple[str, str]]:
+    return [
+        ("ConfigMap", f"{name}-frontier-config"),
+        ("ConfigMap", f"{name}-frontlas-config"),
+        ("Service", f"{name}-servicebound-svc"),
+        ("Service", f"{name}-edgebound-svc"),
+        ("Service", f"{name}-frontlas-svc"),
+        ("Deployment", f"{name}-frontlas"),
+        ("Deployment", f"{name}-frontier"),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# the module's world: CRD, RBAC, the operator as its ServiceAccount
+
+
+@dataclass
+class World:
+    plane: ControlPlane
+    admin: kubernetes.client.ApiClient
+    connection: RecordingConnection
+    operator: OperatorThread
+    logs: LogCapture
+    sa_token: str
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.admin)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.admin)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.admin)
+
+
+def _create(fn: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        fn(*args, **kwargs)
+    except ApiException as exc:
+        if exc.status != 409:  # left from an earlier module of this session: fine
+            raise
+
+
+def _install_crd(admin: kubernetes.client.ApiClient) -> None:
+    ext = client.ApiextensionsV1Api(admin)
+    crd = yaml.safe_load((REPO / "crds" / "frontiercluster.yaml").read_text())
+    _create(ext.create_custom_resource_definition, crd)
+
+    def established() -> bool:
+        conditions = ext.read_custom_resource_definition(CRD_NAME).status.conditions or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    wait_until(established, "the CRD to be Established", timeout=30)
+
+
+def _install_rbac(admin: kubernetes.client.ApiClient) -> str:
+    """Apply deploy/operator/rbac.yaml as is; return the ServiceAccount's token."""
+    core, rbac = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin)
+    _create(core.create_namespace, {"metadata": {"name": SA_NAMESPACE}})
+    docs = [d for d in yaml.safe_load_all((REPO / "deploy/operator/rbac.yaml").read_text()) if d]
+    assert sorted(d["kind"] for d in docs) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+    ]
+    for doc in docs:
+        if doc["kind"] == "ServiceAccount":
+            _create(core.create_namespaced_service_account, doc["metadata"]["namespace"], doc)
+        elif doc["kind"] == "ClusterRole":
+            _create(rbac.create_cluster_role, doc)
+        else:
+            _create(rbac.create_cluster_role_binding, doc)
+
+    def token() -> str | None:  # written by the controller-manager's token controller
+        for secret in core.list_namespaced_secret(SA_NAMESPACE).items:
+            annotations = secret.metadata.annotations or {}
+            if (
+                secret.type == "kubernetes.io/service-account-token"
+                and annotations.get("kubernetes.io/service-account.name") == SA_NAME
+                and (secret.data or {}).get("token")
+            ):
+                return base64.b64decode(secret.data["token"]).decode()
+        return None
+
+    return wait_until(token, "the ServiceAccount's token Secret", timeout=30)
+
+
+def _configuration(plane: ControlPlane, token: str) -> kubernetes.client.Configuration:
+    cfg = kubernetes.client.Configuration()
+    cfg.host = plane.server
+    cfg.ssl_ca_cert = str(plane.ca_file)
+    cfg.api_key = {"authorization": token}
+    cfg.api_key_prefix = {"authorization": "Bearer"}
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def world(kube_control_plane: ControlPlane) -> Iterator[World]:
+    admin = kube_control_plane.api_client()
+    _install_crd(admin)
+    token = _install_rbac(admin)
+    connection = RecordingConnection(
+        _configuration(kube_control_plane, token), request_timeout=CONFIG.request_timeout
+    )
+    with LogCapture("kopf", "frontier_operator") as logs:
+        operator = OperatorThread(connection, CONFIG)
+        operator.start()
+        try:
+            yield World(kube_control_plane, admin, connection, operator, logs, token)
+        finally:
+            operator.stop()
+            admin.close()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def ns(world: World) -> Iterator[str]:
+    name = f"fc-{uuid.uuid4().hex[:8]}"
+    world.core.create_namespace({"metadata": {"name": name}})
+    # Pods need the namespace's "default" ServiceAccount (ServiceAccount admission).
+    wait_until(
+        lambda: world.core.read_namespaced_service_account("default", name),
+        "the default ServiceAccount",
+        timeout=30,
+    )
+    yield name
+    # FrontierClusters first, while the operator runs (it releases its finalizer): then no
+    # reconcile is left writing into the terminating namespace.
+    world.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
+
+    def clusters_left() -> list[Any]:
+        items = world.custom.list_namespaced_custom_object(GROUP, VERSION, name, PLURAL)["items"]
+        return [(i["metadata"]["name"], i["metadata"].get("finalizers")) for i in items]
+
+    wait_until(lambda: not clusters_left(), "the namespace's FrontierClusters to go", timeout=30)
+    try:
+        world.core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+@pytest.fixture
+def kubelet(world: World, ns: str) -> Iterator[Kubelet]:
+    player = Kubelet(world.core, ns).start()
+    yield player
+    player.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# acting as the user
+
+
+def make_spec(**frontier: Any) -> JSON:
+    """A valid spec. The edgebound Service is a ClusterIP one unless asked otherwise: node
+    ports are cluster-wide, and the default NodePort 30012 can be held by one cluster only
+    (clusters of earlier tests may still be terminating)."""
+    frontier.setdefault("edgebound", {"serviceType": "ClusterIP"})
+    return {
+        "frontier": frontier,
+        "frontlas": {"redis": {"addrs": ["redis.default.svc:6379"], "redisType": "standalone"}},
+    }
+
+
+def create_cluster(world: World, ns: str, spec: JSON, name: str = NAME) -> JSON:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FrontierCluster",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    created: JSON = world.custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+    return created
+
+
+def get_cluster(world: World, ns: str, name: str = NAME) -> JSON:
+    obj: JSON = world.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+    return obj
+
+
+def patch_spec(world: World, ns: str, patch: JSON, name: str = NAME) -> JSON:
+    obj: JSON = world.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, name, {"spec": patch}
+    )
+    return obj
+
+
+def read(world: World, ns: str, kind: str, name: str) -> JSON:
+    """A child as the API server has it, as a plain dict (no model round trip)."""
+    api: Any = world.apps if kind == "Deployment" else world.core
+    method = {"Deployment": "deployment", "Service": "service", "ConfigMap": "config_map"}[kind]
+    resp = getattr(api, f"read_namespaced_{method}")(name, ns, _preload_content=False)
+    obj: JSON = json.loads(resp.data)
+    return obj
+
+
+def exists(world: World, ns: str, kind: str, name: str) -> bool:
+    try:
+        read(world, ns, kind, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def condition(obj: JSON, ctype: str) -> JSON:
+    for cond in (obj.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == ctype:
+            result: JSON = cond
+            return result
+    return {}
+
+
+def events(world: World, ns: str, name: str = NAME) -> list[tuple[str, str, str]]:
+    """(type, reason, message) of the Events about the FrontierCluster ``name``."""
+    return [
+        (e.type, e.reason, e.message or "")
+        for e in world.core.list_namespaced_event(ns).items
+        if e.involved_object.kind == "FrontierCluster" and e.involved_object.name == name
+    ]
+
+
+def reasons(world: World, ns: str, name: str = NAME) -> set[str]:
+    return {reason for _, reason, _ in events(world, ns, name)}
+
+
+def is_running(world: World, ns: str, name: str = NAME) -> JSON | None:
+    """The cluster once its status says it is fully rolled out for its current generation."""
+    obj = get_cluster(world, ns, name)
+    status = obj.get("status") or {}
+    if (
+        status.get("phase") == "Running"
+        and status.get("observedGeneration") == obj["metadata"]["generation"]
+        and condition(obj, "Available").get("reason") == "AllComponentsReady"
+        and condition(obj, "Progressing").get("status") == "False"
+    ):
+        return obj
+    return None
+
+
+def running_cluster(world: World, ns: str, spec: JSON, name: str = NAME) -> JSON:
+    """Create a cluster and wait for it to run (the namespace needs a ``kubelet``)."""
+    create_cluster(world, ns, spec, name)
+    return wait_until(lambda: is_running(world, ns, name), f"{name} to be Running", timeout=60)
+
+
+def rollout_done(world: World, ns: str, name: str) -> JSON | None:
+    dep = read(world, ns, "Deployment", name)
+    spec, status = dep["spec"], dep.get("status") or {}
+    desired = spec.get("replicas", 1)
+    if (
+        status.get("observedGeneration") == dep["metadata"]["generation"]
+        and status.get("replicas", 0) == desired
+        and status.get("updatedReplicas", 0) == desired
+        and status.get("readyReplicas", 0) == desired
+    ):
+        return dep
+    return None
+
+
+def operator_writes(world: World, ns: str, since: int) -> list[str]:
+    return [
+        f"{r.method} {r.path} -> {r.status}"
+        for r in world.connection.requests(since, ns)
+        if r.write
+    ]
+
+
+def cluster_reads(world: World, ns: str, since: int, name: str = NAME) -> int:
+    """How many passes of the reconciler ran (each GETs the FrontierCluster once)."""
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}/{name}"
+    return sum(
+        1 for r in world.connection.requests(since, ns) if r.method == "GET" and r.path == path
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the CRD
+
+
+INVALID_SPECS: list[tuple[str, JSON]] = [
+    ("negative replicas", make_spec(replicas=-1)),
+    ("replicas not an integer", make_spec(replicas="two")),
+    ("port out of range", make_spec(edgebound={"port": 70000})),
+    ("unknown service type", make_spec(servicebound={"serviceType": "Headless"})),
+    ("malformed service name", make_spec(servicebound={"service": "Not_A_Name"})),
+    (
+        "unknown redis type",
+        {"frontier": {}, "frontlas": {"redis": {"addrs": ["r:6379"], "redisType": "bogus"}}},
+    ),
+    ("redis missing", {"frontier": {}, "frontlas": {}}),
+    ("frontlas missing", {"frontier": {}}),
+]
+
+
+def test_crd_rejects_invalid_specs_defaults_and_prunes(world: World, ns: str) -> None:
+    for what, spec in INVALID_SPECS:
+        with pytest.raises(ApiException) as info:
+            create_cluster(world, ns, spec, name="bad")
+        assert info.value.status == 422, f"{what}: {info.value.status} {info.value.body}"
+
+    raw = make_spec()
+    del raw["frontier"]["edgebound"]  # the only test using the default NodePort 30012
+    raw["frontier"]["unknownField"] = "pruned"  # structural schema: pruned, not stored
+    created = create_cluster(world, ns, raw)
+    spec = created["spec"]
+    assert "unknownField" not in spec["frontier"]
+    assert spec["frontier"]["replicas"] == 1  # upstream wrote an omitted value through as 0
+    assert spec["frontlas"]["replicas"] == 1
+    assert spec["frontier"]["servicebound"] == {"port": 30011, "serviceType": "ClusterIP"}
+    assert spec["frontier"]["edgebound"]["port"] == 30012
+    assert spec["frontier"]["edgebound"]["serviceType"] == "NodePort"
+    # The API server's defaulting does not change what the operator makes of the spec.
+    pristine = make_spec()
+    del pristine["frontier"]["edgebound"]
+    assert parse_spec(spec, name=NAME) == parse_spec(pristine, name=NAME)
+
+    # Status: the operator's fields survive the schema; an undeclared field is pruned.
+    wait_until(
+        lambda: (get_cluster(world, ns).get("status") or {}).get("observedGeneration"),
+        "the operator's first status",
+    )
+    world.custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, ns, PLURAL, NAME, {"status": {"kopf": {"progress": {}}, "bogus": 1}}
+    )
+    status = get_cluster(world, ns)["status"]
+    assert "kopf" not in status
+    assert "bogus" not in status
+    assert status["phase"] == "Pending"
+    assert status["observedGeneration"] == 1
+    assert {c["type"] for c in status["conditions"]} == {"Available", "Progressing", "Degraded"}
+
+
+# --------------------------------------------------------------------------------------------
+# create -> Available
+
+
+def test_cluster_becomes_available_once_pods_are_ready(world: World, ns: str) -> None:
+    created = create_cluster(world, ns, make_spec(replicas=2))
+    uid = created["metadata"]["uid"]
+
+    # frontlas first; frontier waits for it (no pod is ready: there is no kubelet yet).
+    wait_until(lambda: exists(world, ns, "Deployment", f"{NAME}-frontlas"), "frontlas")
+
+    def waiting_for_frontlas() -> JSON | None:
+        obj = get_cluster(world, ns)
+        return obj if condition(obj, "Progressing").get("reason") == "WaitingForFrontlas" else None
+
+    waiting = wait_until(waiting_for_frontlas, "Progressing=WaitingForFrontlas")
+    assert waiting["status"]["phase"] == "Pending"
+    assert condition(waiting, "Available")["status"] == "False"
+    holds(
+        lambda: not exists(world, ns, "Deployment", f"{NAME}-frontier"),
+        "frontier waits for frontlas",
+        duration=2.0,  # four frontlas polls
+    )
+
+    # Play kubelet for frontlas: its Deployment becomes ready, then frontier is created.
+    wait_until(lambda: mark_pods_ready(world.core, ns), "a frontlas pod to mark ready")
+    wait_until(lambda: exists(world, ns, "Deployment", f"{NAME}-frontier"), "frontier")
+    assert not is_running(world, ns)
+    player = Kubelet(world.core, ns).start()
+    try:
+        obj = wait_until(lambda: is_running(world, ns), "Running", timeout=60)
+    finally:
+        player.stop()
+
+    status = obj["status"]
+    generation = obj["metadata"]["generation"]
+    assert status["frontierReadyReplicas"] == 2
+    assert status["frontlasReadyReplicas"] == 1
+    assert status["observedGeneration"] == generation
+    assert status["message"] == "frontlas 1/1 ready, frontier 2/2 ready"
+    for ctype, expected in (("Available", "True"), ("Progressing", "False"), ("Degraded", "False")):
+        cond = condition(obj, ctype)
+        assert cond["status"] == expected, cond
+        assert cond["observedGeneration"] == generation
+        assert cond["lastTransitionTime"]
+    assert condition(obj, "Degraded")["reason"] == "AsExpected"
+
+    # Children, each controlled by the cluster (what the garbage collector follows).
+    for kind, child in children():
+        refs = read(world, ns, kind, child)["metadata"]["ownerReferences"]
+        assert [(r["uid"], r["controller"], r["blockOwnerDeletion"]) for r in refs] == [
+            (uid, True, True)
+        ], (kind, child)
+    frontier = read(world, ns, "Deployment", f"{NAME}-frontier")
+    assert frontier["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "registry.test/frontier:1"
+    )
+
+    # kopf's bookkeeping under the operator's prefix; nothing in status, nothing of kopf's own.
+    meta = obj["metadata"]
+    assert FINALIZER in meta["finalizers"]
+    assert f"{PREFIX}/last-handled-configuration" in meta["annotations"]
+    assert not [k for k in meta["annotations"] if "kopf.zalando.org" in k]
+    assert "kopf" not in status
+
+    print(events(world, ns))
+    assert {"Created", "AllComponentsReady"} <= reasons(world, ns)
+    assert not [e for e in events(world, ns) if e[0] == "Warning"]
+
+
+# --------------------------------------------------------------------------------------------
+# an unchanged cluster costs reads only
+
+
+def test_unchanged_cluster_writes_nothing_over_resyncs(
+    world: World, ns: str, kubelet: Kubelet
+) -> None:
+    running_cluster(world, ns, make_spec(edgebound={"port": 8443}, replicas=2))
+
+    def cluster_version() -> str:
+        return str(get_cluster(world, ns)["metadata"]["resourceVersion"])
+
+    def quiet_passes(passes: int) -> bool:
+        """True when ``passes`` reconciles ran after this call and none of them (nor kopf)
+        wrote."""
+        since, version = world.connection.count(), cluster_version()
+        wait_until(
+            lambda: cluster_reads(world, ns, since) >= passes,
+            f"{passes} reconcile passes",
+            timeout=passes * CONFIG.resync_interval + 15,
+        )
+        return not operator_writes(world, ns, since) and cluster_version() == version
+
+    # Settle (the last rollout's status write, pods' readiness), then watch resyncs.
+    wait_until(lambda: quiet_passes(1), "a pass that writes nothing", timeout=30)
+
+    def versions() -> dict[str, Any]:
+        out: dict[str, Any] = {"cluster": get_cluster(world, ns)["metadata"]["resourceVersion"]}
+        for kind, child in children():
+            meta = read(world, ns, kind, child)["metadata"]
+            # The controller-manager writes Deployment status; the spec is what we care about.
+            out[child] = meta["generation"] if kind == "Deployment" else meta["resourceVersion"]
+        return out
+
+    before, since = versions(), world.connection.count()
+    events_before = events(world, ns)
+    assert quiet_passes(3), operator_writes(world, ns, since)
+    assert operator_writes(world, ns, since) == []
+    assert cluster_reads(world, ns, since) >= 3
+    assert versions() == before
+    new_events = [e for e in events(world, ns) if e not in events_before]
+    assert new_events == []
+    assert "DriftCorrected" not in reasons(world, ns)
+
+
+# --------------------------------------------------------------------------------------------
+# a config change rolls the Deployment that reads it
+
+
+def replica_sets_of(world: World, ns: str, deployment: JSON) -> list[Any]:
+    uid = deployment["metadata"]["uid"]
+    return [
+        rs
+        for rs in world.apps.list_namespaced_replica_set(ns).items
+        if any(ref.uid == uid for ref in rs.metadata.owner_references or [])
+    ]
+
+
+def test_config_change_rolls_the_frontier_deployment(
+    world: World, ns: str, kubelet: Kubelet
+) -> None:
+    running_cluster(world, ns, make_spec())
+    frontier = read(world, ns, "Deployment", f"{NAME}-frontier")
+    frontlas = read(world, ns, "Deployment", f"{NAME}-frontlas")
+    servicebound = read(world, ns, "Service", f"{NAME}-servicebound-svc")
+    old_checksum = frontier["spec"]["template"]["metadata"]["annotations"][
+        CONFIG_CHECKSUM_ANNOTATION
+    ]
+    assert len(replica_sets_of(world, ns, frontier)) == 1
+
+    patched = patch_spec(world, ns, {"frontier": {"servicebound": {"port": 31011}}})
+    generation = patched["metadata"]["generation"]
+    assert generation == 2
+
+    def rolled() -> JSON | None:
+        obj = is_running(world, ns)
+        if obj is None or obj["status"]["observedGeneration"] != generation:
+            return None
+        return rollout_done(world, ns, f"{NAME}-frontier")
+
+    new_frontier = wait_until(rolled, "the frontier rollout for generation 2", timeout=60)
+    template = new_frontier["spec"]["template"]
+    new_checksum = template["metadata"]["annotations"][CONFIG_CHECKSUM_ANNOTATION]
+    assert new_checksum != old_checksum
+    ports = {p["name"]: p["containerPort"] for p in template["spec"]["containers"][0]["ports"]}
+    assert ports["servicebound"] == 31011
+    config = read(world, ns, "ConfigMap", f"{NAME}-frontier-config")
+    assert "31011" in config["data"]["frontier.yaml"]
+
+    # A real rollout: a new ReplicaSet whose pods carry the new checksum, the old one at 0.
+    sets = replica_sets_of(world, ns, new_frontier)
+    assert len(sets) == 2
+    by_checksum = {
+        rs.spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION]: rs for rs in sets
+    }
+    assert by_checksum[old_checksum].spec.replicas == 0
+    assert by_checksum[new_checksum].status.ready_replicas == 1
+    pods = world.core.list_namespaced_pod(ns, label_selector="app.kubernetes.io/name=frontier")
+    live = [p for p in pods.items if p.metadata.deletion_timestamp is None]
+    assert [p.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION] for p in live] == [new_checksum]
+
+    # frontlas reads another config file: untouched.
+    after = read(world, ns, "Deployment", f"{NAME}-frontlas")
+    assert after["metadata"]["generation"] == frontlas["metadata"]["generation"]
+    assert len(replica_sets_of(world, ns, after)) == 1
+
+    # The Service follows, keeping its allocated clusterIP (merge patch, not replace).
+    svc = read(world, ns, "Service", f"{NAME}-servicebound-svc")
+    assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(31011, "servicebound")]
+    assert svc["spec"]["clusterIP"] == servicebound["spec"]["clusterIP"]
+    assert svc["metadata"]["uid"] == servicebound["metadata"]["uid"]
+    assert "Updated" in reasons(world, ns)
+    assert "DriftCorrected" not in reasons(world, ns)
+
+
+# --------------------------------------------------------------------------------------------
+# drift
+
+
+def test_drift_is_restored_keeping_allocated_service_fields(
+    world: World, ns: str, kubelet: Kubelet
+) -> None:
+    # edgebound on 8443: outside the node-port range, so the API server allocates a nodePort.
+    running_cluster(world, ns, make_spec(edgebound={"port": 8443, "serviceType": "NodePort"}))
+    edge = read(world, ns, "Service", f"{NAME}-edgebound-svc")
+    (edge_port,) = edge["spec"]["ports"]
+    assert edge["spec"]["type"] == "NodePort"
+    assert 30000 <= edge_port["nodePort"] <= 32767
+    servicebound = read(world, ns, "Service", f"{NAME}-servicebound-svc")
+    frontier = read(world, ns, "Deployment", f"{NAME}-frontier")
+    container = frontier["spec"]["template"]["spec"]["containers"][0]["name"]
+    env_names = [e["name"] for e in frontier["spec"]["template"]["spec"]["containers"][0]["env"]]
+
+    # By hand, as kubectl would: scale, add an env var, relabel a Service, delete another.
+    world.apps.patch_namespaced_deployment(
+        f"{NAME}-frontier",
+        ns,
+        {
+            "spec": {
+                "replicas": 3,
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": container, "env": [{"name": "HACKED", "value": "1"}]}
+                        ]
+                    }
+                },
+            }
+        },
+    )
+    hacked = read(world, ns, "Deployment", f"{NAME}-frontier")
+    # (The strategic merge added the variable; the operator may already have reverted it.)
+    world.core.patch_namespaced_service(
+        f"{NAME}-edgebound-svc", ns, {"metadata": {"labels": {"app.kubernetes.io/part-of": "x"}}}
+    )
+    world.core.delete_namespaced_service(f"{NAME}-servicebound-svc", ns, _preload_content=False)
+
+    def restored() -> bool:
+        dep = read(world, ns, "Deployment", f"{NAME}-frontier")
+        env = [e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]]
+        edge_now = read(world, ns, "Service", f"{NAME}-edgebound-svc")
+        return (
+            dep["spec"]["replicas"] == 1
+            and env == env_names
+            and edge_now["metadata"]["labels"]["app.kubernetes.io/part-of"] == "frontier"
+            and exists(world, ns, "Service", f"{NAME}-servicebound-svc")
+        )
+
+    wait_until(restored, "the drift to be corrected", timeout=30)
+    assert hacked["metadata"]["generation"] > frontier["metadata"]["generation"]
+
+    recreated = read(world, ns, "Service", f"{NAME}-servicebound-svc")
+    assert recreated["metadata"]["uid"] != servicebound["metadata"]["uid"]
+    assert recreated["metadata"]["ownerReferences"][0]["name"] == NAME
+
+    # The operator's merge patch sent the ports list without nodePort (it does not choose
+    # one for 8443), yet the allocation and the clusterIP are kept.
+    edge_now = read(world, ns, "Service", f"{NAME}-edgebound-svc")
+    assert edge_now["metadata"]["uid"] == edge["metadata"]["uid"]
+    assert edge_now["spec"]["clusterIP"] == edge["spec"]["clusterIP"]
+    assert [p["nodePort"] for p in edge_now["spec"]["ports"]] == [edge_port["nodePort"]]
+
+    drift_events = [e for e in events(world, ns) if e[1] == "DriftCorrected"]
+    assert drift_events
+    assert {e[0] for e in drift_events} == {"Warning"}
+    text = " ".join(e[2] for e in drift_events)
+    assert f"{NAME}-frontier.spec.replicas" in text
+    assert f"{NAME}-edgebound-svc.metadata.labels" in text
+    assert "Updated" not in reasons(world, ns)  # no new generation: drift, not an update
+
+    # And it all rolls out again to a Running cluster.
+    wait_until(
+        lambda: is_running(world, ns) and rollout_done(world, ns, f"{NAME}-frontier"),
+        "Running again",
+        timeout=60,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# RBAC
+
+
+def test_operator_runs_with_exactly_the_rbac_of_the_manifest(world: World) -> None:
+    # The operator's credentials are the ServiceAccount's, not an admin's.
+    authn = client.AuthenticationV1Api(world.admin)
+    review = authn.create_token_review({"spec": {"token": world.sa_token}})
+    assert review.status.authenticated
+    assert review.status.user.username == SA_USER
+    assert "system:masters" not in (review.status.user.groups or [])
+    assert world.connection.configuration().api_key == {"authorization": world.sa_token}
+
+    # ... and they are confined by the ClusterRole: no pods, no Secret writes.
+    sa_client = kubernetes.client.ApiClient(_configuration(world.plane, world.sa_token))
+    try:
+        sa_core = client.CoreV1Api(sa_client)
+        with pytest.raises(ApiException) as info:
+            sa_core.list_namespaced_pod("default")
+        assert info.value.status == 403
+        with pytest.raises(ApiException) as info:
+            sa_core.create_namespaced_secret("default", {"metadata": {"name": "nope"}})
+        assert info.value.status == 403
+        sa_core.list_namespaced_secret("default")  # granted: get, list, watch
+    finally:
+        sa_client.close()  # type: ignore[no-untyped-call]
+
+    # Everything above ran under them: the operator never met a 403, nor did kopf.
+    requests = world.connection.requests()
+    assert len(requests) > 50
+    assert {r.method for r in requests} >= {"GET", "POST", "PATCH", "DELETE"} - {"DELETE"}
+    assert [r for r in requests if r.status in (401, 403)] == []
+    denied = [m for m in world.logs.messages() if "403" in m or "orbidden" in m]
+    assert denied == []
+    assert world.operator.alive
+
+
+# --------------------------------------------------------------------------------------------
+# deletion (last: the garbage collector needs ~30 s to discover the new CRD)
+
+
+def test_deleting_the_cluster_garbage_collects_its_children(
+    world: World, ns: str, kubelet: Kubelet
+) -> None:
+    obj = running_cluster(world, ns, make_spec())
+    uid = obj["metadata"]["uid"]
+    assert world.apps.list_namespaced_replica_set(ns).items
+    assert world.core.list_namespaced_pod(ns).items
+
+    since = world.connection.count()
+    world.custom.delete_namespaced_custom_object(
+        GROUP, VERSION, ns, PLURAL, NAME, body={"propagationPolicy": "Foreground"}
+    )
+    # Foreground: the cluster stays, with a deletionTimestamp, until its children are gone.
+    deleting = get_cluster(world, ns)
+    assert deleting["metadata"]["deletionTimestamp"]
+    assert deleting["metadata"]["uid"] == uid
+    assert "foregroundDeletion" in deleting["metadata"]["finalizers"]
+
+    def gone() -> bool:
+        try:
+            get_cluster(world, ns)
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    def children_gone() -> bool:
+        left = [child for kind, child in children() if exists(world, ns, kind, child)]
+        return (
+            not left
+            and not world.apps.list_namespaced_replica_set(ns).items
+            and not world.core.list_namespaced_pod(ns).items
+        )
+
+    wait_until(gone, "the FrontierCluster to be deleted", timeout=90)
+    wait_until(children_gone, "the garbage collector to delete every child", timeout=90)
+    holds(children_gone, "no child is re-created", duration=2 * CONFIG.resync_interval)
+    writes = [w for w in operator_writes(world, ns, since) if w.startswith(("POST", "PATCH"))]
+    assert writes == []
