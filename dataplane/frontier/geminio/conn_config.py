@@ -25,8 +25,11 @@ class ConnectionConfig:
     send_request_cancel: bool = False
     """Send RequestCancel (0x73) when a call is cancelled. Off by default: Go peers up to
     v1.1.7 cannot decode it and drop the connection (§G.1 rule 1)."""
-    stream_chunk_size: int = 64 * 1024
-    """Largest StreamPacket payload we emit; chunking is invisible to Go readers (§A.6)."""
+    stream_chunk_size: int = 256 * 1024
+    """Largest StreamPacket payload we emit; chunking is invisible to Go readers (§A.6), which
+    themselves send a whole Write as one frame. 256 KiB measured 1.5x the stream throughput of
+    64 KiB (bench/protocol.py) while staying a quarter of the default per-stream buffer, so one
+    frame never fills it alone; 1 MiB gained little more and would pause reading every frame."""
     max_sessions: int = 65536
     """Sessions (the default one included) beyond which a peer's open is refused."""
     max_remote_methods: int = 4096
