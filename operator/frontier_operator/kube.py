@@ -430,9 +430,37 @@ async def apply(api: KubeApi, desired: Mapping[str, Any], owner_uid: str) -> App
             # left by upstream's operator (``app: <name>-frontier``) has to be recreated.
             await api.delete(kind, namespace, name)
             return Applied("replaced", await api.create(desired), (".spec.selector",))
+        if kind == SERVICE:
+            wanted = keep_allocated_node_ports(wanted, actual)
         patched = await api.patch(kind, namespace, name, wanted)
         return Applied("updated", patched, tuple(drifted))
     raise KubeError(409, "Conflict", f"{kind.kind} {namespace}/{name} keeps being recreated")
+
+
+_NODE_PORT_TYPES: Final = ("NodePort", "LoadBalancer")
+
+
+def keep_allocated_node_ports(wanted: JSONDict, actual: Mapping[str, Any]) -> JSONDict:
+    """``wanted`` with the live Service's allocated ``nodePort`` copied into each port that
+    does not choose one (matched by port name).
+
+    A merge patch replaces ``spec.ports`` whole, and the API server allocates a *new* node
+    port for a port sent without one: correcting any drift on a NodePort Service would move
+    the port edges connect to. (``clusterIP`` is a map key, which a merge patch keeps.)"""
+    spec = wanted.get("spec") or {}
+    live_spec = actual.get("spec") or {}
+    if spec.get("type") not in _NODE_PORT_TYPES or live_spec.get("type") not in _NODE_PORT_TYPES:
+        return wanted
+    allocated = {
+        p.get("name"): p["nodePort"] for p in live_spec.get("ports") or () if p.get("nodePort")
+    }
+    ports = [
+        {**p, "nodePort": allocated[p.get("name")]}
+        if not p.get("nodePort") and p.get("name") in allocated
+        else p
+        for p in spec.get("ports") or ()
+    ]
+    return {**wanted, "spec": {**spec, "ports": ports}}
 
 
 def names_of(objs: Sequence[Mapping[str, Any]], kind: Kind) -> set[str]:

@@ -120,6 +120,12 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.watching.client_timeout = 300
     settings.networking.request_timeout = max(60.0, config.request_timeout)
 
+    # Deleting a cluster while its resync timer is mid-pass: kopf releases the finalizer only
+    # once the timer has exited, and by default re-checks an exiting timer every 60 s, so the
+    # deletion stalled for a minute. A pass is a few requests: wait for it, poll briefly.
+    settings.background.instant_exit_timeout = config.request_timeout
+    settings.background.cancellation_polling = 2.0
+
 
 def make_settings(config: OperatorConfig) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()

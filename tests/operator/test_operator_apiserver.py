@@ -37,7 +37,11 @@ from kube_control_plane import ControlPlane
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from frontier_operator.builders import CONFIG_CHECKSUM_ANNOTATION, Images
+from frontier_operator.builders import (
+    CONFIG_CHECKSUM_ANNOTATION,
+    SECRETS_CHECKSUM_ANNOTATION,
+    Images,
+)
 from frontier_operator.settings import FINALIZER, PREFIX, OperatorConfig
 from frontier_operator.spec import parse_spec
 from support.operator_harness import (
@@ -202,11 +206,21 @@ def ns(world: World) -> Iterator[str]:
     # reconcile is left writing into the terminating namespace.
     world.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
 
+    left: list[Any] = []
+
     def clusters_left() -> list[Any]:
         items = world.custom.list_namespaced_custom_object(GROUP, VERSION, name, PLURAL)["items"]
-        return [(i["metadata"]["name"], i["metadata"].get("finalizers")) for i in items]
+        left[:] = [
+            {k: i["metadata"].get(k) for k in ("name", "finalizers", "deletionTimestamp")}
+            for i in items
+        ]
+        return left
 
-    wait_until(lambda: not clusters_left(), "the namespace's FrontierClusters to go", timeout=30)
+    try:
+        wait_until(lambda: not clusters_left(), "the FrontierClusters to go", timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {left}") from None
+
     try:
         world.core.delete_namespace(name)
     except ApiException as exc:
@@ -349,6 +363,44 @@ def cluster_reads(world: World, ns: str, since: int, name: str = NAME) -> int:
     )
 
 
+def quiet_passes(world: World, ns: str, passes: int) -> bool:
+    """True when ``passes`` reconciles ran after this call and none of them (nor kopf) wrote
+    anything: no request of the operator's but GETs, the FrontierCluster unchanged."""
+
+    def version() -> str:
+        return str(get_cluster(world, ns)["metadata"]["resourceVersion"])
+
+    since, before = world.connection.count(), version()
+    wait_until(
+        lambda: cluster_reads(world, ns, since) >= passes,
+        f"{passes} reconcile passes",
+        timeout=passes * CONFIG.resync_interval + 15,
+    )
+    return not operator_writes(world, ns, since) and version() == before
+
+
+def handled(world: World, ns: str) -> JSON | None:
+    """The cluster once kopf's change handler has finished (its progress annotation gone, the
+    handled spec recorded), else None."""
+    obj = get_cluster(world, ns)
+    annotations = obj["metadata"].get("annotations") or {}
+    if (
+        f"{PREFIX}/last-handled-configuration" in annotations
+        and f"{PREFIX}/reconcile" not in annotations
+    ):
+        return obj
+    return None
+
+
+def settle(world: World, ns: str) -> None:
+    """Wait until kopf's change handler is done (a child event may have brought the cluster
+    to Running while the handler still sleeps before its retry; it then records the handled
+    spec in an annotation) and a pass writes nothing."""
+
+    wait_until(lambda: handled(world, ns), "kopf's change handler to finish", timeout=30)
+    wait_until(lambda: quiet_passes(world, ns, 1), "a pass that writes nothing", timeout=30)
+
+
 # --------------------------------------------------------------------------------------------
 # the CRD
 
@@ -465,14 +517,20 @@ def test_cluster_becomes_available_once_pods_are_ready(world: World, ns: str) ->
     )
 
     # kopf's bookkeeping under the operator's prefix; nothing in status, nothing of kopf's own.
-    meta = obj["metadata"]
+    # (A child event may have brought the cluster to Running while kopf's create handler still
+    # sleeps before its next attempt; it then finishes and records the handled spec.)
+    meta = wait_until(lambda: handled(world, ns), "kopf's create handler to finish")["metadata"]
     assert FINALIZER in meta["finalizers"]
-    assert f"{PREFIX}/last-handled-configuration" in meta["annotations"]
     assert not [k for k in meta["annotations"] if "kopf.zalando.org" in k]
     assert "kopf" not in status
 
-    print(events(world, ns))
-    assert {"Created", "AllComponentsReady"} <= reasons(world, ns)
+    assert "Created" in reasons(world, ns)
+    # Available went True once (with frontier 1/2 or 2/2 ready, depending on timing).
+    available = [e for e in events(world, ns) if e[2].startswith("Available:")]
+    assert [e[:2] for e in available] in (
+        [("Normal", "AllComponentsReady")],
+        [("Normal", "MinimumReplicasAvailable")],
+    )
     assert not [e for e in events(world, ns) if e[0] == "Warning"]
 
 
@@ -485,22 +543,8 @@ def test_unchanged_cluster_writes_nothing_over_resyncs(
 ) -> None:
     running_cluster(world, ns, make_spec(edgebound={"port": 8443}, replicas=2))
 
-    def cluster_version() -> str:
-        return str(get_cluster(world, ns)["metadata"]["resourceVersion"])
-
-    def quiet_passes(passes: int) -> bool:
-        """True when ``passes`` reconciles ran after this call and none of them (nor kopf)
-        wrote."""
-        since, version = world.connection.count(), cluster_version()
-        wait_until(
-            lambda: cluster_reads(world, ns, since) >= passes,
-            f"{passes} reconcile passes",
-            timeout=passes * CONFIG.resync_interval + 15,
-        )
-        return not operator_writes(world, ns, since) and cluster_version() == version
-
     # Settle (the last rollout's status write, pods' readiness), then watch resyncs.
-    wait_until(lambda: quiet_passes(1), "a pass that writes nothing", timeout=30)
+    settle(world, ns)
 
     def versions() -> dict[str, Any]:
         out: dict[str, Any] = {"cluster": get_cluster(world, ns)["metadata"]["resourceVersion"]}
@@ -512,7 +556,7 @@ def test_unchanged_cluster_writes_nothing_over_resyncs(
 
     before, since = versions(), world.connection.count()
     events_before = events(world, ns)
-    assert quiet_passes(3), operator_writes(world, ns, since)
+    assert quiet_passes(world, ns, 3), operator_writes(world, ns, since)
     assert operator_writes(world, ns, since) == []
     assert cluster_reads(world, ns, since) >= 3
     assert versions() == before
@@ -591,6 +635,36 @@ def test_config_change_rolls_the_frontier_deployment(
     assert "DriftCorrected" not in reasons(world, ns)
 
 
+def test_secret_rotation_rolls_only_the_deployment_reading_it(
+    world: World, ns: str, kubelet: Kubelet
+) -> None:
+    world.core.create_namespaced_secret(
+        ns, {"metadata": {"name": "redis-auth"}, "stringData": {"password": "one"}}
+    )
+    spec = make_spec()
+    spec["frontlas"]["redis"]["passwordSecret"] = {"name": "redis-auth", "key": "password"}
+    running_cluster(world, ns, spec)
+    frontlas = read(world, ns, "Deployment", f"{NAME}-frontlas")
+    frontier = read(world, ns, "Deployment", f"{NAME}-frontier")
+    old = frontlas["spec"]["template"]["metadata"]["annotations"][SECRETS_CHECKSUM_ANNOTATION]
+
+    world.core.patch_namespaced_secret("redis-auth", ns, {"stringData": {"password": "two"}})
+
+    def rolled() -> JSON | None:
+        dep = rollout_done(world, ns, f"{NAME}-frontlas")
+        if dep is None or not is_running(world, ns):
+            return None
+        new = dep["spec"]["template"]["metadata"]["annotations"][SECRETS_CHECKSUM_ANNOTATION]
+        return dep if new != old else None
+
+    wait_until(rolled, "frontlas to roll out with the new Secret digest", timeout=60)
+    assert len(replica_sets_of(world, ns, frontlas)) == 2
+    after = read(world, ns, "Deployment", f"{NAME}-frontier")
+    assert after["metadata"]["generation"] == frontier["metadata"]["generation"]
+    wait_until(lambda: "SecretRotated" in reasons(world, ns), "a SecretRotated Event")
+    assert "DriftCorrected" not in reasons(world, ns)
+
+
 # --------------------------------------------------------------------------------------------
 # drift
 
@@ -658,12 +732,15 @@ def test_drift_is_restored_keeping_allocated_service_fields(
     assert edge_now["spec"]["clusterIP"] == edge["spec"]["clusterIP"]
     assert [p["nodePort"] for p in edge_now["spec"]["ports"]] == [edge_port["nodePort"]]
 
-    drift_events = [e for e in events(world, ns) if e[1] == "DriftCorrected"]
-    assert drift_events
-    assert {e[0] for e in drift_events} == {"Warning"}
-    text = " ".join(e[2] for e in drift_events)
-    assert f"{NAME}-frontier.spec.replicas" in text
-    assert f"{NAME}-edgebound-svc.metadata.labels" in text
+    # kopf posts Events from a queue: wait for them. Each correcting pass posts one.
+    def drift_events() -> list[tuple[str, str, str]]:
+        found = [e for e in events(world, ns) if e[1] == "DriftCorrected"]
+        text = " ".join(e[2] for e in found)
+        expected = (f"{NAME}-frontier.spec.replicas", f"{NAME}-edgebound-svc.metadata.labels")
+        return found if all(path in text for path in expected) else []
+
+    found = wait_until(drift_events, "DriftCorrected Events naming the drifted paths")
+    assert {e[0] for e in found} == {"Warning"}
     assert "Updated" not in reasons(world, ns)  # no new generation: drift, not an update
 
     # And it all rolls out again to a Running cluster.
@@ -678,7 +755,22 @@ def test_drift_is_restored_keeping_allocated_service_fields(
 # RBAC
 
 
-def test_operator_runs_with_exactly_the_rbac_of_the_manifest(world: World) -> None:
+def test_operator_runs_with_exactly_the_rbac_of_the_manifest(
+    world: World, ns: str, kubelet: Kubelet
+) -> None:
+    # Every verb the operator uses, under the ServiceAccount (also when this test runs alone):
+    # create, watch, read, status, events, a child deleted by hand and re-created.
+    since = world.connection.count()
+    running_cluster(world, ns, make_spec())
+    world.core.delete_namespaced_service(f"{NAME}-frontlas-svc", ns, _preload_content=False)
+    wait_until(lambda: exists(world, ns, "Service", f"{NAME}-frontlas-svc"), "re-creation")
+    wait_until(
+        lambda: [
+            e for e in events(world, ns) if e[1] == "Created" and f"{NAME}-frontlas-svc" in e[2]
+        ][1:],
+        "a second Created Event naming the Service",
+    )
+
     # The operator's credentials are the ServiceAccount's, not an admin's.
     authn = client.AuthenticationV1Api(world.admin)
     review = authn.create_token_review({"spec": {"token": world.sa_token}})
@@ -702,11 +794,19 @@ def test_operator_runs_with_exactly_the_rbac_of_the_manifest(world: World) -> No
         sa_client.close()  # type: ignore[no-untyped-call]
 
     # Everything above ran under them: the operator never met a 403, nor did kopf.
+    assert {r.method for r in world.connection.requests(since, ns)} >= {"GET", "POST", "PATCH"}
     requests = world.connection.requests()
-    assert len(requests) > 50
-    assert {r.method for r in requests} >= {"GET", "POST", "PATCH", "DELETE"} - {"DELETE"}
-    assert [r for r in requests if r.status in (401, 403)] == []
-    denied = [m for m in world.logs.messages() if "403" in m or "orbidden" in m]
+    # (A 403 for a write into a namespace being deleted, by a pass that began before its
+    # cluster was deleted, is not about RBAC.)
+    denied_requests = [
+        r for r in requests if r.status in (401, 403) and "being terminated" not in r.detail
+    ]
+    assert denied_requests == []
+    denied = [
+        m
+        for m in world.logs.messages()
+        if ("403" in m or "orbidden" in m) and "being terminated" not in m
+    ]
     assert denied == []
     assert world.operator.alive
 
@@ -723,6 +823,7 @@ def test_deleting_the_cluster_garbage_collects_its_children(
     assert world.apps.list_namespaced_replica_set(ns).items
     assert world.core.list_namespaced_pod(ns).items
 
+    settle(world, ns)
     since = world.connection.count()
     world.custom.delete_namespaced_custom_object(
         GROUP, VERSION, ns, PLURAL, NAME, body={"propagationPolicy": "Foreground"}
@@ -751,5 +852,7 @@ def test_deleting_the_cluster_garbage_collects_its_children(
     wait_until(gone, "the FrontierCluster to be deleted", timeout=90)
     wait_until(children_gone, "the garbage collector to delete every child", timeout=90)
     holds(children_gone, "no child is re-created", duration=2 * CONFIG.resync_interval)
-    writes = [w for w in operator_writes(world, ns, since) if w.startswith(("POST", "PATCH"))]
+    # Nothing re-created or patched back: at most a pass that began before the delete wrote
+    # the status (the Deployments it found going).
+    writes = [w for w in operator_writes(world, ns, since) if "/status " not in w]
     assert writes == []

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import itertools
+import json
 import logging
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -75,6 +76,7 @@ class Request:
     method: str
     path: str
     status: int
+    detail: str = ""  # the start of an error response's body
 
     @property
     def write(self) -> bool:
@@ -101,9 +103,13 @@ class RecordingConnection(KubeConnection):
                 try:
                     response = original(method, url, *args, **kwargs)
                 except ApiException as exc:
-                    self._record(Request(method, path, int(exc.status or 0)))
+                    self._record(Request(method, path, int(exc.status or 0), str(exc.reason)))
                     raise
-                self._record(Request(method, path, int(response.status)))
+                status = int(response.status)
+                detail = ""
+                if status >= 400:  # urllib3 caches the body it reads: the caller still gets it
+                    detail = bytes(response.data or b"")[:500].decode(errors="replace")
+                self._record(Request(method, path, status, detail))
                 return response
 
             rest.request = request
@@ -191,9 +197,9 @@ class OperatorThread:
 _pod_ips = itertools.count(10)
 
 
-def _pod_ready(pod: Any) -> bool:
-    conditions = (pod.status.conditions if pod.status else None) or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or ()
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def mark_pods_ready(core: kubernetes.client.CoreV1Api, namespace: str) -> list[str]:
@@ -201,10 +207,12 @@ def mark_pods_ready(core: kubernetes.client.CoreV1Api, namespace: str) -> list[s
     kubelet would for started, ready containers; return the names of the pods marked."""
     marked = []
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for pod in core.list_namespaced_pod(namespace).items:
-        if pod.metadata.deletion_timestamp is not None or _pod_ready(pod):
+    response: Any = core.list_namespaced_pod(namespace, _preload_content=False)  # raw JSON
+    listed = json.loads(response.data)
+    for pod in listed.get("items") or ():
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp") or _pod_ready(pod):
             continue
-        containers = pod.spec.containers or []
         ip = next(_pod_ips)
         status = {
             "phase": "Running",
@@ -217,25 +225,27 @@ def mark_pods_ready(core: kubernetes.client.CoreV1Api, namespace: str) -> list[s
             ],
             "containerStatuses": [
                 {
-                    "name": c.name,
-                    "image": c.image,
-                    "imageID": f"docker-pullable://{c.image}",
-                    "containerID": f"containerd://{pod.metadata.uid}-{c.name}",
+                    "name": c["name"],
+                    "image": c["image"],
+                    "imageID": f"docker-pullable://{c['image']}",
+                    "containerID": f"containerd://{meta['uid']}-{c['name']}",
                     "ready": True,
                     "started": True,
                     "restartCount": 0,
                     "state": {"running": {"startedAt": now}},
                 }
-                for c in containers
+                for c in pod["spec"].get("containers") or ()
             ],
         }
         try:
-            core.patch_namespaced_pod_status(pod.metadata.name, namespace, {"status": status})
+            core.patch_namespaced_pod_status(
+                meta["name"], namespace, {"status": status}, _preload_content=False
+            )
         except ApiException as exc:
             if exc.status in (404, 409):  # deleted or changed meanwhile: next round
                 continue
             raise
-        marked.append(str(pod.metadata.name))
+        marked.append(str(meta["name"]))
     return marked
 
 
