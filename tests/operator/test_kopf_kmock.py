@@ -10,7 +10,6 @@ collector's real timing, Deployments rolling out pods) is tier 3's job.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import functools
@@ -19,7 +18,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -28,10 +26,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from support.operator_harness import OperatorThread
+
 pytest.importorskip("kmock", reason="kmock is not installed (pip install kmock==0.8)")
 pytest.importorskip("kopf", reason="kopf is not installed (the operator extra)")
 
-import kopf
 import kubernetes.client
 
 from frontier_operator.builders import (
@@ -43,13 +42,12 @@ from frontier_operator.builders import (
 )
 from frontier_operator.cli import main as cli_main
 from frontier_operator.config import digest_secrets
-from frontier_operator.handlers import make_registry, status_events
+from frontier_operator.handlers import status_events
 from frontier_operator.kube import KubeConnection, desired_fields, drift
 from frontier_operator.settings import (
     DEFAULT_FRONTIER_IMAGE,
     FINALIZER,
     OperatorConfig,
-    make_settings,
 )
 from frontier_operator.spec import parse_spec
 from support.kmock_server import (
@@ -121,61 +119,13 @@ def holds(fn: Callable[[], object], what: str, duration: float = 0.8) -> None:
 # the operator in a thread
 
 
-class OperatorThread:
-    """``kopf.operator`` with this project's registry and settings, on its own event loop."""
-
-    def __init__(self, server: KubeServer, config: OperatorConfig) -> None:
-        self.config = config
-        connection = KubeConnection(
-            kubernetes.client.Configuration(host=server.url),
-            request_timeout=config.request_timeout,
-        )
-        self._registry = make_registry(config=config, connection=connection)
-        self._settings = make_settings(config)
-        # Shutdown only: do not wait the default 2 s for idle per-object workers to exit.
-        self._settings.queueing.exit_timeout = 0.2
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._main: asyncio.Task[None] | None = None
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="kopf-operator", daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._main = asyncio.current_task()
-            await kopf.operator(
-                registry=self._registry,
-                settings=self._settings,
-                standalone=True,
-                clusterwide=True,  # as `kopf run -A`
-                stop_flag=self._stop,
-                ready_flag=self._ready,
-            )
-
-        try:
-            asyncio.run(main())
-        except asyncio.CancelledError:
-            pass  # stop() had to cancel it
-        except BaseException as exc:
-            self.error = exc
-
-    def start(self) -> None:
-        self._thread.start()
-        assert self._ready.wait(10), "kopf did not become ready"
-
-    def stop(self) -> None:
-        """Stop gracefully; cancel if that takes long. (kopf may respawn a timer for an event
-        it processes while stopping, then waits 5 s for that "hung" task before cancelling
-        it: harmless in production, a waste of 5 s per test here.)"""
-        self._stop.set()
-        self._thread.join(1.0)
-        if self._thread.is_alive() and self._loop is not None and self._main is not None:
-            self._loop.call_soon_threadsafe(self._main.cancel)
-        self._thread.join(20)
-        assert not self._thread.is_alive(), "kopf did not stop"
-        assert self.error is None, f"kopf crashed: {self.error!r}"
+def start_operator_thread(server: KubeServer, config: OperatorConfig) -> OperatorThread:
+    connection = KubeConnection(
+        kubernetes.client.Configuration(host=server.url), request_timeout=config.request_timeout
+    )
+    operator = OperatorThread(connection, config, exit_timeout=0.2, stop_grace=1.0)
+    operator.start(timeout=10.0)
+    return operator
 
 
 @pytest.fixture
@@ -189,8 +139,7 @@ def start_operator(kube: KubeServer) -> Iterator[Callable[[OperatorConfig], Oper
     started: list[OperatorThread] = []
 
     def start(config: OperatorConfig = TEST_CONFIG) -> OperatorThread:
-        op = OperatorThread(kube, config)
-        op.start()
+        op = start_operator_thread(kube, config)
         started.append(op)
         return op
 

@@ -139,12 +139,28 @@ class RecordingConnection(KubeConnection):
 
 
 class OperatorThread:
-    """``kopf.operator`` (cluster-wide, standalone) with this project's registry and settings."""
+    """``kopf.operator`` (cluster-wide, standalone, as ``kopf run -A``) with this project's
+    registry and settings, on its own thread and event loop. Used by tiers 2 and 3.
 
-    def __init__(self, connection: KubeConnection, config: OperatorConfig) -> None:
+    ``exit_timeout``: how long shutdown waits for idle per-object workers (kopf: 2 s).
+    ``stop_grace``: how long ``stop()`` waits before cancelling. kopf may respawn a timer for
+    an event it processes while stopping, then waits 5 s for that "hung" task: harmless in
+    production, a waste of 5 s per test here.
+    """
+
+    def __init__(
+        self,
+        connection: KubeConnection,
+        config: OperatorConfig,
+        *,
+        exit_timeout: float = 0.5,
+        stop_grace: float = 2.0,
+    ) -> None:
+        self.config = config
         self._registry = make_registry(config=config, connection=connection)
         self._settings = make_settings(config)
-        self._settings.queueing.exit_timeout = 0.5  # shutdown: don't wait for idle workers
+        self._settings.queueing.exit_timeout = exit_timeout
+        self._stop_grace = stop_grace
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -183,7 +199,7 @@ class OperatorThread:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(2.0)
+        self._thread.join(self._stop_grace)
         if self._thread.is_alive() and self._loop is not None and self._main is not None:
             self._loop.call_soon_threadsafe(self._main.cancel)
         self._thread.join(20)
