@@ -40,7 +40,7 @@ log() { printf '[build-control-plane] %s\n' "$*" >&2; }
 # Any unexpected failure still ends with a REASON line (explicit exits below print their own).
 trap 'printf "REASON: build failed: %s line %s exited with %s\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$?" >&2' ERR
 impossible() {
-    # The reason line is parsed by tests/operator/kube_control_plane.py (ensure_built).
+    # The reason line is parsed by tests/support/kube_control_plane.py (ensure_built).
     printf 'REASON: %s\n' "$*" >&2
     exit 2
 }

@@ -1,12 +1,12 @@
 """Fixtures for the operator tests.
 
 Tier 3 (a real kube-apiserver): the session fixture ``kube_control_plane`` starts etcd,
-kube-apiserver and kube-controller-manager on loopback (see ``kube_control_plane.py``). The
-binaries come from ``scripts/k8s/build-control-plane.sh``, built once into a cache outside the
-repo; when a selected test needs them and they are missing, the build runs right after
-collection (outside any per-test timeout; a cold build takes minutes). When the build is
-impossible here, those tests skip with the reason printed. Tests using the fixture get the
-``k8s`` marker.
+kube-apiserver and kube-controller-manager on loopback (see
+``tests/support/kube_control_plane.py``). The binaries come from
+``scripts/k8s/build-control-plane.sh``, built once into a cache outside the repo; when a
+selected test needs them and they are missing, the build runs right after collection (outside
+any per-test timeout; a cold build takes minutes). When the build is impossible here, those
+tests skip with the reason printed. Tests using the fixture get the ``k8s`` marker.
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Generator, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: helpers
-
-from kube_control_plane import (
+from support.kube_control_plane import (
     ControlPlane,
     ControlPlaneError,
     ensure_built,

@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from kube_control_plane import wait_for
 from kubernetes import client
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+
+from support.kube_control_plane import wait_for
 
 pytestmark = pytest.mark.k8s
 

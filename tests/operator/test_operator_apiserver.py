@@ -33,7 +33,6 @@ pytest.importorskip("kopf", reason="kopf is not installed (the operator extra)")
 
 import kubernetes.client
 import yaml
-from kube_control_plane import ControlPlane
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -44,6 +43,7 @@ from frontier_operator.builders import (
 )
 from frontier_operator.settings import FINALIZER, PREFIX, OperatorConfig
 from frontier_operator.spec import parse_spec
+from support.kube_control_plane import ControlPlane
 from support.operator_harness import (
     Kubelet,
     LogCapture,
