@@ -45,7 +45,6 @@ except ImportError:  # pragma: no cover
     uvloop = None  # type: ignore[assignment]
 
 LIVE = 100_000
-REPEATS = 3
 
 
 @dataclass
@@ -82,10 +81,6 @@ class Conn:
 
 def on_timeout(conn: Conn) -> None:
     pass
-
-
-def best_of(fn: Callable[[], float]) -> float:
-    return min(fn() for _ in range(REPEATS))
 
 
 # -- the wheel ---------------------------------------------------------------------------------
@@ -237,21 +232,19 @@ async def run_case(case: str, impl: str, n: int) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     wheel = impl == "wheel"
     if case == "schedule":
-        return {"ns": best_of(lambda: wheel_schedule(n) if wheel else loop_schedule(loop, n))}
+        return {"ns": wheel_schedule(n) if wheel else loop_schedule(loop, n)}
     if case == "rearm":
-        return {"ns": best_of(lambda: wheel_rearm(n) if wheel else loop_rearm(loop, n))}
+        return {"ns": wheel_rearm(n) if wheel else loop_rearm(loop, n)}
     if case == "reset":
-        return {"ns": best_of(lambda: wheel_reset(n))}
+        return {"ns": wheel_reset(n)}
     if case == "fire":
         if wheel:
-            return {"ns": best_of(lambda: wheel_fire(n))}
-        return {"ns": min([await loop_fire(n) for _ in range(REPEATS)])}
+            return {"ns": wheel_fire(n)}
+        return {"ns": await loop_fire(n)}
     return memory(impl, loop, n)
 
 
-def child(case: str, impl: str, loop_name: str, n: int, repeats: int) -> dict[str, float]:
-    global REPEATS
-    REPEATS = repeats
+def child(case: str, impl: str, loop_name: str, n: int) -> dict[str, float]:
     random.seed(1)
     factory = loop_factories()[loop_name]
     with asyncio.Runner(loop_factory=factory) as runner:
@@ -260,7 +253,7 @@ def child(case: str, impl: str, loop_name: str, n: int, repeats: int) -> dict[st
 
 def in_fresh_process(case: str, impl: str, loop_name: str, n: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", case, impl, loop_name, str(n), "1"],
+        [sys.executable, __file__, "--child", case, impl, loop_name, str(n)],
         check=True,
         capture_output=True,
         text=True,
@@ -313,11 +306,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k timers instead of 1M (< 30 s)")
     parser.add_argument("--json-out", help="also write every row to this file, as JSON")
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        case, impl, loop_name, n, repeats = args.child
-        print(json.dumps(child(case, impl, loop_name, int(n), int(repeats))))
+        case, impl, loop_name, n = args.child
+        print(json.dumps(child(case, impl, loop_name, int(n))))
         return
 
     random.seed(1)
