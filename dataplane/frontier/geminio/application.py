@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .conn_config import ConnectionConfig
+from .encoder import message_frame
 from .events import (
     AbortReason,
     MessageReceived,
@@ -35,6 +36,7 @@ from .packets import (
     MessageAckPacket,
     MessagePacket,
     Packet,
+    PacketType,
     RegisterAckPacket,
     RegisterPacket,
     RequestCancelPacket,
@@ -60,6 +62,12 @@ def method_text(raw: bytes) -> str:
 
 
 _TOO_MANY_METHODS = "too many registered methods"
+# Messages, acks, requests and responses are sent as frames built straight from their fields
+# (`encoder.message_frame`, which says why), not as packets handed to `Outbox.send`.
+_MESSAGE = int(PacketType.MESSAGE)
+_MESSAGE_ACK = int(PacketType.MESSAGE_ACK)
+_REQUEST = int(PacketType.REQUEST)
+_RESPONSE = int(PacketType.RESPONSE)
 
 
 class AppLayer:
@@ -106,12 +114,16 @@ class AppLayer:
         elif packet.key in session.local_methods:
             self._out.emit(RequestReceived(packet, method, False))
         else:
-            self._out.send(
-                ResponsePacket(
-                    packet_id=packet.packet_id,
-                    session_id=session.session_id,
-                    key=packet.key,
-                    error=no_such_rpc(method),
+            self._out.send_frame(
+                message_frame(
+                    _RESPONSE,
+                    packet.packet_id,
+                    session.session_id,
+                    packet.key,
+                    b"",
+                    "",
+                    b"",
+                    no_such_rpc(method),
                 )
             )
 
@@ -171,15 +183,19 @@ class AppLayer:
         context_deadline: GoTime,
     ) -> int:
         message_id = self._out.next_id()
-        self._out.send(
-            MessagePacket(
-                packet_id=message_id,
-                session_id=session.session_id,
-                value=data,
-                topic=topic,
-                custom=custom,
-                deadline=deadline,
-                context_deadline=context_deadline,
+        self._out.send_frame(
+            message_frame(
+                _MESSAGE,
+                message_id,
+                session.session_id,
+                b"",
+                data,
+                topic,
+                custom,
+                "",
+                0,
+                deadline,
+                context_deadline,
             )
         )
         if not at_most_once:
@@ -189,8 +205,8 @@ class AppLayer:
         return message_id
 
     def ack(self, session: Session, message_id: int, error: str) -> None:
-        self._out.send(
-            MessageAckPacket(packet_id=message_id, session_id=session.session_id, error=error)
+        self._out.send_frame(
+            message_frame(_MESSAGE_ACK, message_id, session.session_id, b"", b"", "", b"", error)
         )
 
     def request(
@@ -205,15 +221,19 @@ class AppLayer:
         context_deadline: GoTime,
     ) -> int:
         request_id = self._out.next_id()
-        self._out.send(
-            RequestPacket(
-                packet_id=request_id,
-                session_id=session.session_id,
-                key=method.encode(),
-                value=data,
-                custom=custom,
-                deadline=deadline,
-                context_deadline=context_deadline,
+        self._out.send_frame(
+            message_frame(
+                _REQUEST,
+                request_id,
+                session.session_id,
+                method.encode(),
+                data,
+                "",
+                custom,
+                "",
+                0,
+                deadline,
+                context_deadline,
             )
         )
         session.requests[request_id] = self._arm(TimerKind.REQUEST, session, request_id, timeout)
@@ -224,14 +244,8 @@ class AppLayer:
     ) -> None:
         # Go never transmits a response's custom, and leaves the deadlines zero (§A.5).
         key = method.encode() if isinstance(method, str) else method
-        self._out.send(
-            ResponsePacket(
-                packet_id=request_id,
-                session_id=session.session_id,
-                key=key,
-                value=data,
-                error=error,
-            )
+        self._out.send_frame(
+            message_frame(_RESPONSE, request_id, session.session_id, key, data, "", b"", error)
         )
 
     def cancel_request(self, session: Session, request_id: int, *, notify: bool) -> bool:

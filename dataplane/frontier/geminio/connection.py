@@ -44,6 +44,7 @@ from .states import (
     SERVER_CONN_TABLE,
     ConnEvent,
     ConnState,
+    SessionState,
     Side,
     TableFSM,
 )
@@ -93,13 +94,14 @@ class Connection:
         """Bytes from the transport, in any chunking."""
         if self._fsm.state is ConnState.FINI:
             return
+        fsm = self._fsm
         received = False
         try:
             self._reader.feed(data)
             for packet in self._reader:
                 received = True
                 self._dispatch(packet)
-                if self.closed:
+                if fsm.state is ConnState.FINI:  # (`closed`, without a property call per packet)
                     return
         except ProtocolError as exc:
             self._terminate(CloseReason.PROTOCOL_ERROR, str(exc), abort=True)
@@ -356,7 +358,11 @@ class Connection:
         if self._fsm.state is not ConnState.CONNED:
             return None
         session = self._mux.sessions.get(session_id)
-        if session is None or session.fsm.state not in DATA_STATES:
+        if session is None:
+            return None
+        state = session.fsm.state
+        # Identity first: `in` hashes the Enum member through its Python-level __hash__.
+        if state is not SessionState.SESSIONED and state not in DATA_STATES:
             return None
         return session
 

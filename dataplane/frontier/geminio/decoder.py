@@ -58,7 +58,14 @@ from .packets import (
     StreamPacket,
 )
 
-__all__ = ["RULES", "decode_frame", "located", "reject_header", "unpack_header"]
+__all__ = [
+    "RULES",
+    "decode_frame",
+    "located",
+    "new_stream_packet",
+    "reject_header",
+    "unpack_header",
+]
 
 unpack_header = HEADER.unpack_from
 _unpack_u64 = U64.unpack_from
@@ -203,12 +210,17 @@ def _payload(buf: Buffer, start: int, end: int) -> bytes:
     return bytes(memoryview(buf)[start:end])
 
 
-def _dec_stream(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-    packet = _new(StreamPacket)
+def new_stream_packet(pid: int, session_id: int, data: bytes) -> StreamPacket:
+    """A StreamPacket from fields already decoded (FrameReader joins straddling payloads)."""
+    packet: StreamPacket = _new(StreamPacket)
     _set_stream_packet_id(packet, pid)
-    _set_stream_session_id(packet, _unpack_u64(buf, s)[0])
-    _set_stream_data(packet, _payload(buf, s + 8, e))
+    _set_stream_session_id(packet, session_id)
+    _set_stream_data(packet, data)
     return packet
+
+
+def _dec_stream(buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    return new_stream_packet(pid, _unpack_u64(buf, s)[0], _payload(buf, s + 8, e))
 
 
 def _dec_request_cancel(buf: Buffer, s: int, e: int, pid: int) -> Packet:

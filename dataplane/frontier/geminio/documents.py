@@ -6,6 +6,7 @@ base64, RFC 3339 times), so that what we emit and accept matches a Go peer (§A.
 
 from __future__ import annotations
 
+import re
 from typing import TypeAlias
 
 from .errors import BadJSON, EncodeError
@@ -18,12 +19,14 @@ from .gojson import (
     as_object,
     as_string,
     as_time,
+    decode_base64,
     decode_text,
     encode_bytes,
     encode_string,
     encode_time,
     fold_name,
     loads,
+    parse_time,
 )
 from .packets import MessageData
 
@@ -32,6 +35,7 @@ __all__ = [
     "MessageFields",
     "conn_doc",
     "message_doc",
+    "message_doc_of",
     "read_conn_doc",
     "read_message_doc",
     "read_register_doc",
@@ -78,26 +82,42 @@ _INT64_MAX = (1 << 63) - 1
 
 
 def message_doc(p: MessageData) -> bytes:
+    return message_doc_of(
+        p.key, p.value, p.topic, p.custom, p.error, p.timeout, p.deadline, p.context_deadline
+    )
+
+
+def message_doc_of(
+    key: bytes,
+    value: bytes,
+    topic: str,
+    custom: bytes,
+    error: str,
+    timeout: int,
+    deadline: GoTime,
+    context_deadline: GoTime,
+) -> bytes:
+    """`message_doc` from the fields themselves (see `encoder.message_frame`)."""
     members = []
-    if p.key:
-        members.append(b'"key":' + encode_bytes(p.key))
-    if p.value:
-        members.append(b'"value":' + encode_bytes(p.value))
-    if p.topic:
-        members.append(b'"topic":' + encode_string(p.topic))
-    if p.custom:
-        members.append(b'"custom":' + encode_bytes(p.custom))
-    if p.error:
-        members.append(b'"error":' + encode_string(p.error))
-    if p.timeout:
-        if not _INT64_MIN <= p.timeout <= _INT64_MAX:
-            raise EncodeError(f"timeout {p.timeout}ns does not fit a Go time.Duration")
-        members.append(b'"timeout":%d' % p.timeout)
+    if key:
+        members.append(b'"key":' + encode_bytes(key))
+    if value:
+        members.append(b'"value":' + encode_bytes(value))
+    if topic:
+        members.append(b'"topic":' + encode_string(topic))
+    if custom:
+        members.append(b'"custom":' + encode_bytes(custom))
+    if error:
+        members.append(b'"error":' + encode_string(error))
+    if timeout:
+        if not _INT64_MIN <= timeout <= _INT64_MAX:
+            raise EncodeError(f"timeout {timeout}ns does not fit a Go time.Duration")
+        members.append(b'"timeout":%d' % timeout)
     members.append(
         b'"deadline":'
-        + encode_time(p.deadline)
+        + encode_time(deadline)
         + b',"context":{"deadline":'
-        + encode_time(p.context_deadline)
+        + encode_time(context_deadline)
         + b"}"
     )
     return b"{" + b",".join(members) + b"}"
@@ -178,7 +198,64 @@ _MESSAGE_FIELD = {
 _ZERO_TIME_TEXT = "0001-01-01T00:00:00Z"
 
 
+# The documents Go's json.Marshal (and `message_doc_of`) writes: the fields in struct order,
+# each at most once, exact lower-case keys, base64 and time strings, strings without escapes.
+# Matching one of those with a single regex and reading the groups is about three times as
+# fast as the general parse (C scanner into pairs, then a loop over them), which made up a
+# fifth of a side's time per RPC in bench/protocol.py. Anything else (escapes, folded or
+# repeated keys, nulls, arrays, whitespace, `"timeout":0`, bad base64 or times) takes the
+# general path, so the result is the same as it would give, errors included.
+_B64 = rb'"([A-Za-z0-9+/]*={0,2})"'
+_PLAIN = rb'"([ !#-\[\]-~]*)"'  # printable ASCII but " and \: the JSON text is the value
+_TIME = rb'"([0-9A-Za-z:.+-]*)"'
+_CANONICAL_MESSAGE_DOC = re.compile(
+    rb'\{(?:"key":' + _B64 + rb",)?"
+    rb'(?:"value":' + _B64 + rb",)?"
+    rb'(?:"topic":' + _PLAIN + rb",)?"
+    rb'(?:"custom":' + _B64 + rb",)?"
+    rb'(?:"error":' + _PLAIN + rb",)?"
+    rb'(?:"timeout":(-?[1-9][0-9]{0,18}),)?'
+    rb'"deadline":' + _TIME + rb',"context":\{"deadline":' + _TIME + rb"\}\}"
+)
+_fast_match = _CANONICAL_MESSAGE_DOC.fullmatch
+
+
 def read_message_doc(buf: Buffer, start: int, end: int) -> MessageFields:
+    match = _fast_match(buf, start, end)
+    if match is not None:
+        try:
+            return _canonical_message_fields(match)
+        except (ValueError, BadJSON):
+            pass  # the general path reports it, as it would have
+    return _read_message_doc(buf, start, end)
+
+
+def _canonical_message_fields(match: re.Match[bytes]) -> MessageFields:
+    key, value, topic, custom, error, timeout, deadline, context_deadline = match.groups()
+    number = 0
+    if timeout is not None:
+        number = int(timeout)
+        if not _INT64_MIN <= number <= _INT64_MAX:
+            raise ValueError("timeout overflows an int64")
+    return (
+        b"" if key is None else decode_base64(key.decode("ascii")),
+        b"" if value is None else decode_base64(value.decode("ascii")),
+        "" if topic is None else topic.decode("ascii"),
+        b"" if custom is None else decode_base64(custom.decode("ascii")),
+        "" if error is None else error.decode("ascii"),
+        number,
+        _canonical_time(deadline),
+        _canonical_time(context_deadline),
+    )
+
+
+def _canonical_time(raw: bytes) -> GoTime:
+    text = raw.decode("ascii")
+    return ZERO_TIME if text == _ZERO_TIME_TEXT else parse_time(text)
+
+
+def _read_message_doc(buf: Buffer, start: int, end: int) -> MessageFields:
+    """The general path of `read_message_doc`: any document Go's decoder accepts."""
     doc = _load_doc(buf, start, end)
     if not doc:
         return _NO_MESSAGE_FIELDS

@@ -132,7 +132,11 @@ class Multiplexer:
     def handle(self, packet: Packet) -> None:
         if isinstance(packet, _APP_PACKETS):
             session = self.sessions.get(packet.session_id)
-            if session is not None and session.fsm.state in DATA_STATES:
+            if session is None:
+                return
+            state = session.fsm.state
+            # Identity first: `in` hashes the Enum member through its Python-level __hash__.
+            if state is SessionState.SESSIONED or state in DATA_STATES:
                 self.app.handle(session, packet)
         elif isinstance(packet, SessionPacket):
             self._on_open(packet)

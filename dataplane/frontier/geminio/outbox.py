@@ -41,6 +41,10 @@ class Outbox:
     def send(self, packet: Packet) -> None:
         self._frames.extend(encoded_parts(packet))
 
+    def send_frame(self, frame: bytes) -> None:
+        """A frame encoded by the caller (`encoder.message_frame`)."""
+        self._frames.append(frame)
+
     def send_stream(self, packet_id: int, session_id: int, payload: Frame) -> None:
         """A StreamPacket from a payload slice, without copying the payload."""
         self._frames.append(stream_header(packet_id, session_id, len(payload)))

@@ -1,20 +1,28 @@
 """Incremental frame reader: arbitrary byte chunks in, whole packets out.
 
-The reader keeps the caller's `bytes` chunk as its buffer when it holds no partial frame
-(no copy for the common case of whole frames per read) and switches to an appendable
-`bytearray` only while a frame straddles chunks, so assembling a large frame is linear.
+The reader keeps the caller's `bytes` chunks by reference: the chunk holding the start of
+the next frame (`_buf`) and, while a frame straddles chunks, the chunks received after it
+(`_tail`). A straddling frame is assembled with one `join` once all of it is in, so
+collecting even a 10 MiB body from small reads stays linear, and a StreamPacket's payload is
+joined directly from the pieces that hold it: one copy of the raw bytes, never a copy of the
+frame followed by a copy of the payload out of it. (The stream path used to copy every byte
+five times between the socket and `Stream.read()`, which made receiving, not sending, the
+bottleneck of bench/protocol.py's stream case; the reader accounted for two of them.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .decoder import RULES, located, reject_header, unpack_header
-from .documents import Buffer
+from .decoder import RULES, located, new_stream_packet, reject_header, unpack_header
 from .errors import BadJSON, IncompleteFrame, ProtocolError
-from .packets import HEADER_LEN, MAX_PACKET_LEN, Packet
+from .packets import HEADER_LEN, MAX_PACKET_LEN, U64, Packet, PacketType
 
 __all__ = ["FrameReader"]
+
+_STREAM = int(PacketType.STREAM)
+_STREAM_PREFIX = HEADER_LEN + 8  # header + session ID: where a stream payload starts
+_unpack_u64 = U64.unpack_from
 
 
 class FrameReader:
@@ -27,19 +35,21 @@ class FrameReader:
     after it the stream cannot be trusted and the connection must be closed (as Go does).
     """
 
-    __slots__ = ("_base", "_buf", "_error", "_limit", "_pos")
+    __slots__ = ("_base", "_buf", "_error", "_limit", "_pos", "_tail", "_tail_len")
 
     def __init__(self, *, max_packet_len: int = MAX_PACKET_LEN) -> None:
-        self._buf: Buffer = b""
+        self._buf = b""
         self._pos = 0  # start of the first unconsumed byte in _buf
         self._base = 0  # stream offset of _buf[0]
+        self._tail: list[bytes] = []  # chunks after _buf, only while a frame straddles
+        self._tail_len = 0
         self._limit = max_packet_len
         self._error: ProtocolError | None = None
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as packets."""
-        return len(self._buf) - self._pos
+        return len(self._buf) - self._pos + self._tail_len
 
     @property
     def offset(self) -> int:
@@ -52,26 +62,14 @@ class FrameReader:
             raise self._error
         if not data:
             return
-        buf = self._buf
-        pos = self._pos
-        if pos >= len(buf):
-            self._base += len(buf)
-            self._buf = data if type(data) is bytes else bytes(data)
+        chunk = data if type(data) is bytes else bytes(data)
+        if self._pos >= len(self._buf):  # nothing pending: the chunk becomes the buffer
+            self._base += len(self._buf)
+            self._buf = chunk
             self._pos = 0
-            return
-        if isinstance(buf, bytes):
-            # A frame straddles chunks: move to a growable buffer so that collecting even a
-            # 10 MiB body from small reads stays linear.
-            grown = bytearray(memoryview(buf)[pos:])
-            grown += data
-            self._base += pos
-            self._buf = grown
         else:
-            if pos:
-                del buf[:pos]  # O(1)-ish in CPython: advances the bytearray's start
-                self._base += pos
-            buf += data
-        self._pos = 0
+            self._tail.append(chunk)
+            self._tail_len += len(chunk)
 
     def next_packet(self) -> Packet | None:
         """The next complete packet, or None if more bytes are needed."""
@@ -79,22 +77,99 @@ class FrameReader:
             raise self._error
         buf = self._buf
         pos = self._pos
-        if len(buf) - pos < HEADER_LEN:
-            return None
+        available = len(buf) - pos
+        if available < HEADER_LEN:
+            if available + self._tail_len < HEADER_LEN:
+                return None
+            self._gather(HEADER_LEN)
+            buf = self._buf
+            pos = 0
+            available = len(buf)
         _, typ, pid, length = unpack_header(buf, pos)
         rule = RULES.get(typ)
         if rule is None or length > self._limit or not rule[0] <= length <= rule[1]:
             self._error = reject_header(typ, length, self._limit, self._base + pos)
             raise self._error
         end = pos + HEADER_LEN + length
-        if end > len(buf):
+        if end <= len(buf):
+            try:
+                packet = rule[2](buf, pos + HEADER_LEN, end, pid)
+            except BadJSON as exc:
+                self._error = located(exc, typ, self._base + pos)
+                raise self._error from None
+            self._pos = end
+            return packet
+        if available + self._tail_len < HEADER_LEN + length:
             return None
+        return self._assemble(typ, pid, HEADER_LEN + length)
+
+    def _gather(self, need: int) -> None:
+        """Make `_buf` start at the pending bytes and hold at least `need` of them, by
+        merging tail chunks into it (each chunk is merged at most once)."""
+        parts: list[bytes | memoryview] = [memoryview(self._buf)[self._pos :]]
+        have = len(parts[0])
+        tail = self._tail
+        taken = 0
+        while have < need:
+            chunk = tail[taken]
+            parts.append(chunk)
+            have += len(chunk)
+            taken += 1
+        merged = b"".join(parts)
+        parts.clear()  # release the view of the old buffer
+        del tail[:taken]
+        self._tail_len -= have - (len(self._buf) - self._pos)
+        self._base += self._pos
+        self._buf = merged
+        self._pos = 0
+
+    def _assemble(self, typ: int, pid: int, size: int) -> Packet:
+        """Take the `size`-byte frame that starts in `_buf` and ends in `_tail`."""
+        buf = self._buf
+        pos = self._pos
+        tail = self._tail
+        first = memoryview(buf)[pos:]
+        missing = size - len(first)
+        taken = 0
+        while len(tail[taken]) <= missing:
+            missing -= len(tail[taken])
+            taken += 1
+            if not missing:
+                break
+        # tail[:taken] are consumed whole; the frame's last `missing` bytes (maybe none)
+        # start tail[taken], which becomes the buffer.
+        pieces: list[bytes | memoryview] = [*tail[:taken]]
+        if missing:
+            pieces.append(memoryview(tail[taken])[:missing])
         try:
-            packet = rule[2](buf, pos + HEADER_LEN, end, pid)
+            if typ == _STREAM and len(first) >= _STREAM_PREFIX:
+                session_id = _unpack_u64(buf, pos + HEADER_LEN)[0]
+                pieces.insert(0, first[_STREAM_PREFIX:])
+                packet: Packet = new_stream_packet(pid, session_id, b"".join(pieces))
+            else:
+                pieces.insert(0, first)
+                frame = b"".join(pieces)
+                packet = RULES[typ][2](frame, HEADER_LEN, size, pid)
         except BadJSON as exc:
             self._error = located(exc, typ, self._base + pos)
             raise self._error from None
-        self._pos = end
+        finally:
+            pieces.clear()
+            first.release()
+        consumed = len(buf)
+        for chunk in tail[:taken]:
+            consumed += len(chunk)
+        self._tail_len -= consumed - len(buf)
+        del tail[:taken]
+        self._base += consumed
+        if tail:
+            chunk = tail.pop(0)
+            self._tail_len -= len(chunk)
+            self._buf = chunk
+            self._pos = missing
+        else:
+            self._buf = b""
+            self._pos = 0
         return packet
 
     def __iter__(self) -> Iterator[Packet]:
@@ -115,6 +190,8 @@ class FrameReader:
         packet_type: int | None = None
         need = HEADER_LEN
         if have >= HEADER_LEN:
+            if len(self._buf) - self._pos < HEADER_LEN:
+                self._gather(HEADER_LEN)
             _, packet_type, _, length = unpack_header(self._buf, self._pos)
             need += length
         if have < need:

@@ -318,6 +318,51 @@ def test_streams_raw_bytes_messages_rpc_and_eof(loop_factory: LoopFactory) -> No
     run(loop_factory, main())
 
 
+def test_stream_reads_of_any_size_return_every_byte_in_order(loop_factory: LoopFactory) -> None:
+    """Received chunks are kept as they came (see `Stream`): reads that take whole chunks,
+    parts of one, or several at once must still yield exactly the bytes written."""
+
+    async def main() -> None:
+        rec = Recorder()
+        async with await start(rec) as server, await connect("127.0.0.1", server.port) as client:
+            served = await rec.online.get()
+            opened = await client.open_stream()
+            accepted = await served.accept_stream()
+            sizes = [1, 7, 300_000, 2, 65_536, 100_000, 3, 262_144, 262_145, 90]
+            sent = b"".join(bytes([index]) * size for index, size in enumerate(sizes))
+            position = 0
+            for size in sizes:
+                opened.write(sent[position : position + size])
+                position += size
+            await opened.drain()
+            received: list[bytes] = []
+            got = 0
+            # small, odd, chunk-sized and large reads, both kinds, until everything is in
+            steps = [1, 5, 70_000, 3, 262_144, 100, 500_000, 9, 131_072]
+            step = 0
+            while got < len(sent):
+                n = min(steps[step % len(steps)], len(sent) - got)
+                if step % 2:
+                    data = await accepted.readexactly(n)
+                    assert len(data) == n
+                else:
+                    data = await accepted.read(n)
+                    assert 0 < len(data) <= n
+                    assert type(data) is bytes
+                received.append(data)
+                got += len(data)
+                step += 1
+                assert accepted.buffered >= 0
+            assert b"".join(received) == sent
+            assert accepted.buffered == 0
+            opened.write(b"end")
+            await opened.close()
+            assert await accepted.read() == b"end"
+            assert accepted.at_eof()
+
+    run(loop_factory, main())
+
+
 def test_heartbeat_hook_and_timeout_force_closes(loop_factory: LoopFactory) -> None:
     async def main() -> None:
         rec = Recorder()

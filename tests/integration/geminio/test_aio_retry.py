@@ -7,7 +7,16 @@ import asyncio
 
 import pytest
 
-from frontier.geminio.aio import Backoff, End, Request, RetryingClient, ServerHooks, serve
+from frontier.geminio.aio import (
+    Backoff,
+    ConnectionClosedError,
+    End,
+    Message,
+    Request,
+    RetryingClient,
+    ServerHooks,
+    serve,
+)
 from support.loops import LOOPS, LoopFactory, run
 
 pytestmark = [
@@ -68,6 +77,41 @@ def test_redials_after_server_restart_and_restores_rpcs(loop_factory: LoopFactor
 
             await second.register("ping", ping)
             assert await client.call("ping") == b"pong"
+        await server.close()
+
+    run(loop_factory, main())
+
+
+@pytest.mark.timeout(30)
+def test_waiting_for_online_right_as_the_connection_drops(loop_factory: LoopFactory) -> None:
+    """Regression: asked at the moment the connection ended, wait_online() saw the closed
+    End with the online event still set and spun without yielding, freezing the loop."""
+
+    async def main() -> None:
+        served: asyncio.Queue[End] = asyncio.Queue()
+        server = await serve("127.0.0.1", 0, hooks=ServerHooks(on_online=served.put_nowait))
+        client = RetryingClient(
+            "127.0.0.1", server.port, backoff=Backoff(initial=0.02, maximum=0.1)
+        )
+        async with client:
+            first = await client.wait_online()
+            await served.get()
+
+            async def receive_across_drops() -> Message:
+                while True:  # what an application loop does: retry on a dropped connection
+                    try:
+                        return await client.receive()
+                    except ConnectionClosedError:
+                        continue
+
+            receiving = asyncio.create_task(receive_across_drops())
+            await asyncio.sleep(0)  # it waits in receive() on the first connection
+            first.abort()
+            await asyncio.wait_for(served.get(), 10)  # the loop ran: the client redialled
+            second = await asyncio.wait_for(client.wait_online(), 10)
+            assert second is not first
+            assert not receiving.done()  # still waiting, now on the new connection
+            receiving.cancel()
         await server.close()
 
     run(loop_factory, main())

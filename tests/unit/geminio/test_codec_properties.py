@@ -56,6 +56,13 @@ from frontier.geminio import (
     encoded_parts,
     stream_header,
 )
+from frontier.geminio.documents import (
+    _CANONICAL_MESSAGE_DOC,
+    message_doc,
+    read_message_doc,
+)
+from frontier.geminio.documents import _read_message_doc as _general_message_doc
+from frontier.geminio.encoder import message_frame
 from frontier.geminio.gojson import (
     decode_base64,
     encode_bytes,
@@ -63,6 +70,7 @@ from frontier.geminio.gojson import (
     format_time,
     parse_time,
 )
+from frontier.geminio.packets import MessageData
 
 NS = 1_000_000_000
 
@@ -875,3 +883,155 @@ def test_session_and_register_documents_use_go_rules_too() -> None:
     assert ack == RegisterAckPacket(packet_id=7, session_id=1, error="dup")
     with pytest.raises(BadJSON):
         decode_frame(_frame(0x82, (1).to_bytes(8, "big") + b'{"error":false}'))
+
+
+# --------------------------------------------------------------------------------------------
+# Fast paths: each must give exactly what the general path gives (bytes, fields and errors)
+# --------------------------------------------------------------------------------------------
+
+message_packets = st.one_of(
+    *(STRATEGIES[cls] for cls in (MessagePacket, MessageAckPacket, RequestPacket, ResponsePacket))
+)
+
+
+def _message_frame_of(packet: MessageData) -> bytes:
+    return message_frame(
+        packet.TYPE,
+        packet.packet_id,
+        packet.session_id,
+        packet.key,
+        packet.value,
+        packet.topic,
+        packet.custom,
+        packet.error,
+        packet.timeout,
+        packet.deadline,
+        packet.context_deadline,
+    )
+
+
+def _outcome(make: Callable[[], bytes]) -> object:
+    """The bytes, or the EncodeError's type and text."""
+    try:
+        return make()
+    except EncodeError as exc:
+        return (type(exc), str(exc))
+
+
+@relaxed
+@given(message_packets)
+def test_message_frame_is_encode_of_the_packet(packet: MessageData) -> None:
+    expected = _outcome(lambda: encode(packet))  # type: ignore[arg-type]
+    assert _outcome(lambda: _message_frame_of(packet)) == expected
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        RequestPacket(packet_id=2**64, session_id=1),
+        MessagePacket(packet_id=1, session_id=-1),
+        ResponsePacket(packet_id=1, session_id=1, timeout=2**63),
+        MessagePacket(packet_id=1, session_id=1, value=b"x" * MAX_PACKET_LEN),
+    ],
+)
+def test_message_frame_refuses_what_encode_refuses(packet: MessageData) -> None:
+    with pytest.raises(EncodeError) as expected:
+        encode(packet)  # type: ignore[arg-type]
+    with pytest.raises(type(expected.value)) as caught:
+        _message_frame_of(packet)
+    assert str(caught.value) == str(expected.value)
+
+
+def _both_message_doc_paths(document: bytes) -> tuple[object, object]:
+    """(fast-path result, general-path result): fields, or the BadJSON text."""
+    results: list[object] = []
+    for read in (read_message_doc, _general_message_doc):
+        try:
+            results.append(read(document, 0, len(document)))
+        except BadJSON as exc:
+            results.append(("BadJSON", str(exc)))
+    return results[0], results[1]
+
+
+@relaxed
+@given(message_packets)
+def test_canonical_documents_take_the_fast_path_and_agree(packet: MessageData) -> None:
+    with contextlib.suppress(EncodeError):
+        document = message_doc(packet)
+        fast, general = _both_message_doc_paths(document)
+        assert fast == general
+        if document.isascii() and b"\\" not in document:
+            assert _CANONICAL_MESSAGE_DOC.fullmatch(document) is not None
+
+
+@relaxed
+@given(message_packets, st.lists(st.tuples(st.integers(0, 10**6), u8), min_size=1, max_size=4))
+def test_damaged_documents_give_the_same_answer_on_both_paths(
+    packet: MessageData, edits: list[tuple[int, int]]
+) -> None:
+    with contextlib.suppress(EncodeError):
+        document = bytearray(message_doc(packet))
+        for index, value in edits:
+            document[index % len(document)] = value
+        fast, general = _both_message_doc_paths(bytes(document))
+        assert fast == general
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'{"value":"eA==","timeout":9999999999999999999,"deadline":"0001-01-01T00:00:00Z",'
+        b'"context":{"deadline":"0001-01-01T00:00:00Z"}}',
+        b'{"value":"eA=","deadline":"0001-01-01T00:00:00Z",'
+        b'"context":{"deadline":"0001-01-01T00:00:00Z"}}',
+        b'{"value":"eA==","deadline":"2024-02-30T00:00:00Z",'
+        b'"context":{"deadline":"0001-01-01T00:00:00Z"}}',
+        b'{"timeout":9223372036854775807,"deadline":"2024-02-03T04:05:06.123+01:00",'
+        b'"context":{"deadline":"2024-02-03T04:05:06Z"}}',
+        b'{"timeout":-9223372036854775808,"deadline":"0001-01-01T00:00:00Z",'
+        b'"context":{"deadline":"0001-01-01T00:00:00Z"}}',
+        b'{"topic":"a b","error":"!#[]~","deadline":"0001-01-01T00:00:00Z",'
+        b'"context":{"deadline":"0001-01-01T00:00:00Z"}}',
+    ],
+)
+def test_edge_documents_agree_on_both_paths(document: bytes) -> None:
+    assert _CANONICAL_MESSAGE_DOC.fullmatch(document) is not None
+    fast, general = _both_message_doc_paths(document)
+    assert fast == general
+
+
+@pytest.mark.parametrize("cut", range(1, 40))
+def test_a_stream_frame_cut_anywhere_is_reassembled_with_its_neighbours(cut: int) -> None:
+    before = encode(RegisterPacket(packet_id=1, session_id=1, method=b"m"))
+    payload = bytes(range(256)) * 3
+    middle = encode(StreamPacket(packet_id=2, session_id=7, data=payload))
+    after = encode(HeartbeatPacket(packet_id=3))
+    stream = before + middle + after
+    split = len(before) + cut
+    reader = FrameReader()
+    reader.feed(stream[:split])
+    got = list(reader)
+    for start in range(split, len(stream), 100):  # the rest in small pieces
+        reader.feed(stream[start : start + 100])
+        got.extend(reader)
+    reader.eof()
+    assert got == [
+        RegisterPacket(packet_id=1, session_id=1, method=b"m"),
+        StreamPacket(packet_id=2, session_id=7, data=payload),
+        HeartbeatPacket(packet_id=3),
+    ]
+    assert type(got[1].data) is bytes  # type: ignore[union-attr]
+    assert reader.offset == len(stream)
+    assert reader.buffered == 0
+
+
+def test_a_frame_spanning_many_chunks_is_joined_once() -> None:
+    payload = b"\xa5" * (3 * 65536 + 17)
+    frames = encode(StreamPacket(packet_id=1, session_id=5, data=payload)) * 2
+    reader = FrameReader()
+    got: list[Packet] = []
+    for start in range(0, len(frames), 65536):  # the second frame starts mid-chunk
+        reader.feed(frames[start : start + 65536])
+        got.extend(reader)
+    assert got == [StreamPacket(packet_id=1, session_id=5, data=payload)] * 2
+    assert reader.buffered == 0

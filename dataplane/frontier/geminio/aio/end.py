@@ -98,6 +98,10 @@ class End(Stream):
         self._assigned_id: int | None = None
         self.close_callbacks: list[Callable[[End], None]] = []
         """Called once, synchronously, when the connection has ended."""
+        self._stream_sink: Callable[[Stream], None] | None = None
+        self.on_remote_registered: Callable[[Stream, str], None] | None = None
+        """Called, synchronously, whenever the peer registers an RPC method on a stream
+        (Go's RemoteRegistration delegate): the gateway indexes methods with it."""
 
     # ------------------------------------------------------------------------- identity
 
@@ -185,6 +189,25 @@ class End(Stream):
             self._backlog_blocked = False
             self._unblock(_BACKLOG_TOKEN)
         return stream
+
+    def set_stream_sink(self, sink: Callable[[Stream], None] | None) -> None:
+        """Hand every stream the peer opens to `sink`, synchronously, instead of queueing
+        it for `accept_stream()` (streams already queued are handed over at once)."""
+        self._stream_sink = sink
+        if sink is not None:
+            while self._backlog:
+                sink(self._backlog.popleft())
+            if self._backlog_blocked:
+                self._backlog_blocked = False
+                self._unblock(_BACKLOG_TOKEN)
+
+    def pause_reading(self, token: Hashable) -> None:
+        """Stop reading the socket until `resume_reading(token)`: for sinks that forward
+        what they receive and must push back when the far side is slow."""
+        self._block(token)
+
+    def resume_reading(self, token: Hashable) -> None:
+        self._unblock(token)
 
     def streams(self) -> list[Stream]:
         """Live streams, this End (stream 1) included, as Go's `ListStreams`."""
@@ -294,6 +317,7 @@ class End(Stream):
             self._connected = asyncio.get_running_loop().create_future()
         if not self._connected.done():
             self._connected.set_exception(ConnectRejected(event.error))
+            self._connected.exception()  # awaiting still raises; unawaited, no warning
 
     def _ev_heartbeat(self, event: HeartbeatReceived) -> None:
         if self._role is not None:
@@ -315,6 +339,7 @@ class End(Stream):
         self._opens.clear()
         if self._connected is not None and not self._connected.done():
             self._connected.set_exception(error)
+            self._connected.exception()  # a cancelled connect() may never await it
         for waiter in [*self._accept_waiters, *self._close_waiters]:
             if not waiter.done():
                 waiter.set_result(None)
@@ -342,6 +367,9 @@ class End(Stream):
     def _ev_session_accepted(self, event: SessionAccepted) -> None:
         stream = Stream(self, event.session_id, event.meta, event.peer)
         self._streams[event.session_id] = stream
+        if self._stream_sink is not None:
+            self._stream_sink(stream)
+            return
         backlog = self._backlog
         backlog.append(stream)
         if not self._backlog_blocked and len(backlog) >= self.limits.max_accept_backlog:
@@ -395,6 +423,8 @@ class End(Stream):
         stream = self._streams.get(event.session_id)
         if stream is not None:
             stream._on_remote_registered(event.method)
+            if self.on_remote_registered is not None:
+                self.on_remote_registered(stream, event.method)
 
     def _ev_aborted(self, event: OperationAborted) -> None:
         if event.kind is OpKind.OPEN:

@@ -185,7 +185,11 @@ class RetryingClient:
         delays = self._backoff.delays()
         first = True
         while not self._closing:
-            end = await self._dial_once()
+            try:
+                end = await self._dial_once()
+            except Exception:  # a bug or a bad setting must not end the supervisor silently
+                _log.exception("dialing %s:%s failed unexpectedly", self._host, self._port)
+                end = None
             if end is None:
                 await asyncio.sleep(delays.next())
                 continue
@@ -195,15 +199,22 @@ class RetryingClient:
             first = False
             self._end = end
             self._online.set()
+            # Offline at once when the connection ends, not when this task next runs:
+            # until then wait_online() would see a closed End with the event still set.
+            end.close_callbacks.append(self._lost)
             if self._on_online is not None:
                 self._on_online(end)
             await end.wait_closed()
-            self._online.clear()
-            self._end = None
+            self._lost(end)
             if self._on_offline is not None:
                 self._on_offline(end)
             if not self._closing:
                 await asyncio.sleep(delays.next())
+
+    def _lost(self, end: End) -> None:
+        if self._end is end:
+            self._end = None
+            self._online.clear()
 
     async def _dial_once(self) -> End | None:
         try:
@@ -212,8 +223,14 @@ class RetryingClient:
             _log.info("dialing %s:%s failed: %s", self._host, self._port, exc)
             return None
         try:
-            for method, handler in list(self._registrations.items()):
-                await end.register(method, handler)
+            done: dict[str, Handler] = {}
+            # until stable: register() calls made during the replay are replayed too
+            while pending := [
+                (m, h) for m, h in self._registrations.items() if done.get(m) is not h
+            ]:
+                for method, handler in pending:
+                    await end.register(method, handler)
+                    done[method] = handler
             if self._hijack is not None:
                 handler, pattern, match = self._hijack
                 end.hijack(handler, pattern, match=match)

@@ -38,12 +38,16 @@ class ServerHooks:
       rejects the connection with the exception's text.
     - `on_online(end)`: before the ConnAck; raising rejects with the exception's text
       (frontier's authentication).
+    - `on_connected(end)`: a plain function, called synchronously once the ConnAck is
+      queued and before any later packet of the client is processed: the place to set
+      hijacks and sinks, which need an accepted connection, without a race.
     - `on_offline(end)`: once the connection of an accepted End has ended.
     - `on_heartbeat(end)`: for each Heartbeat (errors are logged by asyncio, ignored).
     """
 
     get_client_id: Callable[[int, bytes], MaybeAwaitable[int]] | None = None
     on_online: Callable[[End], MaybeAwaitable[None]] | None = None
+    on_connected: Callable[[End], None] | None = None
     on_offline: Callable[[End], MaybeAwaitable[None]] | None = None
     on_heartbeat: Callable[[End], MaybeAwaitable[None]] | None = None
 
@@ -141,6 +145,8 @@ class Server:
 
     def online(self, end: End) -> None:
         self._online[end] = None
+        if self.hooks.on_connected is not None:
+            self.hooks.on_connected(end)
         if self._handler is not None:
             end.spawn(self._handler(end))
 
@@ -160,6 +166,13 @@ class Server:
                 task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------------ lifecycle
+
+    def stop_listening(self) -> None:
+        """Refuse new connections (handshakes in progress are rejected) and keep the
+        established ones: the first step of a drain."""
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
 
     async def close(self) -> None:
         """Stop listening, close every connection gracefully, wait for the offline hooks."""

@@ -4,6 +4,12 @@ Every session is a full messenger in geminio (§C.4), so a Stream offers what th
 on session 1. Received data is queued here, bounded by `Limits`: a queue that reaches its
 bound asks the protocol to stop reading the socket, and lets it resume once the application
 has consumed enough (see the package docstring).
+
+Raw bytes are kept as the chunks they arrived in (a deque of `bytes` plus an offset into the
+first), not appended to a `bytearray`: a read that takes one whole chunk returns the received
+object itself, and any other read costs one copy (of a view, or one `join`). The bytearray
+cost three copies per byte (append, slice, `bytes()`), a third of the receiver's time in
+bench/protocol.py's stream case.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 from ..conn_errors import ConnectionStateError, SessionStateError
@@ -26,6 +33,19 @@ if TYPE_CHECKING:
     from .end import End
 
 __all__ = ["Stream"]
+
+
+_READ_BATCH = 64 * 1024
+"""`read()` returns a first chunk of at least this size alone, instead of joining more."""
+
+
+def _joined(parts: list[bytes | memoryview]) -> bytes:
+    """One bytes object from read pieces, with one copy at most: none for a single whole
+    chunk, which is returned itself."""
+    if len(parts) == 1:
+        part = parts[0]
+        return part if type(part) is bytes else bytes(part)
+    return b"".join(parts)
 
 
 def deadline_after(timeout: float | None) -> GoTime:
@@ -44,7 +64,9 @@ class Stream:
         self._meta = meta
         self._peer = peer
         self._messages: deque[Message] = deque()
-        self._buffer = bytearray()
+        self._chunks: deque[bytes] = deque()
+        self._chunk_pos = 0  # bytes of _chunks[0] already read
+        self._buffered = 0
         self._eof = False
         self._waiters: list[asyncio.Future[None]] = []
         self._closed_waiters: list[asyncio.Future[None]] = []
@@ -53,6 +75,9 @@ class Stream:
         self._remote_methods: set[str] = set()
         self._messages_blocked = False
         self._bytes_blocked = False
+        self._message_sink: Callable[[Message], None] | None = None
+        self._data_sink: Callable[[bytes], None] | None = None
+        self._closed_callbacks: list[Callable[[Stream], None]] = []
 
     # ------------------------------------------------------------------------- identity
 
@@ -99,7 +124,8 @@ class Stream:
         """
         end = self._end
         proto = end._protocol_for_ops()
-        await proto.wait_writable()
+        if not proto.may_send():
+            await proto.wait_writable()
         try:
             message_id = end._conn.publish(
                 self._sid,
@@ -214,7 +240,8 @@ class Stream:
         sends RequestCancel only when the connection's config enables it."""
         end = self._end
         proto = end._protocol_for_ops()
-        await proto.wait_writable()
+        if not proto.may_send():
+            await proto.wait_writable()
         try:
             request_id = end._conn.request(
                 self._sid,
@@ -254,58 +281,82 @@ class Stream:
 
     async def read(self, n: int = -1) -> bytes:
         """Up to `n` bytes as soon as some are there (`n` < 0: everything until EOF);
-        b"" at EOF."""
+        b"" at EOF.
+
+        When the first buffered chunk holds at least `min(n, 64 KiB)`, only that chunk is
+        returned (the received object itself when it is whole and fits): joining large
+        chunks to fill `n` copied every byte once more for nothing, while small chunks are
+        still joined, so that a peer's small writes do not cost one call each."""
         if n == 0:
             return b""
         if n < 0:
-            parts: list[bytes] = []
+            parts: list[bytes | memoryview] = []
             while True:
-                if self._buffer:
-                    parts.append(self._take(len(self._buffer)))
+                if self._buffered:
+                    self._take_into(parts, self._buffered)
                 elif self._eof:
-                    return b"".join(parts)
+                    return _joined(parts)
                 else:
                     await self._wait()
-        while not self._buffer:
+        while not self._buffered:
             if self._eof:
                 return b""
             await self._wait()
-        return self._take(n)
+        parts = []
+        first = len(self._chunks[0]) - self._chunk_pos
+        self._take_into(parts, first if first >= min(n, _READ_BATCH) and first < n else n)
+        return _joined(parts)
 
     async def readexactly(self, n: int) -> bytes:
         """Exactly `n` bytes; `asyncio.IncompleteReadError` if EOF comes first."""
         if n < 0:
             raise ValueError("n must be >= 0")
-        parts: list[bytes] = []
+        parts: list[bytes | memoryview] = []
         missing = n
         while missing:
-            if self._buffer:
-                chunk = self._take(missing)
-                parts.append(chunk)
-                missing -= len(chunk)
+            if self._buffered:
+                # Pieces, not copies: the join at the end is the only one.
+                missing -= self._take_into(parts, missing)
             elif self._eof:
-                partial = b"".join(parts)
-                raise asyncio.IncompleteReadError(partial, n)
+                raise asyncio.IncompleteReadError(_joined(parts), n)
             else:
                 await self._wait()
-        return b"".join(parts)
+        return _joined(parts)
 
     def at_eof(self) -> bool:
-        return self._eof and not self._buffer
+        return self._eof and not self._buffered
 
     @property
     def buffered(self) -> int:
         """Raw bytes received and not read yet."""
-        return len(self._buffer)
+        return self._buffered
 
-    def _take(self, n: int) -> bytes:
-        buffer = self._buffer
-        data = bytes(buffer[:n])
-        del buffer[:n]
-        if self._bytes_blocked and len(buffer) <= self._end.limits.max_buffered_bytes // 2:
+    def _take_into(self, parts: list[bytes | memoryview], n: int) -> int:
+        """Move up to `n` buffered bytes into `parts` (whole chunks by reference, a view of
+        part of one otherwise: `_joined` makes the one copy); returns how many. Resumes
+        reading once the buffer is under half its bound."""
+        chunks = self._chunks
+        pos = self._chunk_pos
+        taken = 0
+        while chunks and taken < n:
+            chunk = chunks[0]
+            size = len(chunk) - pos
+            if size <= n - taken:
+                parts.append(chunk if not pos else memoryview(chunk)[pos:])
+                chunks.popleft()
+                pos = 0
+                taken += size
+            else:
+                end = pos + n - taken
+                parts.append(memoryview(chunk)[pos:end])
+                pos = end
+                taken = n
+        self._chunk_pos = pos
+        self._buffered -= taken
+        if self._bytes_blocked and self._buffered <= self._end.limits.max_buffered_bytes // 2:
             self._bytes_blocked = False
             self._end._unblock((self, "bytes"))
-        return data
+        return taken
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -334,9 +385,47 @@ class Stream:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    # ------------------------------------------------------------------------ sinks
+
+    def set_message_sink(self, sink: Callable[[Message], None] | None) -> None:
+        """Hand every received message to `sink`, synchronously, instead of queueing it for
+        `receive()`. For relays (the gateway) that must not hold a task per idle stream: the
+        sink owns back-pressure from then on (`End.pause_reading`). Messages already queued
+        are handed over at once."""
+        self._message_sink = sink
+        if sink is not None:
+            while self._messages:
+                sink(self._messages.popleft())
+            if self._messages_blocked:
+                self._messages_blocked = False
+                self._end._unblock((self, "messages"))
+
+    def set_data_sink(self, sink: Callable[[bytes], None] | None) -> None:
+        """Hand received raw bytes to `sink` instead of buffering them for `read()`; bytes
+        already buffered are handed over at once. See `set_message_sink`."""
+        self._data_sink = sink
+        if sink is not None and self._buffered:
+            parts: list[bytes | memoryview] = []
+            self._take_into(parts, self._buffered)
+            if self._bytes_blocked:
+                self._bytes_blocked = False
+                self._end._unblock((self, "bytes"))
+            sink(_joined(parts))
+
+    def add_closed_callback(self, callback: Callable[[Stream], None]) -> None:
+        """Call `callback(stream)` once the stream is gone (at once if it already is)."""
+        if self._eof:
+            callback(self)
+        else:
+            self._closed_callbacks.append(callback)
+
     # ------------------------------------------------------------------ fed by the End
 
     def _on_message(self, packet: MessagePacket) -> None:
+        sink = self._message_sink
+        if sink is not None:
+            sink(Message(self, packet))
+            return
         messages = self._messages
         messages.append(Message(self, packet))
         if not self._messages_blocked and len(messages) >= self._end.limits.max_messages:
@@ -345,9 +434,15 @@ class Stream:
         self._wake()
 
     def _on_data(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        if not self._bytes_blocked and len(buffer) >= self._end.limits.max_buffered_bytes:
+        sink = self._data_sink
+        if sink is not None:
+            sink(data)
+            return
+        if not data:
+            return
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if not self._bytes_blocked and self._buffered >= self._end.limits.max_buffered_bytes:
             self._bytes_blocked = True
             self._end._block((self, "bytes"))
         self._wake()
@@ -369,6 +464,9 @@ class Stream:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        callbacks, self._closed_callbacks = self._closed_callbacks, []
+        for callback in callbacks:
+            callback(self)
 
     def _handler_for(self, method: str, hijacked: bool) -> Handler | None:
         return self._hijack if hijacked else self._handlers.get(method)
