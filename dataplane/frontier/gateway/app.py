@@ -1,0 +1,200 @@
+"""The frontier gateway: two geminio listeners, the exchange between them, and its HTTP sides.
+
+`Gateway` owns every part and their order: listeners come up before readiness turns on;
+a drain turns readiness off first, stops accepting, gives connections time to leave, then
+closes what is left gracefully. Tests run it in process on port 0; the `frontier` command
+runs it with signals wired to `drain()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..geminio.aio import Server
+from .config import ConfigError, FrontierConfig, load_config
+from .edgebound import Edgebound
+from .exchange import Exchange
+from .hooks import ControlHooks
+from .metrics import GatewayMetrics
+from .registry import Registry
+from .servicebound import Servicebound
+from .tls import server_ssl_context
+
+__all__ = ["Gateway", "split_addr"]
+
+log = logging.getLogger("frontier.gateway")
+
+
+def split_addr(addr: str, where: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) to (host, port); an empty host means every address."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{where}: {addr!r} is not host:port")
+    host = host.strip("[]")
+    return host, int(port)
+
+
+class Gateway:
+    def __init__(self, config: FrontierConfig | None = None) -> None:
+        self.config = config if config is not None else load_config(None)
+        config = self.config
+        self.registry = Registry()
+        self.metrics = GatewayMetrics()
+        exchange_config = config.exchange
+        self.exchange = Exchange(
+            self.registry,
+            self.metrics,
+            hashby=exchange_config.hashby,
+            forward_timeout=exchange_config.forward_timeout,
+        )
+        self.hooks = ControlHooks(
+            self.registry,
+            self.metrics,
+            self.exchange.pick,
+            timeout=exchange_config.forward_timeout,
+            presence_all=exchange_config.presence_hooks == "all",
+            alloc_when_no_idservice=config.edgebound.edgeid_alloc_when_no_idservice_on,
+        )
+        self.edgebound = Edgebound(
+            self.registry,
+            self.exchange,
+            self.hooks,
+            self.metrics,
+            cleanup_timeout=exchange_config.forward_timeout + 5.0,
+        )
+        self.servicebound = Servicebound(self.registry, self.exchange, self.metrics)
+        self._service_server = Server(hooks=self.servicebound.server_hooks())
+        self._edge_server = Server(hooks=self.edgebound.server_hooks())
+        self._http: list[Any] = []
+        self._control: Any = None
+        self._observability: Any = None
+        self._service_port: int | None = None
+        self._edge_port: int | None = None
+        self._started = False
+        self._draining = False
+        self._closed = False
+
+    # ------------------------------------------------------------------------------ state
+
+    @property
+    def ready(self) -> bool:
+        """Listeners up and not draining (what `/readyz` reports)."""
+        return self._started and not self._draining and not self._closed
+
+    @property
+    def servicebound_port(self) -> int:
+        """The bound port (stays known after the listener closed, for logs and tests)."""
+        if self._service_port is None:
+            raise RuntimeError("the gateway has not started")
+        return self._service_port
+
+    @property
+    def edgebound_port(self) -> int:
+        if self._edge_port is None:
+            raise RuntimeError("the gateway has not started")
+        return self._edge_port
+
+    @property
+    def controlplane_port(self) -> int | None:
+        return self._control.port if self._control is not None else None
+
+    @property
+    def observability_port(self) -> int | None:
+        return self._observability.port if self._observability is not None else None
+
+    # -------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        config = self.config
+        sb_ssl = server_ssl_context(config.servicebound.listen.tls, "servicebound.listen")
+        eb_ssl = server_ssl_context(config.edgebound.listen.tls, "edgebound.listen")
+        sb_host, sb_port = split_addr(config.servicebound.listen.addr, "servicebound.listen.addr")
+        eb_host, eb_port = split_addr(config.edgebound.listen.addr, "edgebound.listen.addr")
+        try:
+            if config.observability.enable:
+                await self._start_observability()
+            await self._service_server.start(sb_host or None, sb_port, ssl=sb_ssl)
+            self._service_port = self._service_server.port
+            await self._edge_server.start(eb_host or None, eb_port, ssl=eb_ssl)
+            self._edge_port = self._edge_server.port
+            if config.controlplane.enable:
+                await self._start_control()
+        except BaseException:
+            await self.close()
+            raise
+        self._started = True
+        log.info(
+            "frontier up: servicebound :%d, edgebound :%d%s%s",
+            self.servicebound_port,
+            self.edgebound_port,
+            f", control :{self.controlplane_port}" if self._control is not None else "",
+            f", observability :{self.observability_port}" if self._observability else "",
+        )
+
+    async def _start_observability(self) -> None:
+        from ..httpserve import HttpListener
+        from .observability import build_observability_app
+
+        host, port = split_addr(self.config.observability.addr, "observability.addr")
+        app = build_observability_app(ready=lambda: self.ready, registry=self.metrics.registry)
+        listener = HttpListener(app, host, port)
+        await listener.start()
+        self._observability = listener
+        self._http.append(listener)
+
+    async def _start_control(self) -> None:
+        from ..httpserve import HttpListener
+        from .controlplane import build_control_app
+
+        listen = self.config.controlplane.listen
+        host, port = split_addr(listen.addr, "controlplane.listen.addr")
+        app = build_control_app(
+            self.registry,
+            kick_edge=self.edgebound.kick_id,
+            kick_service=self.servicebound.kick_id,
+            token=self.config.controlplane.token,
+        )
+        listener = HttpListener(
+            app, host, port, ssl=server_ssl_context(listen.tls, "controlplane.listen")
+        )
+        await listener.start()
+        self._control = listener
+        self._http.append(listener)
+
+    async def drain(self, seconds: float | None = None) -> None:
+        """Readiness off, stop accepting, wait up to `seconds` (default: the configured
+        `daemon.drain_seconds`) for connections to leave on their own, then close."""
+        if seconds is None:
+            seconds = self.config.daemon.drain_seconds
+        self._draining = True
+        log.info("draining: not ready, not accepting; waiting up to %.1f s", seconds)
+        self._service_server.stop_listening()
+        self._edge_server.stop_listening()
+        deadline = time.monotonic() + seconds
+        while self.registry.edges or self.registry.services:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            await asyncio.sleep(min(0.1, remaining))
+        await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # edges first: their offline hooks still reach the services
+        await self._edge_server.close()
+        await self._service_server.close()
+        for listener in reversed(self._http):
+            await listener.close()
+        self._http.clear()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

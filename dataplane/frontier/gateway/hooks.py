@@ -1,0 +1,136 @@
+"""Calls from the gateway to the control RPCs services register.
+
+`get_edge_id` chooses an edge's ID from its meta, `edge_online` authorises it (its error text
+rejects the connection) and `edge_offline` reports its departure. Upstream sends presence
+events to one service picked by `exchange.hashby`; `exchange.presence_hooks: all` sends them
+to every service that registered the hook (an online error from any one rejects the edge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from ..conventions import (
+    ERR_ILLEGAL_EDGE_ID,
+    ERR_SERVICE_NOT_ONLINE,
+    RPC_EDGE_OFFLINE,
+    RPC_EDGE_ONLINE,
+    RPC_GET_EDGE_ID,
+    ConventionError,
+    EdgePresence,
+    decode_edge_id,
+)
+from ..geminio.aio import EndError
+from .errors import ForwardError, error_text
+from .metrics import GatewayMetrics
+from .registry import Registry, ServiceEntry
+
+__all__ = ["ControlHooks", "IdAllocator"]
+
+log = logging.getLogger("frontier.hooks")
+
+
+class IdAllocator:
+    """Gateway-chosen IDs: increasing from the start time in milliseconds (so IDs of a
+    restarted gateway do not repeat the previous run's), skipping IDs in use."""
+
+    def __init__(self, in_use: Callable[[int], bool]) -> None:
+        self._next = itertools.count(int(time.time() * 1000))
+        self._in_use = in_use
+
+    def __call__(self) -> int:
+        while True:
+            candidate = next(self._next)
+            if not self._in_use(candidate):
+                return candidate
+
+
+class ControlHooks:
+    def __init__(
+        self,
+        registry: Registry,
+        metrics: GatewayMetrics,
+        pick: Callable[[list[ServiceEntry], int, str], ServiceEntry],
+        *,
+        timeout: float = 30.0,
+        presence_all: bool = False,
+        alloc_when_no_idservice: bool = True,
+    ) -> None:
+        self.registry = registry
+        self.metrics = metrics
+        self.pick = pick
+        self.timeout = timeout
+        self.presence_all = presence_all
+        self.alloc_when_no_idservice = alloc_when_no_idservice
+        self.allocate = IdAllocator(lambda i: i in registry.edges)
+
+    async def get_edge_id(self, wanted: int, meta: bytes) -> int:
+        """The ID service's answer when one is online (0 from it: we allocate), else the
+        client's wanted ID, else our own allocation when enabled."""
+        services = self.registry.services_for_method(RPC_GET_EDGE_ID)
+        if services:
+            service = random.choice(services)
+            try:
+                data = await service.end.call(RPC_GET_EDGE_ID, meta, timeout=self.timeout)
+                edge_id = decode_edge_id(data)
+            except ConventionError:
+                self.metrics.hook_calls.labels(RPC_GET_EDGE_ID, "error").inc()
+                raise ForwardError(ERR_ILLEGAL_EDGE_ID) from None
+            except EndError as exc:
+                self.metrics.hook_calls.labels(RPC_GET_EDGE_ID, "error").inc()
+                raise ForwardError(error_text(exc)) from None
+            self.metrics.hook_calls.labels(RPC_GET_EDGE_ID, "ok").inc()
+            return edge_id or self.allocate()
+        if wanted:
+            return wanted
+        if self.alloc_when_no_idservice:
+            return self.allocate()
+        raise ForwardError(ERR_SERVICE_NOT_ONLINE)
+
+    def _targets(self, method: str, edge_id: int, ip: str) -> list[ServiceEntry]:
+        services = self.registry.services_for_method(method)
+        if not services or self.presence_all:
+            return list(services)
+        return [self.pick(services, edge_id, ip)]
+
+    async def edge_online(self, presence: EdgePresence, ip: str) -> None:
+        """Raises `ForwardError` with the service's text when a service refuses the edge."""
+        targets = self._targets(RPC_EDGE_ONLINE, presence.edge_id, ip)
+        if not targets:
+            return
+        payload = presence.encode()
+        results = await asyncio.gather(
+            *(s.end.call(RPC_EDGE_ONLINE, payload, timeout=self.timeout) for s in targets),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                self.metrics.hook_calls.labels(RPC_EDGE_ONLINE, "error").inc()
+                raise ForwardError(error_text(result))
+        self.metrics.hook_calls.labels(RPC_EDGE_ONLINE, "ok").inc()
+
+    async def edge_offline(self, presence: EdgePresence, ip: str) -> None:
+        """Best effort: a service that misses it sees the edge gone from lookups anyway."""
+        targets = self._targets(RPC_EDGE_OFFLINE, presence.edge_id, ip)
+        if not targets:
+            return
+        payload = presence.encode()
+        results = await asyncio.gather(
+            *(s.end.call(RPC_EDGE_OFFLINE, payload, timeout=self.timeout) for s in targets),
+            return_exceptions=True,
+        )
+        for service, result in zip(targets, results, strict=True):
+            outcome = "error" if isinstance(result, BaseException) else "ok"
+            self.metrics.hook_calls.labels(RPC_EDGE_OFFLINE, outcome).inc()
+            if isinstance(result, BaseException):
+                log.info(
+                    "edge_offline for edge %d to service %d failed: %s",
+                    presence.edge_id,
+                    service.service_id,
+                    error_text(result),
+                )

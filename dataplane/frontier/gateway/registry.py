@@ -1,0 +1,163 @@
+"""Who is online: the gateway's in-memory state, and the only source of truth for it.
+
+Upstream kept a second copy in buntdb/sqlite for the control plane and updated the two
+without a transaction (frontier-go §16.1). Here one object holds the entries and the indexes
+the exchange routes by (method, topic and name to services), changed only from the event
+loop, so every change is atomic with respect to routing and to the control API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..geminio.aio import End
+
+__all__ = ["WILDCARD_TOPIC", "EdgeEntry", "Registry", "ServiceEntry"]
+
+WILDCARD_TOPIC = "*"
+"""A service (or bridge) claiming ``*`` receives the topics nobody else claimed."""
+
+
+def _peer(end: End) -> tuple[str, str]:
+    """(``host:port``, host) of the connection's remote end; empty when unknown."""
+    peer = end.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host = str(peer[0])
+        return (f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"), host
+    return "", ""
+
+
+@dataclass(eq=False)
+class EdgeEntry:
+    """One online edge. Identity is the object, not the ID: an old connection's late
+    cleanup must never remove its successor's entry."""
+
+    edge_id: int
+    end: End
+    meta: bytes = b""
+    addr: str = ""
+    ip: str = ""
+    create_time: float = field(default_factory=time.time)
+    rpcs: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, end: End) -> EdgeEntry:
+        addr, ip = _peer(end)
+        return cls(edge_id=end.client_id, end=end, meta=end.meta, addr=addr, ip=ip)
+
+
+@dataclass(eq=False)
+class ServiceEntry:
+    service_id: int
+    end: End
+    service: str = ""
+    topics: tuple[str, ...] = ()
+    addr: str = ""
+    ip: str = ""
+    create_time: float = field(default_factory=time.time)
+    rpcs: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, end: End, service: str, topics: tuple[str, ...]) -> ServiceEntry:
+        addr, ip = _peer(end)
+        return cls(
+            service_id=end.client_id,
+            end=end,
+            service=service,
+            topics=topics,
+            addr=addr,
+            ip=ip,
+        )
+
+
+class Registry:
+    """Edges by ID; services by ID, RPC method, topic and name.
+
+    Index lists keep services in the order they came online (then registered), which keeps
+    hash picks stable for a given set of services.
+    """
+
+    def __init__(self) -> None:
+        self.edges: dict[int, EdgeEntry] = {}
+        self.services: dict[int, ServiceEntry] = {}
+        self._by_method: dict[str, list[ServiceEntry]] = {}
+        self._by_topic: dict[str, list[ServiceEntry]] = {}
+        self._by_name: dict[str, list[ServiceEntry]] = {}
+
+    # ------------------------------------------------------------------------------ edges
+
+    def add_edge(self, entry: EdgeEntry) -> EdgeEntry | None:
+        """Register `entry`; returns the entry it replaced (the caller closes that one)."""
+        old = self.edges.get(entry.edge_id)
+        self.edges[entry.edge_id] = entry
+        return old
+
+    def remove_edge(self, entry: EdgeEntry) -> bool:
+        """Remove `entry` if it is still the current one for its ID."""
+        if self.edges.get(entry.edge_id) is entry:
+            del self.edges[entry.edge_id]
+            return True
+        return False
+
+    def edge(self, edge_id: int) -> EdgeEntry | None:
+        return self.edges.get(edge_id)
+
+    # --------------------------------------------------------------------------- services
+
+    def add_service(self, entry: ServiceEntry) -> ServiceEntry | None:
+        old = self.services.get(entry.service_id)
+        if old is not None:
+            self._unindex(old)
+        self.services[entry.service_id] = entry
+        for topic in entry.topics:
+            self._by_topic.setdefault(topic, []).append(entry)
+        self._by_name.setdefault(entry.service, []).append(entry)
+        for method in entry.rpcs:
+            self._by_method.setdefault(method, []).append(entry)
+        return old
+
+    def remove_service(self, entry: ServiceEntry) -> bool:
+        if self.services.get(entry.service_id) is not entry:
+            return False
+        del self.services[entry.service_id]
+        self._unindex(entry)
+        return True
+
+    def add_service_rpc(self, entry: ServiceEntry, method: str) -> None:
+        if method in entry.rpcs:
+            return
+        entry.rpcs.add(method)
+        if self.services.get(entry.service_id) is entry:
+            self._by_method.setdefault(method, []).append(entry)
+
+    def service(self, service_id: int) -> ServiceEntry | None:
+        return self.services.get(service_id)
+
+    def services_for_method(self, method: str) -> list[ServiceEntry]:
+        return self._by_method.get(method) or []
+
+    def services_for_topic(self, topic: str) -> list[ServiceEntry]:
+        """The services that claimed `topic`, else those claiming the wildcard."""
+        return self._by_topic.get(topic) or self._by_topic.get(WILDCARD_TOPIC) or []
+
+    def services_named(self, name: str) -> list[ServiceEntry]:
+        return self._by_name.get(name) or []
+
+    def topics(self) -> Iterator[tuple[str, list[ServiceEntry]]]:
+        return iter(self._by_topic.items())
+
+    def _unindex(self, entry: ServiceEntry) -> None:
+        for index, keys in (
+            (self._by_topic, entry.topics),
+            (self._by_name, (entry.service,)),
+            (self._by_method, tuple(entry.rpcs)),
+        ):
+            for key in keys:
+                members = index.get(key)
+                if members is None:
+                    continue
+                members[:] = [m for m in members if m is not entry]
+                if not members:
+                    del index[key]

@@ -1,0 +1,122 @@
+"""Services coming and going: identity from the connection meta, duplicate IDs.
+
+A service declares its name and topics in its meta JSON, once per connection (as upstream).
+Its ID is the one it asks for, else one we allocate; a newer connection with an ID in use
+replaces the older one, whose cleanup finishes first (serialised per ID, as for edges).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ..conventions import ConventionError, ServiceMeta
+from ..geminio.aio import End, ServerHooks
+from ..geminio.events import CloseReason
+from .errors import ForwardError
+from .exchange import Exchange
+from .hooks import IdAllocator
+from .keyed_lock import KeyedLock
+from .metrics import GatewayMetrics
+from .registry import Registry, ServiceEntry
+
+__all__ = ["Servicebound"]
+
+log = logging.getLogger("frontier.servicebound")
+
+
+class Servicebound:
+    def __init__(
+        self,
+        registry: Registry,
+        exchange: Exchange,
+        metrics: GatewayMetrics,
+        *,
+        cleanup_timeout: float = 5.0,
+    ) -> None:
+        self.registry = registry
+        self.exchange = exchange
+        self.metrics = metrics
+        self.cleanup_timeout = cleanup_timeout
+        self.allocate = IdAllocator(lambda i: i in registry.services)
+        self._locks = KeyedLock()
+        self._metas: dict[End, ServiceMeta] = {}
+        self._entries: dict[End, ServiceEntry] = {}
+        self._cleaned: dict[ServiceEntry, asyncio.Future[None]] = {}
+
+    def server_hooks(self) -> ServerHooks:
+        return ServerHooks(
+            get_client_id=self.get_client_id,
+            on_online=self.on_online,
+            on_connected=self.on_connected,
+            on_offline=self.on_offline,
+        )
+
+    def get_client_id(self, wanted: int, meta: bytes) -> int:
+        return wanted or self.allocate()
+
+    async def on_online(self, end: End) -> None:
+        try:
+            meta = ServiceMeta.decode(end.meta)
+        except ConventionError:
+            self.metrics.rejected("service", "meta")
+            raise
+        async with self._locks.hold(end.client_id):
+            old = self.registry.services.get(end.client_id)
+            if old is not None:
+                await self.kick(old, duplicate=True)
+            if end.closed:
+                raise ForwardError("the connection closed during its handshake")
+            self._metas[end] = meta
+
+    def on_connected(self, end: End) -> None:
+        meta = self._metas.pop(end, None) or ServiceMeta()
+        entry = ServiceEntry.of(end, meta.service, meta.topics)
+        previous = self.registry.add_service(entry)
+        if previous is not None:
+            previous.end.abort()
+        self._entries[end] = entry
+        self._cleaned[entry] = asyncio.get_running_loop().create_future()
+        self.exchange.attach_service(entry)
+        self.metrics.accepted("service")
+        self.metrics.services_online.set(len(self.registry.services))
+        log.info(
+            "service %d (%r, topics %s) online from %s",
+            entry.service_id,
+            entry.service,
+            list(entry.topics),
+            entry.addr,
+        )
+
+    def on_offline(self, end: End) -> None:
+        self._metas.pop(end, None)
+        entry = self._entries.pop(end, None)
+        if entry is None:
+            return
+        self.registry.remove_service(entry)
+        self.metrics.services_online.set(len(self.registry.services))
+        reason = end.close_reason
+        if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
+            self.metrics.heartbeat_timeouts.labels("service").inc()
+        log.info("service %d offline (%s)", entry.service_id, reason.reason.value if reason else "")
+        cleaned = self._cleaned.pop(entry, None)
+        if cleaned is not None and not cleaned.done():
+            cleaned.set_result(None)
+
+    async def kick(self, entry: ServiceEntry, *, duplicate: bool = False) -> None:
+        self.registry.remove_service(entry)
+        if duplicate:
+            self.metrics.duplicate_kicks.labels("service").inc()
+        cleaned = self._cleaned.get(entry)
+        entry.end.abort()
+        if cleaned is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
+
+    async def kick_id(self, service_id: int) -> bool:
+        entry = self.registry.services.get(service_id)
+        if entry is None:
+            return False
+        await self.kick(entry)
+        return True

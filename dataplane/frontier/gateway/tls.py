@@ -1,0 +1,42 @@
+"""Server TLS contexts from the `tls` blocks of the config (TLS and mutual TLS).
+
+As upstream: TLS 1.2 or newer, ECDHE key exchange with AES-GCM or ChaCha20 for TLS 1.2,
+several certificate pairs allowed, and mTLS requiring a client certificate signed by one
+of `ca_certs`.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from .config import TLS, ConfigError
+
+__all__ = ["server_ssl_context"]
+
+_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def server_ssl_context(tls: TLS, where: str) -> ssl.SSLContext | None:
+    """None when TLS is off; `ConfigError` naming `where` when the files are unusable."""
+    if not tls.enable:
+        return None
+    if not tls.certs:
+        raise ConfigError(f"{where}.tls.certs: TLS is enabled but no certificate is given")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(_TLS12_CIPHERS)
+    for index, pair in enumerate(tls.certs):
+        try:
+            context.load_cert_chain(pair.cert, pair.key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"{where}.tls.certs[{index}]: {exc}") from exc
+    if tls.mtls:
+        if not tls.ca_certs:
+            raise ConfigError(f"{where}.tls.ca_certs: mtls needs at least one CA certificate")
+        context.verify_mode = ssl.CERT_REQUIRED
+        for index, ca in enumerate(tls.ca_certs):
+            try:
+                context.load_verify_locations(cafile=ca)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"{where}.tls.ca_certs[{index}]: {exc}") from exc
+    return context

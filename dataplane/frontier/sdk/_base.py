@@ -1,0 +1,488 @@
+"""What the Service and the Edge share: addresses, the connection (kept alive or not), the
+remembered RPC registrations, and waiting for "online" without spinning.
+
+Both SDK ends are one geminio connection to a gateway. With ``reconnect=True`` (the default,
+like Go's `NewService`/`NewEdge`) that connection is a `RetryingClient` that redials after
+losing it; with ``reconnect=False`` it is a single `connect()` and losing it is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import ssl as ssl_module
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Self, TypeAlias, TypeVar
+
+from ..geminio.aio import (
+    Backoff,
+    ConnectionClosedError,
+    ConnectRejected,
+    End,
+    EndError,
+    Handler,
+    Message,
+    OperationTimeout,
+    RetryingClient,
+    Stream,
+    StreamClosedError,
+    connect,
+)
+from ..geminio.packets import HEARTBEAT_INTERVALS
+
+__all__ = [
+    "Address",
+    "Addresses",
+    "ClientBase",
+    "Reply",
+    "apply_registrations",
+    "maybe_await",
+    "parse_address",
+    "parse_addresses",
+    "to_bytes",
+]
+
+_log = logging.getLogger("frontier.sdk")
+
+Address: TypeAlias = str | tuple[str, int]
+"""``"host:port"`` (``"[::1]:30011"`` for IPv6) or ``(host, port)``."""
+Addresses: TypeAlias = Address | Sequence[Address]
+
+Reply: TypeAlias = bytes | bytearray | memoryview | None
+"""What an RPC handler may return (None: an empty response)."""
+
+T = TypeVar("T")
+
+
+def parse_address(addr: Address) -> tuple[str, int]:
+    """``"host:port"``, ``"[v6]:port"`` or ``(host, port)`` -> ``(host, port)``.
+
+    A missing host means localhost, so ``":30012"`` works as it does for Go's `net.Dial`.
+    """
+    if isinstance(addr, tuple):
+        host, port = addr
+        if not isinstance(host, str) or not isinstance(port, int):
+            raise ValueError(f"bad address {addr!r}: need (host: str, port: int)")
+        return host or "127.0.0.1", _check_port(port, addr)
+    if not isinstance(addr, str):
+        raise TypeError(f"bad address {addr!r}: need 'host:port' or (host, port)")
+    host, sep, port_text = addr.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ValueError(f"bad address {addr!r}: need 'host:port'")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"bad address {addr!r}: write IPv6 hosts as '[host]:port'")
+    return host or "127.0.0.1", _check_port(int(port_text), addr)
+
+
+def _check_port(port: int, addr: object) -> int:
+    if not 0 < port < 65536:
+        raise ValueError(f"bad address {addr!r}: port out of range")
+    return port
+
+
+def parse_addresses(addr: Addresses) -> list[tuple[str, int]]:
+    """One address or several (a list, or a tuple that is not a ``(host, port)`` pair)."""
+    if isinstance(addr, str):
+        return [parse_address(addr)]
+    if isinstance(addr, tuple) and len(addr) == 2 and isinstance(addr[1], int):
+        return [parse_address(addr)]
+    addresses = [parse_address(one) for one in addr]
+    if not addresses:
+        raise ValueError("no address given")
+    return addresses
+
+
+def to_bytes(reply: Reply) -> bytes:
+    if reply is None:
+        return b""
+    if isinstance(reply, bytes):
+        return reply
+    if isinstance(reply, bytearray | memoryview):
+        return bytes(reply)
+    raise TypeError(f"an RPC handler must return bytes or None, not {type(reply).__name__}")
+
+
+async def apply_registrations(end: End, methods: dict[str, Handler]) -> None:
+    """Register every method on a new connection, including any added meanwhile (a
+    `register()` made while the connection is being set up must not be skipped)."""
+    applied: dict[str, Handler] = {}
+    while pending := [(m, h) for m, h in methods.items() if applied.get(m) is not h]:
+        # All at once: every handler is installed within one loop turn and the Register
+        # packets leave together, instead of one round trip per method.
+        await asyncio.gather(*(end.register(method, handler) for method, handler in pending))
+        applied.update(pending)
+
+
+async def maybe_await(value: T | Awaitable[T]) -> T:
+    """Let application callbacks be plain functions or coroutine functions."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class _Redialer(RetryingClient):
+    """`RetryingClient` with what the SDKs need on top.
+
+    - several addresses, tried round robin, one per dial (an edge fails over between
+      gateways); `RetryingClient` dials one ``host:port``;
+    - ``server_hostname`` for TLS (SNI and the certificate check) when dialing by IP;
+    - every dial's outcome reported, so that `start()` can raise the first failure instead
+      of redialing a wrong address or a rejecting gateway forever;
+    - registrations replayed until none is missing: a `register()` made while a new
+      connection is being set up is applied to it, not only to the next one.
+    """
+
+    def __init__(
+        self,
+        addresses: list[tuple[str, int]],
+        *,
+        server_hostname: str | None,
+        methods: dict[str, Handler],
+        on_attempt: Callable[[BaseException | None], None],
+        **kwargs: Any,
+    ) -> None:
+        host, port = addresses[0]
+        super().__init__(host, port, **kwargs)
+        self._addresses = addresses
+        self._next_address = 0
+        self._connect_kwargs: dict[str, Any] = {
+            key: kwargs.get(key) for key in ("ssl", "config", "limits")
+        }
+        self._connect_kwargs.update(
+            meta=kwargs.get("meta", b""),
+            client_id=kwargs.get("client_id", 0),
+            heartbeat=kwargs.get("heartbeat", 20),
+            server_hostname=server_hostname,
+        )
+        self._methods = methods
+        self._on_attempt = on_attempt
+
+    async def register(self, method: str, handler: Handler) -> None:
+        """Serve `method` now if online, and on every later connection."""
+        self._methods[method] = handler
+        end = self.end
+        if end is not None and end.online:
+            with contextlib.suppress(ConnectionClosedError):  # remembered for the next one
+                await end.register(method, handler)
+
+    async def _dial_once(self) -> End | None:
+        host, port = self._addresses[self._next_address]
+        self._next_address = (self._next_address + 1) % len(self._addresses)
+        try:
+            end = await connect(host, port, **self._connect_kwargs)
+        except (OSError, EndError) as exc:
+            _log.info("dialing %s:%s failed: %s", host, port, exc)
+            self._on_attempt(exc)
+            return None
+        except Exception as exc:  # never let the supervisor die silently
+            _log.warning("dialing %s:%s failed unexpectedly", host, port, exc_info=True)
+            self._on_attempt(exc)
+            return None
+        try:
+            await apply_registrations(end, self._methods)
+        except EndError as exc:
+            _log.info("registering on %s:%s failed: %s", host, port, exc)
+            self._on_attempt(exc)
+            end.abort()
+            await end.wait_closed()
+            return None
+        self._on_attempt(None)
+        return end
+
+
+class ClientBase:
+    """One geminio connection to a gateway, as the Service and the Edge use it."""
+
+    def __init__(
+        self,
+        addr: Addresses,
+        *,
+        meta: bytes,
+        client_id: int,
+        ssl: ssl_module.SSLContext | None,
+        server_hostname: str | None,
+        reconnect: bool,
+        backoff: Backoff | None,
+        heartbeat: int,
+    ) -> None:
+        if heartbeat not in HEARTBEAT_INTERVALS:
+            raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
+        self._addresses = parse_addresses(addr)
+        self._meta = meta
+        self._client_id = client_id
+        self._ssl = ssl
+        self._server_hostname = server_hostname
+        self._reconnect = reconnect
+        self._backoff = backoff
+        self._heartbeat = heartbeat
+        self._methods: dict[str, Handler] = {}
+        self._redialer: _Redialer | None = None
+        self._end: End | None = None
+        self._last_id = 0
+        self._was_online = False
+        self._started = False
+        self._closed = False
+        self._changed: asyncio.Future[None] | None = None
+        self._first: asyncio.Future[None] | None = None
+        self._connecting: asyncio.Future[End] | None = None
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Connect and return once online (RPCs registered so far are already served).
+
+        The first connection must succeed, as in Go: if every address fails once (refused,
+        unreachable, or the gateway rejected us, e.g. an `edge_online` hook said no), the
+        last error is raised (`ConnectRejected` preferred, since it carries the gateway's
+        reason). After that, a reconnecting client redials for as long as it is open.
+        """
+        if self._closed:
+            raise ConnectionClosedError("closed")
+        if self._started:
+            await self._wait_end(None)
+            return
+        self._started = True
+        try:
+            if self._reconnect:
+                await self._start_redialer()
+            else:
+                await self._start_single()
+        except BaseException:
+            self._closed = True
+            self._signal()  # operations waiting for the first connection fail too
+            raise
+
+    async def _start_single(self) -> None:
+        errors: list[BaseException] = []
+        for host, port in self._addresses:
+            connecting = asyncio.ensure_future(
+                connect(
+                    host,
+                    port,
+                    meta=self._meta,
+                    client_id=self._client_id,
+                    ssl=self._ssl,
+                    server_hostname=self._server_hostname,
+                    heartbeat=self._heartbeat,
+                )
+            )
+            self._connecting = connecting  # close() cancels it
+            try:
+                end = await connecting
+            except (OSError, EndError) as exc:
+                errors.append(exc)
+                continue
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self._closed and (task is None or not task.cancelling()):
+                    raise ConnectionClosedError("closed while starting") from None
+                raise
+            finally:
+                self._connecting = None
+            try:
+                await apply_registrations(end, self._methods)
+            except BaseException as exc:
+                end.abort()
+                if isinstance(exc, EndError):
+                    errors.append(exc)
+                    continue
+                raise
+            if self._closed:  # close() was called while we were connecting
+                await end.close()
+                raise ConnectionClosedError("closed")
+            if end.closed:
+                errors.append(ConnectionClosedError("the connection closed while starting"))
+                continue
+            end.close_callbacks.append(self._went_offline)
+            self._went_online(end)
+            return
+        raise _pick_error(errors)
+
+    async def _start_redialer(self) -> None:
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[None] = loop.create_future()
+        self._first = first
+        errors: list[BaseException] = []
+        tries = len(self._addresses)
+
+        def on_attempt(exc: BaseException | None) -> None:
+            if first.done() or exc is None:
+                return
+            errors.append(exc)
+            if len(errors) >= tries:
+                first.set_exception(_pick_error(errors))
+
+        def on_online(end: End) -> None:
+            self._went_online(end)
+            if not first.done():
+                first.set_result(None)
+
+        redialer = _Redialer(
+            self._addresses,
+            server_hostname=self._server_hostname,
+            methods=self._methods,
+            on_attempt=on_attempt,
+            meta=self._meta,
+            client_id=self._client_id,
+            ssl=self._ssl,
+            heartbeat=self._heartbeat,
+            backoff=self._backoff,
+            on_online=on_online,
+            on_offline=self._went_offline,
+        )
+        self._redialer = redialer
+        redialer.start()
+        try:
+            await first
+        except BaseException:
+            if self._redialer is redialer:
+                self._redialer = None
+                await redialer.close()
+            raise
+        finally:
+            self._first = None
+
+    async def close(self) -> None:
+        """Close the connection (gracefully) and stop redialing. Pending `receive()` and
+        `accept_stream()` calls raise `ConnectionClosedError`."""
+        if self._closed and self._redialer is None and self._end is None:
+            return
+        self._closed = True
+        redialer, self._redialer = self._redialer, None
+        end = self._end
+        self._signal()
+        if self._first is not None and not self._first.done():
+            self._first.set_exception(ConnectionClosedError("closed while starting"))
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if redialer is not None:
+            await redialer.close()
+        elif end is not None:
+            await end.close()
+        self._end = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def online(self) -> bool:
+        """Connected to a gateway right now."""
+        end = self._end
+        return end is not None and end.online
+
+    @property
+    def end(self) -> End | None:
+        """The current geminio End (None while offline): for what the SDK does not wrap."""
+        return self._end
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was re-established after the first."""
+        return self._redialer.reconnects if self._redialer is not None else 0
+
+    def streams(self) -> list[Stream]:
+        """The open streams of the current connection (Go's `ListStreams`)."""
+        end = self._end
+        if end is None:
+            return []
+        return [stream for stream in end.streams() if stream is not end]
+
+    # ----------------------------------------------------------------- for subclasses
+
+    def _went_online(self, end: End) -> None:
+        self._was_online = True
+        self._end = end
+        self._last_id = end.client_id
+        self._signal()
+
+    def _went_offline(self, end: End) -> None:
+        if self._end is end:
+            self._end = None
+        self._signal()
+
+    def _signal(self) -> None:
+        changed, self._changed = self._changed, None
+        if changed is not None and not changed.done():
+            changed.set_result(None)
+
+    async def _wait_end(self, timeout: float | None) -> End:  # noqa: ASYNC109
+        """The online End; waits while reconnecting (up to `timeout` seconds, then
+        `OperationTimeout`). Raises `ConnectionClosedError` when closed or, without
+        reconnect, once the connection is lost."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self._closed:
+                raise ConnectionClosedError("closed")
+            if not self._started:
+                raise ConnectionClosedError("not started: use start() or 'async with'")
+            end = self._end
+            if end is not None and end.online:
+                return end
+            if not self._reconnect and end is None and self._was_online:
+                raise ConnectionClosedError("the connection is lost (reconnect=False)")
+            if self._changed is None:
+                self._changed = loop.create_future()
+            waiter = asyncio.shield(self._changed)
+            if deadline is None:
+                await waiter
+                continue
+            remaining = deadline - loop.time()
+            try:
+                async with asyncio.timeout(max(remaining, 0)):
+                    await waiter
+            except TimeoutError:
+                raise OperationTimeout("not connected to the gateway in time") from None
+
+    def _remaining(self, timeout: float | None, started: float) -> float | None:
+        if timeout is None:
+            return None
+        left = timeout - (asyncio.get_running_loop().time() - started)
+        if left <= 0:
+            raise OperationTimeout("not connected to the gateway in time")
+        return left
+
+    async def _register(self, method: str, handler: Handler) -> None:
+        """Serve `method` from now on (before `start()`: from the first connection on)."""
+        self._methods[method] = handler
+        if self._redialer is not None:
+            await self._redialer.register(method, handler)
+            return
+        end = self._end
+        if end is not None and end.online:
+            await end.register(method, handler)
+
+    async def _receive(self) -> Message:
+        """The next message on the default stream; survives reconnects."""
+        while True:
+            end = await self._wait_end(None)
+            try:
+                return await end.receive()
+            except (ConnectionClosedError, StreamClosedError):
+                if not end.closed:
+                    raise
+                # the connection went away under us: wait for the next one (or raise)
+
+    async def _accept(self) -> Stream:
+        while True:
+            end = await self._wait_end(None)
+            try:
+                return await end.accept_stream()
+            except ConnectionClosedError:
+                if not end.closed:
+                    raise
+
+
+def _pick_error(errors: list[BaseException]) -> BaseException:
+    for exc in reversed(errors):
+        if isinstance(exc, ConnectRejected):
+            return exc
+    return errors[-1]

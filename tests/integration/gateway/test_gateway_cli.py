@@ -1,0 +1,101 @@
+"""The `frontier` command as users run it: a real process, its flags, signals and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from frontier.conventions import append_edge_id
+from frontier.gateway import parse_config
+from frontier.geminio.aio import Request
+from support.gateway import connect_edge, connect_service
+
+pytestmark = pytest.mark.integration
+
+FRONTIER = [sys.executable, "-m", "frontier.gateway.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_print_default_config_is_a_valid_documented_config() -> None:
+    out = subprocess.run(
+        [*FRONTIER, "--print-default-config"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "#" in out  # documented
+    config = parse_config(yaml.safe_load(out))
+    assert config.servicebound.listen.addr.endswith(":30011")
+    assert config.edgebound.listen.addr.endswith(":30012")
+
+
+def test_unknown_key_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "frontier.yaml"
+    path.write_text("edgebound:\n  listen:\n    adr: 0.0.0.0:1\n")
+    result = subprocess.run([*FRONTIER, "--config", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "edgebound.listen.adr" in result.stderr
+
+
+async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> None:
+    sb, eb, obs = _free_port(), _free_port(), _free_port()
+    path = tmp_path / "frontier.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "servicebound": {"listen": {"addr": f"127.0.0.1:{sb}"}},
+                "edgebound": {"listen": {"addr": f"127.0.0.1:{eb}"}},
+                "observability": {"enable": True, "addr": f"127.0.0.1:{obs}"},
+            }
+        )
+    )
+    env = {**os.environ, "FRONTIER_DRAIN_SECONDS": "0.5"}
+    process = await asyncio.create_subprocess_exec(
+        *FRONTIER,
+        "--config",
+        str(path),
+        "--loglevel",
+        "info",
+        "--log-format",
+        "json",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        lines: list[bytes] = []
+        while True:  # wait for the startup line, not a fixed time
+            line = await asyncio.wait_for(process.stderr.readline(), 20)
+            assert line, b"".join(lines).decode()
+            lines.append(line)
+            if b"frontier up" in line:
+                break
+        assert line.lstrip().startswith(b"{")  # --log-format json
+        service = await connect_service(sb)
+        edge = await connect_edge(eb)
+
+        async def hello(request: Request) -> bytes:
+            return b"hi " + request.data
+
+        await edge.register("hello", hello)
+        custom = append_edge_id(b"", edge.client_id)
+        assert await service.call("hello", b"there", custom=custom) == b"hi there"
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+        await asyncio.wait_for(edge.wait_closed(), 5)
+        await asyncio.wait_for(service.wait_closed(), 5)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

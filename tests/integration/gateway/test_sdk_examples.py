@@ -1,0 +1,256 @@
+"""The examples, run as the README says: each piece a subprocess, against a `frontier`
+gateway subprocess (an in-process Gateway if the `frontier` command does not work).
+
+Every wait reads the processes' output up to an expected line, with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from frontier.gateway import Gateway
+from support.gateway import gateway_config
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+FRONTIER = Path(sys.executable).parent / "frontier"
+
+
+def frontier_cli_works() -> bool:
+    if not FRONTIER.exists() and shutil.which("frontier") is None:
+        return False
+    try:
+        done = subprocess.run(
+            [str(FRONTIER), "--help"], capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+class Proc:
+    """A subprocess whose output lines are read on demand, up to an expected one."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
+        self.name = name
+        self.process = process
+        self.lines: list[str] = []
+
+    @classmethod
+    async def start(cls, name: str, *argv: str, stdin: bool = False) -> Proc:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        return cls(name, process)
+
+    async def expect(self, pattern: str, within: float = 15.0) -> re.Match[str]:
+        """Read lines until one matches `pattern`; fail with the output seen so far."""
+        assert self.process.stdout is not None
+        regex = re.compile(pattern)
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    raw = await self.process.stdout.readline()
+                    if not raw:
+                        raise AssertionError(
+                            f"{self.name} exited (rc={await self.process.wait()}) before "
+                            f"printing /{pattern}/; output:\n" + "\n".join(self.lines)
+                        )
+                    line = raw.decode(errors="replace").rstrip("\n")
+                    self.lines.append(line)
+                    if match := regex.search(line):
+                        return match
+        except TimeoutError:
+            raise AssertionError(
+                f"{self.name}: no /{pattern}/ within {within} s; output:\n" + "\n".join(self.lines)
+            ) from None
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+
+    def close_stdin(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
+    async def exited(self, within: float = 15.0) -> int:
+        """The exit code, once the process ended (its remaining output is kept)."""
+        assert self.process.stdout is not None
+        async with asyncio.timeout(within):
+            rest = await self.process.stdout.read()
+            self.lines.extend(rest.decode(errors="replace").splitlines())
+            return await self.process.wait()
+
+    async def stop(self, within: float = 15.0) -> int:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+        return await self.exited(within)
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+
+@dataclass
+class Ports:
+    servicebound: str
+    edgebound: str
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Ports]:
+    if not frontier_cli_works():
+        async with Gateway(gateway_config()) as gw:
+            yield Ports(f"127.0.0.1:{gw.servicebound_port}", f"127.0.0.1:{gw.edgebound_port}")
+        return
+    config = tmp_path / "frontier.yaml"
+    config.write_text(
+        "servicebound: {listen: {addr: '127.0.0.1:0'}}\n"
+        "edgebound: {listen: {addr: '127.0.0.1:0'}}\n"
+        "observability: {enable: false}\n"
+        "daemon: {drain_seconds: 1}\n"
+        "log: {output: stdout}\n"
+    )
+    proc = await Proc.start("frontier", str(FRONTIER), "--config", str(config))
+    try:
+        up = await proc.expect(r"frontier up: servicebound :(\d+), edgebound :(\d+)")
+        yield Ports(f"127.0.0.1:{up[1]}", f"127.0.0.1:{up[2]}")
+        assert await proc.stop() == 0, "\n".join(proc.lines)
+    finally:
+        proc.kill()
+
+
+@pytest.fixture
+async def procs() -> AsyncIterator[list[Proc]]:
+    """Started processes, killed at the end whatever happened."""
+    started: list[Proc] = []
+    yield started
+    for proc in started:
+        proc.kill()
+        with contextlib.suppress(Exception):
+            await proc.process.wait()
+
+
+async def example(
+    procs: list[Proc], name: str, script: str, *args: str, stdin: bool = False
+) -> Proc:
+    proc = await Proc.start(name, sys.executable, str(EXAMPLES / script), *args, stdin=stdin)
+    procs.append(proc)
+    return proc
+
+
+async def test_chatroom(gateway: Ports, procs: list[Proc]) -> None:
+    service = await example(
+        procs, "chat service", "chatroom/service.py", "--addr", gateway.servicebound
+    )
+    await service.expect(r"chat service 'chatroom' online")
+    alice = await example(
+        procs,
+        "alice",
+        "chatroom/edge.py",
+        "--addr",
+        gateway.edgebound,
+        "--nick",
+        "alice",
+        stdin=True,
+    )
+    await alice.expect(r"connected as alice \(edge \d+\)")
+    await service.expect(r"alice joined .*1 online")
+    bob = await example(
+        procs, "bob", "chatroom/edge.py", "--addr", gateway.edgebound, "--nick", "bob", stdin=True
+    )
+    await bob.expect(r"connected as bob")
+    await service.expect(r"bob joined .*2 online")
+
+    alice.send("hello bob")
+    await bob.expect(r"^alice: hello bob$")
+    bob.send("hi alice")
+    await alice.expect(r"^bob: hi alice$")
+    assert "alice: hello bob" not in alice.lines  # nobody hears their own messages
+
+    alice.close_stdin()
+    assert await alice.exited() == 0, "\n".join(alice.lines)
+    await service.expect(r"alice left .*1 online")
+    bob.close_stdin()
+    assert await bob.exited() == 0, "\n".join(bob.lines)
+    await service.expect(r"bob left .*0 online")
+    assert await service.stop() == 0, "\n".join(service.lines)
+
+
+async def test_chat_edge_reports_when_nobody_serves_the_topic(
+    gateway: Ports, procs: list[Proc]
+) -> None:
+    alice = await example(
+        procs,
+        "alice",
+        "chatroom/edge.py",
+        "--addr",
+        gateway.edgebound,
+        "--nick",
+        "alice",
+        stdin=True,
+    )
+    await alice.expect(r"connected as alice")
+    alice.send("anyone?")
+    await alice.expect(r"^! not sent: topic not online$")
+    alice.close_stdin()
+    assert await alice.exited() == 0
+
+
+async def test_call_device(gateway: Ports, procs: list[Proc]) -> None:
+    backend = await example(
+        procs,
+        "backend",
+        "call_device/backend.py",
+        "--addr",
+        gateway.servicebound,
+        "--device",
+        "greenhouse-1",
+        "--count",
+        "2",
+        "--interval",
+        "0.05",
+    )
+    await backend.expect(r"backend online")
+    decoy = await example(
+        procs, "decoy", "call_device/device.py", "--addr", gateway.edgebound, "--name", "shed"
+    )
+    await decoy.expect(r"device 'shed' online as edge \d+")
+    device = await example(
+        procs,
+        "device",
+        "call_device/device.py",
+        "--addr",
+        gateway.edgebound,
+        "--name",
+        "greenhouse-1",
+    )
+    edge_id = (await device.expect(r"device 'greenhouse-1' online as edge (\d+)"))[1]
+    for _ in range(2):
+        line = await backend.expect(rf"reading from 'greenhouse-1' \(edge {edge_id}\): (.*)$")
+        reading = json.loads(line[1])
+        assert reading["device"] == "greenhouse-1"
+        assert {"temperature_c", "humidity_pct", "time"} <= set(reading)
+    assert await backend.exited() == 0, "\n".join(backend.lines)  # --count 2 reached
+    assert not any("'shed' (edge" in line and "reading" in line for line in backend.lines)
+    assert await device.stop() == 0, "\n".join(device.lines)
+    assert await decoy.stop() == 0, "\n".join(decoy.lines)
