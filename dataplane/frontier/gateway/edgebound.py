@@ -87,7 +87,6 @@ class Edgebound:
         if previous is not None:  # not expected (the lock serialises), but never leak one
             previous.end.abort()
         self._entries[end] = entry
-        self._cleaned[entry] = asyncio.get_running_loop().create_future()
         self.exchange.attach_edge(entry)
         self.metrics.accepted("edge")
         self.metrics.edges_online.set(len(self.registry.edges))
@@ -97,6 +96,9 @@ class Edgebound:
         entry = self._entries.pop(end, None)
         if entry is None:
             return
+        cleaned = self._cleaned.get(entry)
+        if cleaned is None:
+            cleaned = self._cleaned[entry] = asyncio.get_running_loop().create_future()
         self.registry.remove_edge(entry)
         self.metrics.edges_online.set(len(self.registry.edges))
         reason = end.close_reason
@@ -106,8 +108,8 @@ class Edgebound:
         try:
             await self.hooks.edge_offline(_presence(entry), entry.ip)
         finally:
-            cleaned = self._cleaned.pop(entry, None)
-            if cleaned is not None and not cleaned.done():
+            self._cleaned.pop(entry, None)
+            if not cleaned.done():
                 cleaned.set_result(None)
 
     async def kick(self, entry: EdgeEntry, *, duplicate: bool = False) -> None:
@@ -115,11 +117,16 @@ class Edgebound:
         self.registry.remove_edge(entry)
         if duplicate:
             self.metrics.duplicate_kicks.labels("edge").inc()
-        cleaned = self._cleaned.get(entry)
+        cleaned = self._cleaned.get(entry)  # set while its cleanup runs
+        if cleaned is None:
+            if entry.end not in self._entries:  # its cleanup has finished
+                entry.end.abort()
+                return
+            # created only now: an idle edge should not carry a future of its own
+            cleaned = self._cleaned[entry] = asyncio.get_running_loop().create_future()
         entry.end.abort()
-        if cleaned is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
 
     async def kick_id(self, edge_id: int) -> bool:
         entry = self.registry.edges.get(edge_id)

@@ -16,7 +16,6 @@ one failure, frontier-go §16.2).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from ..conventions import (
@@ -29,12 +28,14 @@ from ..conventions import (
     append_edge_id,
     split_edge_id,
 )
-from ..geminio.aio import EndError, Message, Request, Stream
-from .errors import ForwardError, error_text
+from ..geminio.aio import EndError, Message, Stream
+from ..geminio.aio.messages import SyncRequest
+from .errors import ForwardError
 from .flow import Flow
 from .hashing import Picker, make_picker
 from .metrics import GatewayMetrics
 from .registry import EdgeEntry, Registry, ServiceEntry
+from .relay import Relay
 from .splice import Splice
 
 __all__ = ["Exchange"]
@@ -69,6 +70,7 @@ class Exchange:
         self.timeout = forward_timeout
         self.max_inflight = max_inflight
         self.pick: Picker[ServiceEntry] = make_picker(hashby, _service_ring_key)
+        self.relay = Relay(metrics, forward_timeout)
 
     # ------------------------------------------------------------------------- attach
 
@@ -76,11 +78,7 @@ class Exchange:
         """Route what this edge sends; called once its connection is accepted."""
         end = entry.end
         flow = Flow(end, self.max_inflight)
-
-        async def rpc_to_service(request: Request) -> bytes:
-            return await self._rpc_to_service(entry, request)
-
-        end.hijack(rpc_to_service)
+        end.hijack_sync(lambda request: self._rpc_to_service(entry, request))
         end.set_message_sink(lambda message: self._message_to_service(entry, flow, message))
         end.set_stream_sink(lambda stream: self._stream_to_service(entry, stream))
 
@@ -93,11 +91,7 @@ class Exchange:
     def attach_service(self, entry: ServiceEntry) -> None:
         end = entry.end
         flow = Flow(end, self.max_inflight)
-
-        async def rpc_to_edge(request: Request) -> bytes:
-            return await self._rpc_to_edge(entry, request)
-
-        end.hijack(rpc_to_edge)
+        end.hijack_sync(lambda request: self._rpc_to_edge(entry, request))
         end.set_message_sink(lambda message: self._message_to_edge(entry, flow, message))
         end.set_stream_sink(lambda stream: self._stream_to_edge(entry, stream))
 
@@ -115,29 +109,17 @@ class Exchange:
     def pick_service(self, candidates: Sequence[ServiceEntry], edge: EdgeEntry) -> ServiceEntry:
         return self.pick(candidates, edge.edge_id, edge.ip)
 
-    async def _rpc_to_service(self, edge: EdgeEntry, request: Request) -> bytes:
-        metrics = self.metrics
+    def _rpc_to_service(self, edge: EdgeEntry, request: SyncRequest) -> None:
         method = request.method
         # An edge must not be able to forge presence events or ID answers.
         services = () if method in CONTROL_RPCS else self.registry.services_for_method(method)
         if not services:
-            metrics.offline[_RPC_TO_SERVICE].inc()
-            raise ForwardError(ERR_RPC_NOT_ONLINE)
+            self.metrics.offline[_RPC_TO_SERVICE].inc()
+            request.fail(ERR_RPC_NOT_ONLINE)
+            return
         service = self.pick_service(services, edge)
-        started = time.perf_counter()
-        try:
-            data = await service.end.call(
-                request.method,
-                request.data,
-                custom=append_edge_id(request.custom, edge.edge_id),
-                timeout=self.timeout,
-            )
-        except EndError as exc:
-            metrics.failed[_RPC_TO_SERVICE].inc()
-            raise ForwardError(error_text(exc)) from None
-        metrics.ok[_RPC_TO_SERVICE].inc()
-        metrics.latency[_RPC_TO_SERVICE].observe(time.perf_counter() - started)
-        return data
+        custom = append_edge_id(request.custom, edge.edge_id)
+        self.relay.call(request, service.end, custom, _RPC_TO_SERVICE)
 
     def _message_to_service(self, edge: EdgeEntry, flow: Flow, message: Message) -> None:
         topic = message.topic
@@ -146,27 +128,9 @@ class Exchange:
             self.metrics.offline[_MSG_TO_SERVICE].inc()
             message.error(ERR_TOPIC_NOT_ONLINE)
             return
-        flow.spawn(self.publish_to_service(edge, message, self.pick_service(services, edge)))
-
-    async def publish_to_service(
-        self, edge: EdgeEntry, message: Message, service: ServiceEntry
-    ) -> None:
-        metrics = self.metrics
-        started = time.perf_counter()
-        try:
-            await service.end.publish(
-                message.data,
-                topic=message.topic,
-                custom=append_edge_id(message.custom, edge.edge_id),
-                timeout=self.timeout,
-            )
-        except EndError as exc:
-            metrics.failed[_MSG_TO_SERVICE].inc()
-            message.error(error_text(exc))
-            return
-        message.done()
-        metrics.ok[_MSG_TO_SERVICE].inc()
-        metrics.latency[_MSG_TO_SERVICE].observe(time.perf_counter() - started)
+        service = self.pick_service(services, edge)
+        custom = append_edge_id(message.custom, edge.edge_id)
+        self.relay.publish(message, service.end, custom, _MSG_TO_SERVICE, flow)
 
     def _stream_to_service(self, edge: EdgeEntry, stream: Stream) -> None:
         services = self.registry.services_named(stream.peer)
@@ -191,24 +155,14 @@ class Exchange:
             raise ForwardError(ERR_EDGE_NOT_ONLINE)
         return stripped, edge
 
-    async def _rpc_to_edge(self, service: ServiceEntry, request: Request) -> bytes:
-        metrics = self.metrics
+    def _rpc_to_edge(self, service: ServiceEntry, request: SyncRequest) -> None:
         try:
             custom, edge = self._edge_for(request.custom)
-        except ForwardError:
-            metrics.offline[_RPC_TO_EDGE].inc()
-            raise
-        started = time.perf_counter()
-        try:
-            data = await edge.end.call(
-                request.method, request.data, custom=custom, timeout=self.timeout
-            )
-        except EndError as exc:
-            metrics.failed[_RPC_TO_EDGE].inc()
-            raise ForwardError(error_text(exc)) from None
-        metrics.ok[_RPC_TO_EDGE].inc()
-        metrics.latency[_RPC_TO_EDGE].observe(time.perf_counter() - started)
-        return data
+        except ForwardError as exc:
+            self.metrics.offline[_RPC_TO_EDGE].inc()
+            request.fail(str(exc))
+            return
+        self.relay.call(request, edge.end, custom, _RPC_TO_EDGE)
 
     def _message_to_edge(self, service: ServiceEntry, flow: Flow, message: Message) -> None:
         try:
@@ -217,22 +171,7 @@ class Exchange:
             self.metrics.offline[_MSG_TO_EDGE].inc()
             message.error(str(exc))
             return
-        flow.spawn(self._publish_to_edge(message, custom, edge))
-
-    async def _publish_to_edge(self, message: Message, custom: bytes, edge: EdgeEntry) -> None:
-        metrics = self.metrics
-        started = time.perf_counter()
-        try:
-            await edge.end.publish(
-                message.data, topic=message.topic, custom=custom, timeout=self.timeout
-            )
-        except EndError as exc:
-            metrics.failed[_MSG_TO_EDGE].inc()
-            message.error(error_text(exc))
-            return
-        message.done()
-        metrics.ok[_MSG_TO_EDGE].inc()
-        metrics.latency[_MSG_TO_EDGE].observe(time.perf_counter() - started)
+        self.relay.publish(message, edge.end, custom, _MSG_TO_EDGE, flow)
 
     def _stream_to_edge(self, service: ServiceEntry, stream: Stream) -> None:
         try:

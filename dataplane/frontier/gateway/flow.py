@@ -35,11 +35,22 @@ class Flow:
         task = self._end.spawn(coro)
         task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def track(self, future: asyncio.Future[Any]) -> None:
+        """Count `future` (a forward without a task) as in flight until it is done."""
+        self.inflight += 1
+        if not self._paused and self.inflight >= self._limit:
+            self._paused = True
+            self._end.pause_reading(self)
+        future.add_done_callback(self._released)
+
+    def _released(self, _: object) -> None:
         self.inflight -= 1
         if self._paused and self.inflight <= self._limit // 2:
             self._paused = False
             self._end.resume_reading(self)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._released(task)
         if not task.cancelled() and task.exception() is not None:
             # forwards catch their own errors; anything else is a bug worth seeing
             loop = asyncio.get_running_loop()

@@ -29,7 +29,7 @@ def _peer(end: End) -> tuple[str, str]:
     return "", ""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class EdgeEntry:
     """One online edge. Identity is the object, not the ID: an old connection's late
     cleanup must never remove its successor's entry."""
@@ -48,7 +48,7 @@ class EdgeEntry:
         return cls(edge_id=end.client_id, end=end, meta=end.meta, addr=addr, ip=ip)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ServiceEntry:
     service_id: int
     end: End

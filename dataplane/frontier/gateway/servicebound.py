@@ -77,7 +77,6 @@ class Servicebound:
         if previous is not None:
             previous.end.abort()
         self._entries[end] = entry
-        self._cleaned[entry] = asyncio.get_running_loop().create_future()
         self.exchange.attach_service(entry)
         self.metrics.accepted("service")
         self.metrics.services_online.set(len(self.registry.services))
@@ -108,11 +107,13 @@ class Servicebound:
         self.registry.remove_service(entry)
         if duplicate:
             self.metrics.duplicate_kicks.labels("service").inc()
-        cleaned = self._cleaned.get(entry)
+        if entry.end not in self._entries:  # its cleanup already ran
+            entry.end.abort()
+            return
+        cleaned = self._cleaned.setdefault(entry, asyncio.get_running_loop().create_future())
         entry.end.abort()
-        if cleaned is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
 
     async def kick_id(self, service_id: int) -> bool:
         entry = self.registry.services.get(service_id)

@@ -9,13 +9,12 @@ bytes already relayed (the dismiss is queued behind them).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..geminio.aio import EndError, Message, Request, Stream
-from .errors import ForwardError, error_text
+from ..geminio.aio import EndError, Stream
+from ..geminio.aio.messages import SyncRequest
 from .flow import Flow
 
 if TYPE_CHECKING:
@@ -32,26 +31,38 @@ class Splice:
         self.source = source
         self.to_edge = to_edge
         self.target: Stream | None = None
-        self._ready: asyncio.Future[Stream] = asyncio.get_running_loop().create_future()
-        # Calls on the opener's half may arrive before the far half exists: hold them here.
-        source.hijack(self._call_from_source)
+        self._failed = False
+        # Calls on the opener's half may arrive before the far half exists: park them
+        # (they count against the source's handler bound, so parking is bounded too).
+        self._parked: list[SyncRequest] = []
+        source.hijack_sync(self._call_from_source)
 
     def fail(self) -> None:
-        if not self._ready.done():
-            self._ready.set_exception(EndError("the far half of the stream could not be opened"))
-            self._ready.exception()  # retrieved: nobody may be waiting
+        self._failed = True
+        parked, self._parked = self._parked, []
+        for request in parked:
+            request.fail("the far half of the stream could not be opened")
 
     def connect(self, target: Stream) -> None:
         self.target = target
-        self._ready.set_result(target)
         source = self.source
         exchange = self.exchange
         limit = exchange.max_inflight
+        relay = exchange.relay
+        forward, backward = self._kinds("rpc")
+        message_forward, message_backward = self._kinds("message")
         source_flow = Flow(source.end, limit)
         target_flow = Flow(target.end, limit)
-        target.hijack(self._call_from_target)
-        source.set_message_sink(lambda m: source_flow.spawn(self._publish(m, target)))
-        target.set_message_sink(lambda m: target_flow.spawn(self._publish(m, source)))
+        target.hijack_sync(lambda request: relay.call(request, source, request.custom, backward))
+        source.set_message_sink(
+            lambda m: relay.publish(m, target, m.custom, message_forward, source_flow)
+        )
+        target.set_message_sink(
+            lambda m: relay.publish(m, source, m.custom, message_backward, target_flow)
+        )
+        parked, self._parked = self._parked, []
+        for request in parked:
+            relay.call(request, target, request.custom, forward)
         metrics = exchange.metrics
         forward_bytes = metrics.bytes_to_edge if self.to_edge else metrics.bytes_to_service
         backward_bytes = metrics.bytes_to_service if self.to_edge else metrics.bytes_to_edge
@@ -83,35 +94,23 @@ class Splice:
         finally:
             src.end.resume_reading(token)
 
-    # ------------------------------------------------------------------ messages, RPC
+    # ------------------------------------------------------------------------------ RPC
 
-    async def _publish(self, message: Message, dst: Stream) -> None:
-        try:
-            await dst.publish(
-                message.data,
-                topic=message.topic,
-                custom=message.custom,
-                timeout=self.exchange.timeout,
-            )
-        except EndError as exc:
-            message.error(error_text(exc))
-            return
-        message.done()
+    def _kinds(self, kind: str = "rpc") -> tuple[tuple[str, str], tuple[str, str]]:
+        """Metric labels (kind, direction) for source->target and target->source: calls
+        and messages on a stream count as calls and messages in their direction."""
+        if self.to_edge:
+            return (kind, "to_edge"), (kind, "to_service")
+        return (kind, "to_service"), (kind, "to_edge")
 
-    async def _call_from_source(self, request: Request) -> bytes:
-        target = await asyncio.shield(self._ready)
-        return await self._call(request, target)
-
-    async def _call_from_target(self, request: Request) -> bytes:
-        return await self._call(request, self.source)
-
-    async def _call(self, request: Request, dst: Stream) -> bytes:
-        try:
-            return await dst.call(
-                request.method, request.data, custom=request.custom, timeout=self.exchange.timeout
-            )
-        except EndError as exc:
-            raise ForwardError(error_text(exc)) from None
+    def _call_from_source(self, request: SyncRequest) -> None:
+        if self.target is not None:
+            forward, _ = self._kinds()
+            self.exchange.relay.call(request, self.target, request.custom, forward)
+        elif self._failed:
+            request.fail("the far half of the stream could not be opened")
+        else:
+            self._parked.append(request)
 
     # --------------------------------------------------------------------------- close
 

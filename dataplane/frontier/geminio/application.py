@@ -71,25 +71,15 @@ _RESPONSE = int(PacketType.RESPONSE)
 
 
 class AppLayer:
-    __slots__ = ("_config", "_handlers", "_out")
+    __slots__ = ("_config", "_out")
 
     def __init__(self, out: Outbox, config: ConnectionConfig) -> None:
         self._out = out
         self._config = config
-        # Any: each handler takes its own packet class, which a dict value cannot express.
-        self._handlers: dict[type, Callable[[Session, Any], None]] = {
-            MessagePacket: self._on_message,
-            MessageAckPacket: self._on_message_ack,
-            RequestPacket: self._on_request,
-            ResponsePacket: self._on_response,
-            RequestCancelPacket: self._on_request_cancel,
-            RegisterPacket: self._on_register,
-            RegisterAckPacket: self._on_register_ack,
-            StreamPacket: self._on_stream,
-        }
 
     def handle(self, session: Session, packet: Packet) -> None:
-        self._handlers[type(packet)](session, packet)
+        # A class-level table of plain functions: no bound methods held per connection.
+        _HANDLERS[type(packet)](self, session, packet)
 
     # ------------------------------------------------------------------------------ inbound
 
@@ -97,7 +87,8 @@ class AppLayer:
         self._out.emit(MessageReceived(packet))
 
     def _on_message_ack(self, session: Session, packet: MessageAckPacket) -> None:
-        timed = session.publishes.pop(packet.packet_id, None)
+        publishes = session._publishes
+        timed = publishes.pop(packet.packet_id, None) if publishes else None
         if timed is None:
             return
         if timed:
@@ -111,7 +102,7 @@ class AppLayer:
         hijack = session.hijack
         if hijack is not None and hijack.catches(method):
             self._out.emit(RequestReceived(packet, method, True))
-        elif packet.key in session.local_methods:
+        elif session._local_methods and packet.key in session._local_methods:
             self._out.emit(RequestReceived(packet, method, False))
         else:
             self._out.send_frame(
@@ -128,7 +119,8 @@ class AppLayer:
             )
 
     def _on_response(self, session: Session, packet: ResponsePacket) -> None:
-        timed = session.requests.pop(packet.packet_id, None)
+        requests = session._requests
+        timed = requests.pop(packet.packet_id, None) if requests else None
         if timed is None:
             return
         if timed:
@@ -141,7 +133,9 @@ class AppLayer:
         self._out.emit(RequestCancelled(session.session_id, packet.packet_id, packet.cancel_type))
 
     def _on_register(self, session: Session, packet: RegisterPacket) -> None:
-        methods = session.remote_methods
+        methods = session._remote_methods
+        if methods is None:
+            methods = session._remote_methods = set()
         error = ""
         if packet.method not in methods:
             if len(methods) >= self._config.max_remote_methods:
@@ -157,7 +151,8 @@ class AppLayer:
             self._out.emit(RemoteRegistered(session.session_id, method_text(packet.method)))
 
     def _on_register_ack(self, session: Session, packet: RegisterAckPacket) -> None:
-        entry = session.registers.pop(packet.packet_id, None)
+        registers = session._registers
+        entry = registers.pop(packet.packet_id, None) if registers else None
         if entry is None:
             return
         method, timed = entry
@@ -199,9 +194,10 @@ class AppLayer:
             )
         )
         if not at_most_once:
-            session.publishes[message_id] = self._arm(
-                TimerKind.PUBLISH, session, message_id, timeout
-            )
+            publishes = session._publishes
+            if publishes is None:
+                publishes = session._publishes = {}
+            publishes[message_id] = self._arm(TimerKind.PUBLISH, session, message_id, timeout)
         return message_id
 
     def ack(self, session: Session, message_id: int, error: str) -> None:
@@ -236,7 +232,10 @@ class AppLayer:
                 context_deadline,
             )
         )
-        session.requests[request_id] = self._arm(TimerKind.REQUEST, session, request_id, timeout)
+        requests = session._requests
+        if requests is None:
+            requests = session._requests = {}
+        requests[request_id] = self._arm(TimerKind.REQUEST, session, request_id, timeout)
         return request_id
 
     def respond(
@@ -249,7 +248,8 @@ class AppLayer:
         )
 
     def cancel_request(self, session: Session, request_id: int, *, notify: bool) -> bool:
-        timed = session.requests.pop(request_id, None)
+        requests = session._requests
+        timed = requests.pop(request_id, None) if requests else None
         if timed is None:
             return False
         if timed:
@@ -265,7 +265,8 @@ class AppLayer:
         return True
 
     def cancel_publish(self, session: Session, message_id: int) -> bool:
-        timed = session.publishes.pop(message_id, None)
+        publishes = session._publishes
+        timed = publishes.pop(message_id, None) if publishes else None
         if timed is None:
             return False
         if timed:
@@ -279,8 +280,12 @@ class AppLayer:
             RegisterPacket(packet_id=register_id, session_id=session.session_id, method=raw)
         )
         # The handler is local from now on (Go stores it before sending, §D.3).
-        session.local_methods.add(raw)
-        session.registers[register_id] = (
+        if session._local_methods is None:
+            session._local_methods = set()
+        session._local_methods.add(raw)
+        if session._registers is None:
+            session._registers = {}
+        session._registers[register_id] = (
             method,
             self._arm(TimerKind.REGISTER, session, register_id, timeout),
         )
@@ -306,31 +311,38 @@ class AppLayer:
         """A PUBLISH/REQUEST/REGISTER timer fired (the caller checked it was armed)."""
         ident = key.ident
         if key.kind is TimerKind.PUBLISH:
-            if session.publishes.pop(ident, None) is not None:
+            if session._publishes and session._publishes.pop(ident, None) is not None:
                 self._abort(OpKind.PUBLISH, session, ident, AbortReason.TIMEOUT)
         elif key.kind is TimerKind.REQUEST:
-            if session.requests.pop(ident, None) is not None:
+            if session._requests and session._requests.pop(ident, None) is not None:
                 self._abort(OpKind.REQUEST, session, ident, AbortReason.TIMEOUT)
-        elif key.kind is TimerKind.REGISTER and session.registers.pop(ident, None) is not None:
+        elif (
+            key.kind is TimerKind.REGISTER
+            and session._registers
+            and session._registers.pop(ident, None) is not None
+        ):
             self._abort(OpKind.REGISTER, session, ident, AbortReason.TIMEOUT)
 
     def abort_all(self, session: Session, reason: AbortReason) -> None:
         """The session is going away: every operation still waiting ends now."""
-        for message_id, timed in session.publishes.items():
-            if timed:
-                self._cancel_timer(TimerKind.PUBLISH, session, message_id)
-            self._abort(OpKind.PUBLISH, session, message_id, reason)
-        for request_id, timed in session.requests.items():
-            if timed:
-                self._cancel_timer(TimerKind.REQUEST, session, request_id)
-            self._abort(OpKind.REQUEST, session, request_id, reason)
-        for register_id, (_, timed) in session.registers.items():
-            if timed:
-                self._cancel_timer(TimerKind.REGISTER, session, register_id)
-            self._abort(OpKind.REGISTER, session, register_id, reason)
-        session.publishes.clear()
-        session.requests.clear()
-        session.registers.clear()
+        publishes, session._publishes = session._publishes, None
+        requests, session._requests = session._requests, None
+        registers, session._registers = session._registers, None
+        if publishes:
+            for message_id, timed in publishes.items():
+                if timed:
+                    self._cancel_timer(TimerKind.PUBLISH, session, message_id)
+                self._abort(OpKind.PUBLISH, session, message_id, reason)
+        if requests:
+            for request_id, timed in requests.items():
+                if timed:
+                    self._cancel_timer(TimerKind.REQUEST, session, request_id)
+                self._abort(OpKind.REQUEST, session, request_id, reason)
+        if registers:
+            for register_id, (_, timed) in registers.items():
+                if timed:
+                    self._cancel_timer(TimerKind.REGISTER, session, register_id)
+                self._abort(OpKind.REGISTER, session, register_id, reason)
 
     # ------------------------------------------------------------------------------ helpers
 
@@ -345,3 +357,16 @@ class AppLayer:
 
     def _abort(self, kind: OpKind, session: Session, op_id: int, reason: AbortReason) -> None:
         self._out.emit(OperationAborted(kind, session.session_id, op_id, reason))
+
+
+# Any: each handler takes its own packet class, which a dict value cannot express.
+_HANDLERS: dict[type, Callable[[AppLayer, Session, Any], None]] = {
+    MessagePacket: AppLayer._on_message,
+    MessageAckPacket: AppLayer._on_message_ack,
+    RequestPacket: AppLayer._on_request,
+    ResponsePacket: AppLayer._on_response,
+    RequestCancelPacket: AppLayer._on_request_cancel,
+    RegisterPacket: AppLayer._on_register,
+    RegisterAckPacket: AppLayer._on_register_ack,
+    StreamPacket: AppLayer._on_stream,
+}

@@ -31,6 +31,7 @@ __all__ = ["ClientConnection"]
 
 class ClientConnection(Connection):
     side = Side.CLIENT
+    __slots__ = ("_peer_timeout",)
 
     def __init__(
         self,
@@ -54,7 +55,6 @@ class ClientConnection(Connection):
         self._client_id = client_id
         self._heartbeat = heartbeat
         self._peer_timeout = peer_timeout
-        self._conn_packet_id = 0
 
     def start(self) -> None:
         """Send the ConnPacket (call once the transport is up)."""

@@ -39,10 +39,10 @@ _HEARTBEAT_RECEIVED = HeartbeatReceived()
 
 class ServerConnection(Connection):
     side = Side.SERVER
+    __slots__ = ("_client_id_acquire",)
 
     def __init__(self, *, config: ConnectionConfig | None = None) -> None:
         super().__init__(config)
-        self._conn_packet_id = 0
         self._client_id_acquire = False
 
     def start(self) -> None:

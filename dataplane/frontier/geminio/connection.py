@@ -63,13 +63,33 @@ __all__ = ["Connection"]
 _HANDSHAKE_STATES = frozenset({ConnState.INIT, ConnState.CONN_SENT, ConnState.CONN_RECV})
 
 
+_DEFAULT_CONFIG = ConnectionConfig()
+
+
 class Connection:
     """Shared machinery; instantiate `ClientConnection` or `ServerConnection`."""
 
     side: ClassVar[Side]
 
+    __slots__ = (
+        "_client_id",
+        "_close_detail",
+        "_close_reason",
+        "_conn_packet_id",
+        "_disconn_sent",
+        "_fsm",
+        "_heartbeat",
+        "_idle_timeout",
+        "_left_conned",
+        "_meta",
+        "_mux",
+        "_out",
+        "_reader",
+        "config",
+    )
+
     def __init__(self, config: ConnectionConfig | None = None) -> None:
-        self.config = config if config is not None else ConnectionConfig()
+        self.config = config if config is not None else _DEFAULT_CONFIG
         self._out = Outbox(self.config.first_packet_id)
         self._reader = FrameReader()
         table = CLIENT_CONN_TABLE if self.side is Side.CLIENT else SERVER_CONN_TABLE
@@ -83,6 +103,7 @@ class Connection:
         self._left_conned = False
         self._close_reason: CloseReason | None = None
         self._close_detail = ""
+        self._conn_packet_id = 0
 
     # ------------------------------------------------------------------------- adapter side
 

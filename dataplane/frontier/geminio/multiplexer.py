@@ -102,10 +102,17 @@ class Multiplexer:
         self._opening: dict[int, Session] = {}
         """Our opens awaiting their SessionAck, by negotiate ID."""
         self._initiator = side is Side.CLIENT
-        base = CLIENT_SESSION_BASE if side is Side.CLIENT else SERVER_SESSION_BASE
-        self._ids = SessionIDs(base, self._in_use)
+        self._ids: SessionIDs | None = None
+        """Created on the first open or accept (it holds a bound method)."""
         self.closing = False
         """Graceful close in progress: no new sessions; DisConn once all are dismissed."""
+
+    def _session_ids(self) -> SessionIDs:
+        ids = self._ids
+        if ids is None:
+            base = CLIENT_SESSION_BASE if self._initiator else SERVER_SESSION_BASE
+            ids = self._ids = SessionIDs(base, self._in_use)
+        return ids
 
     def _in_use(self, session_id: int) -> bool:
         return session_id in self.sessions or session_id in self._opening
@@ -159,7 +166,7 @@ class Multiplexer:
                 )
             )
             return
-        session_id = self._ids.choose(packet.negotiate_id)
+        session_id = self._session_ids().choose(packet.negotiate_id)
         session = Session(
             session_id,
             negotiate_id=packet.negotiate_id,
@@ -192,7 +199,7 @@ class Multiplexer:
         open_id = packet.negotiate_id
         self._out.timers.cancel(TimerKey(TimerKind.OPEN, 0, open_id))
         session_id = packet.session_id
-        if not self._ids.adoptable(session_id):
+        if not self._session_ids().adoptable(session_id):
             raise ProtocolViolation(
                 f"SessionAck for negotiate ID {open_id} assigns session ID {session_id}, "
                 "which is reserved or already in use"
@@ -243,7 +250,7 @@ class Multiplexer:
             raise ConnectionStateError("the connection is closing")
         if len(self.sessions) + len(self._opening) >= self._config.max_sessions:
             raise SessionStateError(f"{_TOO_MANY} (max_sessions={self._config.max_sessions})")
-        negotiate_id = self._ids.allocate()
+        negotiate_id = self._session_ids().allocate()
         self._out.send(
             SessionPacket(
                 packet_id=self._out.next_id(),

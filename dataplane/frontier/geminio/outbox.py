@@ -30,8 +30,9 @@ class Outbox:
     __slots__ = ("_events", "_frames", "ids", "timers")
 
     def __init__(self, first_packet_id: int = 1) -> None:
-        self._frames: list[Frame] = []
-        self._events: list[Event] = []
+        # None while empty: a drained (idle) connection holds no lists.
+        self._frames: list[Frame] | None = None
+        self._events: list[Event] | None = None
         self.ids = PacketIDs(first_packet_id)
         self.timers = TimerBook()
 
@@ -39,26 +40,46 @@ class Outbox:
         return self.ids.next()
 
     def send(self, packet: Packet) -> None:
-        self._frames.extend(encoded_parts(packet))
+        parts = encoded_parts(packet)
+        if self._frames is None:
+            self._frames = list(parts)
+        else:
+            self._frames.extend(parts)
 
     def send_frame(self, frame: bytes) -> None:
         """A frame encoded by the caller (`encoder.message_frame`)."""
-        self._frames.append(frame)
+        if self._frames is None:
+            self._frames = [frame]
+        else:
+            self._frames.append(frame)
 
     def send_stream(self, packet_id: int, session_id: int, payload: Frame) -> None:
         """A StreamPacket from a payload slice, without copying the payload."""
-        self._frames.append(stream_header(packet_id, session_id, len(payload)))
-        self._frames.append(payload)
+        header = stream_header(packet_id, session_id, len(payload))
+        if self._frames is None:
+            self._frames = [header, payload]
+        else:
+            self._frames.append(header)
+            self._frames.append(payload)
 
     def emit(self, event: Event) -> None:
-        self._events.append(event)
+        if self._events is None:
+            self._events = [event]
+        else:
+            self._events.append(event)
 
     def take_frames(self) -> list[Frame]:
-        frames, self._frames = self._frames, []
+        frames = self._frames
+        if frames is None:
+            return []
+        self._frames = None
         return frames
 
     def take_events(self) -> list[Event]:
-        events, self._events = self._events, []
+        events = self._events
+        if events is None:
+            return []
+        self._events = None
         return events
 
     @property

@@ -63,7 +63,7 @@ class FrameReader:
         if not data:
             return
         chunk = data if type(data) is bytes else bytes(data)
-        if self._pos >= len(self._buf):  # nothing pending: the chunk becomes the buffer
+        if self._pos >= len(self._buf) and not self._tail:  # nothing pending: chunk is the buffer
             self._base += len(self._buf)
             self._buf = chunk
             self._pos = 0
@@ -97,7 +97,13 @@ class FrameReader:
             except BadJSON as exc:
                 self._error = located(exc, typ, self._base + pos)
                 raise self._error from None
-            self._pos = end
+            if end == len(buf) and not self._tail:
+                # All consumed: drop the chunk now rather than hold it while idle.
+                self._base += end
+                self._buf = b""
+                self._pos = 0
+            else:
+                self._pos = end
             return packet
         if available + self._tail_len < HEADER_LEN + length:
             return None

@@ -8,11 +8,16 @@ callable on stream 1 and an ack is only matched against the session it arrives o
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from .states import SESSION_TABLE, SessionEvent, SessionState, TableFSM
 
 __all__ = ["Hijack", "Session"]
+
+_NO_ENTRIES: Mapping[int, object] = MappingProxyType({})
+_NO_METHODS: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,14 @@ class Hijack:
 class Session:
     """Mutable record owned by the multiplexer; adapters may read it, never write it."""
 
+    # The tables are created on first use (the application layer writes the `_` slots):
+    # session 1 of an idle connection holds none.
     __slots__ = (
+        "_local_methods",
+        "_publishes",
+        "_registers",
+        "_remote_methods",
+        "_requests",
         "announced",
         "by_peer",
         "cancelled",
@@ -44,14 +56,9 @@ class Session:
         "fsm",
         "hijack",
         "initiated_locally",
-        "local_methods",
         "meta",
         "negotiate_id",
         "peer",
-        "publishes",
-        "registers",
-        "remote_methods",
-        "requests",
         "session_id",
     )
 
@@ -79,15 +86,35 @@ class Session:
         self.dismiss_sent = False
         self.by_peer: bool | None = None
         """Who sent the first Dismiss; None while nobody has."""
-        self.publishes: dict[int, bool] = {}
-        """Message ID -> whether a PUBLISH timer is armed for it."""
-        self.requests: dict[int, bool] = {}
-        """Request ID -> whether a REQUEST timer is armed for it."""
-        self.registers: dict[int, tuple[str, bool]] = {}
-        """Register packet ID -> (method, whether a REGISTER timer is armed)."""
-        self.local_methods: set[bytes] = set()
-        self.remote_methods: set[bytes] = set()
+        self._publishes: dict[int, bool] | None = None
+        self._requests: dict[int, bool] | None = None
+        self._registers: dict[int, tuple[str, bool]] | None = None
+        self._local_methods: set[bytes] | None = None
+        self._remote_methods: set[bytes] | None = None
         self.hijack: Hijack | None = None
+
+    @property
+    def publishes(self) -> Mapping[int, bool]:
+        """Message ID -> whether a PUBLISH timer is armed for it."""
+        return self._publishes if self._publishes is not None else _NO_ENTRIES  # type: ignore[return-value]
+
+    @property
+    def requests(self) -> Mapping[int, bool]:
+        """Request ID -> whether a REQUEST timer is armed for it."""
+        return self._requests if self._requests is not None else _NO_ENTRIES  # type: ignore[return-value]
+
+    @property
+    def registers(self) -> Mapping[int, tuple[str, bool]]:
+        """Register packet ID -> (method, whether a REGISTER timer is armed)."""
+        return self._registers if self._registers is not None else _NO_ENTRIES  # type: ignore[return-value]
+
+    @property
+    def local_methods(self) -> Set[bytes]:
+        return self._local_methods if self._local_methods is not None else _NO_METHODS
+
+    @property
+    def remote_methods(self) -> Set[bytes]:
+        return self._remote_methods if self._remote_methods is not None else _NO_METHODS
 
     @property
     def state(self) -> SessionState:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, TypeAlias
+from typing import Final, NamedTuple, TypeAlias
 
 __all__ = [
     "CLOSE_TIMER",
@@ -55,9 +55,16 @@ class TimerKind(Enum):
     REGISTER = "register"
     """Per-registration timeout; `ident` is the Register packet ID."""
 
+    # Members are singletons compared by identity, so identity hashing is exact, and it is
+    # C-speed: Enum's own __hash__ is Python code, and every forwarded call hashes its
+    # timer key several times (set, cancel, the adapter's table).
+    __hash__ = object.__hash__
 
-@dataclass(frozen=True, slots=True)
-class TimerKey:
+
+class TimerKey(NamedTuple):
+    """A timer's identity. A tuple, not a dataclass, for C-speed hashing and equality
+    (a frozen dataclass hashes through generated Python code)."""
+
     kind: TimerKind
     session_id: int = 0
     ident: int = 0
@@ -84,29 +91,61 @@ class CancelTimer:
 TimerRequest: TypeAlias = SetTimer | CancelTimer
 
 
+_CONN_KEYS: Final = (CONNECT_TIMER, HEARTBEAT_TIMER, IDLE_TIMER, CLOSE_TIMER)
+_CONN_BITS: Final = {key: 1 << index for index, key in enumerate(_CONN_KEYS)}
+"""The connection's own timers are armed as bits, not set members: an idle connection
+(its idle or heartbeat timer armed) then holds no set."""
+
+
 class TimerBook:
     """Which timers are armed, and the requests not yet handed to the adapter."""
 
-    __slots__ = ("_armed", "_pending")
+    __slots__ = ("_armed", "_armed_bits", "_pending")
 
     def __init__(self) -> None:
-        self._armed: set[TimerKey] = set()
+        self._armed_bits = 0
+        self._armed: set[TimerKey] | None = None
         self._pending: dict[TimerKey, float | None] = {}
 
+    def _arm(self, key: TimerKey) -> None:
+        bit = _CONN_BITS.get(key)
+        if bit is not None:
+            self._armed_bits |= bit
+        elif self._armed is None:
+            self._armed = {key}
+        else:
+            self._armed.add(key)
+
+    def _disarm(self, key: TimerKey) -> bool:
+        """Disarm `key`; False if it was not armed."""
+        bit = _CONN_BITS.get(key)
+        if bit is not None:
+            if not self._armed_bits & bit:
+                return False
+            self._armed_bits &= ~bit
+            return True
+        armed = self._armed
+        if not armed or key not in armed:
+            return False
+        armed.discard(key)
+        if not armed:
+            self._armed = None
+        return True
+
     def set(self, key: TimerKey, delay: float) -> None:
-        self._armed.add(key)
+        self._arm(key)
         self._pending[key] = delay
 
     def cancel(self, key: TimerKey) -> None:
         """Disarm `key`; nothing is emitted for a key that is not armed."""
-        if key in self._armed:
-            self._armed.discard(key)
+        if self._disarm(key):
             self._pending[key] = None
 
     def cancel_all(self) -> None:
-        for key in self._armed:
+        for key in self.armed:
             self._pending[key] = None
-        self._armed.clear()
+        self._armed_bits = 0
+        self._armed = None
 
     def expire(self, key: TimerKey) -> bool:
         """Record that `key` fired; False for a stale expiry.
@@ -114,17 +153,23 @@ class TimerBook:
         Stale means disarmed since, or re-armed by a request the adapter has not taken yet:
         the firing then belongs to an arming that no longer counts.
         """
-        if key not in self._armed or key in self._pending:
+        if key in self._pending or not self.is_armed(key):
             return False
-        self._armed.discard(key)
+        self._disarm(key)
         return True
 
     def is_armed(self, key: TimerKey) -> bool:
-        return key in self._armed
+        bit = _CONN_BITS.get(key)
+        if bit is not None:
+            return bool(self._armed_bits & bit)
+        return self._armed is not None and key in self._armed
 
     @property
     def armed(self) -> frozenset[TimerKey]:
-        return frozenset(self._armed)
+        keys = [key for key in _CONN_KEYS if self._armed_bits & _CONN_BITS[key]]
+        if self._armed:
+            keys.extend(self._armed)
+        return frozenset(keys)
 
     def take(self) -> list[TimerRequest]:
         """The coalesced requests since the last call, in first-touched order."""

@@ -88,13 +88,16 @@ def watch_pauses(end: End) -> asyncio.Event:
     paused = asyncio.Event()
     proto = end.protocol
     assert proto is not None
-    original = proto.block
 
-    def block(token: Hashable) -> None:
-        original(token)
-        paused.set()
+    # The protocol has slots (no per-instance override): swap in a subclass instead.
+    class Watched(type(proto)):  # type: ignore[misc]
+        __slots__ = ()
 
-    proto.block = block  # type: ignore[method-assign]
+        def block(self, token: Hashable) -> None:
+            super().block(token)
+            paused.set()
+
+    proto.__class__ = Watched
     return paused
 
 

@@ -52,7 +52,7 @@ from .errors import (
     StreamClosedError,
 )
 from .limits import Limits
-from .messages import Handler, Message, Request
+from .messages import Handler, Message, Request, SyncRequest
 from .protocol import GeminioProtocol
 from .retry import Backoff, RetryingClient
 from .server import Server, ServerHooks, serve
@@ -79,6 +79,7 @@ __all__ = [
     "ServerHooks",
     "Stream",
     "StreamClosedError",
+    "SyncRequest",
     "connect",
     "serve",
 ]

@@ -50,12 +50,13 @@ from .errors import (
     StreamClosedError,
 )
 from .limits import Limits
-from .messages import Handler, Request
+from .messages import Handler, Request, SyncRequest
 from .protocol import GeminioProtocol
 from .stream import Stream
 
 __all__ = ["End", "EndRole"]
 
+_DEFAULT_LIMITS = Limits()
 _HANDLERS_TOKEN = "handlers"
 _BACKLOG_TOKEN = "backlog"
 
@@ -71,37 +72,80 @@ class EndRole(Protocol):
 
     def offline(self, end: End) -> None: ...
 
+    def ended(self, end: End) -> None:
+        """The connection ended (accepted or not); called before `offline`."""
+        ...
+
 
 class End(Stream):
     """A connected geminio peer: `connect()` returns one, `serve()` hands them to hooks."""
+
+    # Stream's slots plus these. Containers are created on first use: an idle End holds
+    # none (its memory is what a gateway pays per idle edge).
+    __slots__ = (
+        "_accept_waiters",
+        "_assigned_id",
+        "_backlog",
+        "_backlog_blocked",
+        "_close_callbacks",
+        "_close_waiters",
+        "_closed_event",
+        "_conn",
+        "_connected",
+        "_online",
+        "_opens",
+        "_pending",
+        "_proto",
+        "_role",
+        "_running",
+        "_stream_sink",
+        "_streams",
+        "_sync_running",
+        "_tasks",
+        "limits",
+        "on_remote_registered",
+    )
 
     def __init__(
         self, conn: Connection, *, limits: Limits | None = None, role: EndRole | None = None
     ) -> None:
         super().__init__(None, 1, b"", "")
         self._conn = conn
-        self.limits = limits if limits is not None else Limits()
+        self.limits = limits if limits is not None else _DEFAULT_LIMITS
         self._role = role
         self._proto: GeminioProtocol | None = None
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._opens: dict[int, asyncio.Future[Stream]] = {}
-        self._streams: dict[int, Stream] = {1: self}
-        self._backlog: deque[Stream] = deque()
+        self._pending: dict[int, asyncio.Future[Any]] | None = None
+        self._opens: dict[int, asyncio.Future[Stream]] | None = None
+        self._streams: dict[int, Stream] | None = None
+        """Streams other than this End (stream 1), which is live while `not self._eof`."""
+        self._backlog: deque[Stream] | None = None
         self._backlog_blocked = False
-        self._accept_waiters: list[asyncio.Future[None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._running: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self._accept_waiters: list[asyncio.Future[None]] | None = None
+        self._tasks: set[asyncio.Task[Any]] | None = None
+        self._running: dict[tuple[int, int], asyncio.Task[None]] | None = None
+        self._sync_running: dict[tuple[int, int], SyncRequest] | None = None
         self._connected: asyncio.Future[None] | None = None
         self._closed_event: ConnectionClosed | None = None
-        self._close_waiters: list[asyncio.Future[None]] = []
+        self._close_waiters: list[asyncio.Future[None]] | None = None
         self._online = False
         self._assigned_id: int | None = None
-        self.close_callbacks: list[Callable[[End], None]] = []
-        """Called once, synchronously, when the connection has ended."""
+        self._close_callbacks: list[Callable[[End], None]] | None = None
         self._stream_sink: Callable[[Stream], None] | None = None
         self.on_remote_registered: Callable[[Stream, str], None] | None = None
         """Called, synchronously, whenever the peer registers an RPC method on a stream
         (Go's RemoteRegistration delegate): the gateway indexes methods with it."""
+
+    @property
+    def close_callbacks(self) -> list[Callable[[End], None]]:
+        """Called once, synchronously, when the connection has ended (append to it)."""
+        callbacks = self._close_callbacks
+        if callbacks is None:
+            callbacks = self._close_callbacks = []
+        return callbacks
+
+    @close_callbacks.setter
+    def close_callbacks(self, callbacks: list[Callable[[End], None]]) -> None:
+        self._close_callbacks = callbacks
 
     # ------------------------------------------------------------------------- identity
 
@@ -162,12 +206,14 @@ class End(Stream):
         except SessionStateError as exc:
             raise EndError(str(exc)) from exc
         future: asyncio.Future[Stream] = asyncio.get_running_loop().create_future()
+        if self._opens is None:
+            self._opens = {}
         self._opens[open_id] = future
         proto.flush()
         try:
             return await future
         except asyncio.CancelledError:
-            if self._opens.pop(open_id, None) is not None:
+            if self._opens is not None and self._opens.pop(open_id, None) is not None:
                 self._conn.cancel_open(open_id)
                 proto.flush()
             raise
@@ -178,14 +224,18 @@ class End(Stream):
             if self._closed_event is not None:
                 raise ConnectionClosedError("the connection is closed")
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if self._accept_waiters is None:
+                self._accept_waiters = []
             self._accept_waiters.append(waiter)
             try:
                 await waiter
             finally:
-                if waiter in self._accept_waiters:
-                    self._accept_waiters.remove(waiter)
-        stream = self._backlog.popleft()
-        if self._backlog_blocked and len(self._backlog) <= self.limits.max_accept_backlog // 2:
+                waiters = self._accept_waiters
+                if waiters is not None and waiter in waiters:
+                    waiters.remove(waiter)
+        backlog = self._backlog
+        stream = backlog.popleft()
+        if self._backlog_blocked and len(backlog) <= self.limits.max_accept_backlog // 2:
             self._backlog_blocked = False
             self._unblock(_BACKLOG_TOKEN)
         return stream
@@ -195,8 +245,9 @@ class End(Stream):
         it for `accept_stream()` (streams already queued are handed over at once)."""
         self._stream_sink = sink
         if sink is not None:
-            while self._backlog:
-                sink(self._backlog.popleft())
+            backlog = self._backlog
+            while backlog:
+                sink(backlog.popleft())
             if self._backlog_blocked:
                 self._backlog_blocked = False
                 self._unblock(_BACKLOG_TOKEN)
@@ -211,7 +262,10 @@ class End(Stream):
 
     def streams(self) -> list[Stream]:
         """Live streams, this End (stream 1) included, as Go's `ListStreams`."""
-        return list(self._streams.values())
+        streams: list[Stream] = [] if self._eof else [self]
+        if self._streams:
+            streams.extend(self._streams.values())
+        return streams
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -223,7 +277,7 @@ class End(Stream):
             self._flush()
         await self.wait_closed()
         current = asyncio.current_task()
-        tasks = [task for task in self._tasks if task is not current]
+        tasks = [task for task in self._owned_tasks() if task is not current]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -236,6 +290,8 @@ class End(Stream):
         if self._closed_event is not None:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._close_waiters is None:
+            self._close_waiters = []
         self._close_waiters.append(waiter)
         await waiter
 
@@ -250,9 +306,29 @@ class End(Stream):
         task = asyncio.get_running_loop().create_task(coro)
         if self._closed_event is not None:
             task.cancel()
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(task)
         return task
+
+    def _owned_tasks(self) -> list[asyncio.Task[Any]]:
+        """Spawned tasks and RPC handler tasks (these are tracked in `_running` only)."""
+        tasks: list[asyncio.Task[Any]] = list(self._tasks) if self._tasks else []
+        if self._running:
+            tasks.extend(self._running.values())
+        return tasks
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        tasks.add(task)
+        task.add_done_callback(self._untrack)
+
+    def _untrack(self, task: asyncio.Task[Any]) -> None:
+        tasks = self._tasks
+        if tasks is not None:
+            tasks.discard(task)
+            if not tasks:
+                self._tasks = None  # the handshake's task must not leave an empty set behind
 
     async def wait_connected(self) -> None:
         """Client: return once the handshake succeeded; `ConnectRejected` with the server's
@@ -279,8 +355,34 @@ class End(Stream):
 
     def _add_pending(self, op_id: int) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[op_id] = future
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = {}
+        pending[op_id] = future
         return future
+
+    def _put_pending(self, op_id: int, future: asyncio.Future[Any]) -> None:
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = {}
+        pending[op_id] = future
+
+    def _pop_pending(self, op_id: int) -> asyncio.Future[Any] | None:
+        pending = self._pending
+        return pending.pop(op_id, None) if pending else None
+
+    def _stream(self, session_id: int) -> Stream | None:
+        """The live stream with this ID (this End for 1), or None."""
+        if session_id == 1:
+            return None if self._eof else self
+        streams = self._streams
+        return streams.get(session_id) if streams else None
+
+    def _add_stream(self, stream: Stream) -> None:
+        streams = self._streams
+        if streams is None:
+            streams = self._streams = {}
+        streams[stream._sid] = stream
 
     def _block(self, token: Hashable) -> None:
         if self._proto is not None:
@@ -327,38 +429,52 @@ class End(Stream):
         was_online = self._online
         self._online = False
         self._closed_event = event
-        for stream in list(self._streams.values()):
-            stream._on_closed()
-        self._streams.clear()
-        self._on_closed()
+        self._on_closed()  # stream 1 first, as it was the first in the stream table
+        streams, self._streams = self._streams, None
+        if streams:
+            for stream in list(streams.values()):
+                stream._on_closed()
         error = ConnectionClosedError(f"{event.reason.value}: {event.detail}".rstrip(": "))
-        for future in [*self._pending.values(), *self._opens.values()]:
-            if not future.done():
-                future.set_exception(error)
-        self._pending.clear()
-        self._opens.clear()
+        pending, self._pending = self._pending, None
+        opens, self._opens = self._opens, None
+        for table in (pending, opens):
+            if table:
+                for future in table.values():
+                    if not future.done():
+                        future.set_exception(error)
         if self._connected is not None and not self._connected.done():
             self._connected.set_exception(error)
             self._connected.exception()  # a cancelled connect() may never await it
-        for waiter in [*self._accept_waiters, *self._close_waiters]:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._accept_waiters.clear()
-        self._close_waiters.clear()
-        current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        callbacks, self.close_callbacks = self.close_callbacks, []
-        if was_online and self._role is not None:
-            self._role.offline(self)
-        for callback in callbacks:
-            callback(self)
+        for waiters in (self._accept_waiters, self._close_waiters):
+            if waiters:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        self._accept_waiters = None
+        self._close_waiters = None
+        sync_running, self._sync_running = self._sync_running, None
+        if sync_running:
+            for request in sync_running.values():
+                request._answered = True  # dropped: nothing can be sent any more
+        if self._tasks or self._running:
+            current = asyncio.current_task()
+            for task in self._owned_tasks():
+                if task is not current:
+                    task.cancel()
+        callbacks, self._close_callbacks = self._close_callbacks, None
+        if self._role is not None:
+            self._role.ended(self)
+            if was_online:
+                self._role.offline(self)
+        if callbacks:
+            for callback in callbacks:
+                callback(self)
 
     def _ev_session_opened(self, event: SessionOpened) -> None:
         stream = Stream(self, event.session_id, event.meta, event.peer)
-        self._streams[event.session_id] = stream
-        future = self._opens.pop(event.open_id, None)
+        self._add_stream(stream)
+        opens = self._opens
+        future = opens.pop(event.open_id, None) if opens else None
         if future is None or future.done():
             self._conn.close_session(event.session_id)
             return
@@ -366,38 +482,45 @@ class End(Stream):
 
     def _ev_session_accepted(self, event: SessionAccepted) -> None:
         stream = Stream(self, event.session_id, event.meta, event.peer)
-        self._streams[event.session_id] = stream
+        self._add_stream(stream)
         if self._stream_sink is not None:
             self._stream_sink(stream)
             return
         backlog = self._backlog
+        if backlog is None:
+            backlog = self._backlog = deque()
         backlog.append(stream)
         if not self._backlog_blocked and len(backlog) >= self.limits.max_accept_backlog:
             self._backlog_blocked = True
             self._block(_BACKLOG_TOKEN)
         if self._accept_waiters:
-            waiters, self._accept_waiters = self._accept_waiters, []
+            waiters, self._accept_waiters = self._accept_waiters, None
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
 
     def _ev_session_closed(self, event: SessionClosed) -> None:
-        stream = self._streams.pop(event.session_id, None)
+        session_id = event.session_id
+        if session_id == 1:
+            self._on_closed()
+            return
+        streams = self._streams
+        stream = streams.pop(session_id, None) if streams else None
         if stream is not None:
             stream._on_closed()
 
     def _ev_message(self, event: MessageReceived) -> None:
-        stream = self._streams.get(event.packet.session_id)
+        stream = self._stream(event.packet.session_id)
         if stream is not None:
             stream._on_message(event.packet)
 
     def _ev_stream_data(self, event: StreamDataReceived) -> None:
-        stream = self._streams.get(event.session_id)
+        stream = self._stream(event.session_id)
         if stream is not None:
             stream._on_data(event.data)
 
     def _ev_publish_acked(self, event: PublishAcked) -> None:
-        future = self._pending.pop(event.message_id, None)
+        future = self._pop_pending(event.message_id)
         if future is None or future.done():
             return
         if event.error:
@@ -406,7 +529,7 @@ class End(Stream):
             future.set_result(None)
 
     def _ev_response(self, event: ResponseReceived) -> None:
-        future = self._pending.pop(event.request_id, None)
+        future = self._pop_pending(event.request_id)
         if future is None or future.done():
             return
         if event.error:
@@ -415,12 +538,12 @@ class End(Stream):
             future.set_result(event.data)
 
     def _ev_register_acked(self, event: RegisterAcked) -> None:
-        future = self._pending.pop(event.register_id, None)
+        future = self._pop_pending(event.register_id)
         if future is not None and not future.done():
             future.set_result(event.error)
 
     def _ev_remote_registered(self, event: RemoteRegistered) -> None:
-        stream = self._streams.get(event.session_id)
+        stream = self._stream(event.session_id)
         if stream is not None:
             stream._on_remote_registered(event.method)
             if self.on_remote_registered is not None:
@@ -428,41 +551,94 @@ class End(Stream):
 
     def _ev_aborted(self, event: OperationAborted) -> None:
         if event.kind is OpKind.OPEN:
-            opening = self._opens.pop(event.op_id, None)
+            opens = self._opens
+            opening = opens.pop(event.op_id, None) if opens else None
             if opening is not None and not opening.done():
                 opening.set_exception(_abort_error(event))
             return
-        future = self._pending.pop(event.op_id, None)
+        future = self._pop_pending(event.op_id)
         if future is not None and not future.done():
             future.set_exception(_abort_error(event))
 
     def _ev_request(self, event: RequestReceived) -> None:
-        session_id = event.packet.session_id
-        stream = self._streams.get(session_id)
+        packet = event.packet
+        session_id = packet.session_id
+        stream = self._stream(session_id)
+        if stream is not None and event.hijacked and stream._hijack_sync is not None:
+            self._run_sync(stream, stream._hijack_sync, event)
+            return
         handler = stream._handler_for(event.method, event.hijacked) if stream else None
         if stream is None or handler is None:
             self._conn.respond(
-                session_id, event.request_id, event.packet.key, b"", no_such_rpc(event.method)
+                session_id, event.request_id, packet.key, b"", no_such_rpc(event.method)
             )
             return
         key = (session_id, event.request_id)
         task = asyncio.get_running_loop().create_task(
             self._run_handler(
-                stream, handler, Request(stream, event.packet, event.method, event.hijacked)
+                stream, handler, Request(stream, packet, event.method, event.hijacked)
             )
         )
-        self._running[key] = task
-        self._tasks.add(task)
+        running = self._running
+        if running is None:
+            running = self._running = {}
+        running[key] = task
         task.add_done_callback(lambda done: self._handler_done(key, done))
-        if len(self._running) >= self.limits.max_handlers:
+        count = len(running)
+        if self._sync_running:
+            count += len(self._sync_running)
+        if count >= self.limits.max_handlers:
             self._block(_HANDLERS_TOKEN)
 
+    def _handlers_running(self) -> int:
+        """RPC handlers counted against `Limits.max_handlers`: handler tasks, plus requests
+        handed to a `hijack_sync` callback and not answered yet."""
+        count = len(self._running) if self._running else 0
+        if self._sync_running:
+            count += len(self._sync_running)
+        return count
+
     def _handler_done(self, key: tuple[int, int], task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._running.get(key) is task:
-            del self._running[key]
-        if len(self._running) < self.limits.max_handlers:
+        running = self._running
+        if running is not None and running.get(key) is task:
+            del running[key]
+        count = len(running) if running else 0
+        if self._sync_running:
+            count += len(self._sync_running)
+        if count < self.limits.max_handlers:
             self._unblock(_HANDLERS_TOKEN)
+
+    def _run_sync(
+        self, stream: Stream, callback: Callable[[SyncRequest], None], event: RequestReceived
+    ) -> None:
+        request = SyncRequest(stream, event.packet, event.method, True)
+        sync_running = self._sync_running
+        if sync_running is None:
+            sync_running = self._sync_running = {}
+        sync_running[(stream._sid, event.request_id)] = request
+        if self._handlers_running() >= self.limits.max_handlers:
+            self._block(_HANDLERS_TOKEN)
+        try:
+            callback(request)
+        except Exception as exc:
+            request.fail(str(exc) or type(exc).__name__)
+
+    def _answer_sync(self, request: SyncRequest, data: bytes, error: str) -> bool:
+        """`SyncRequest.respond`/`fail`: the first answer goes out, later ones are dropped."""
+        if request._answered:
+            return False
+        request._answered = True
+        stream = request.stream
+        key = (stream._sid, request.request_id)
+        sync_running = self._sync_running
+        if sync_running is not None and sync_running.get(key) is request:
+            del sync_running[key]
+            if self._handlers_running() < self.limits.max_handlers:
+                self._unblock(_HANDLERS_TOKEN)
+        if self._conn.respond(stream._sid, request.request_id, request.raw_method, data, error):
+            self._flush()
+            return True
+        return False
 
     async def _run_handler(self, stream: Stream, handler: Handler, request: Request) -> None:
         data: bytes = b""
@@ -483,9 +659,16 @@ class End(Stream):
             self._flush()
 
     def _ev_request_cancelled(self, event: RequestCancelled) -> None:
-        task = self._running.get((event.session_id, event.request_id))
+        key = (event.session_id, event.request_id)
+        running = self._running
+        task = running.get(key) if running else None
         if task is not None:
             task.cancel()
+            return
+        sync_running = self._sync_running
+        request = sync_running.get(key) if sync_running else None
+        if request is not None:
+            request._cancel()
 
     def __repr__(self) -> str:
         return f"<End client_id={self.client_id} {self._conn!r}>"

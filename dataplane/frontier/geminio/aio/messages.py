@@ -15,7 +15,7 @@ from ..packets import MessagePacket, RequestPacket
 if TYPE_CHECKING:
     from .stream import Stream
 
-__all__ = ["Handler", "Message", "Request"]
+__all__ = ["Handler", "Message", "Request", "SyncRequest"]
 
 
 class Message:
@@ -115,6 +115,47 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.request_id} {self.method!r} {len(self.data)} bytes>"
+
+
+class SyncRequest(Request):
+    """A call handed to a `Stream.hijack_sync` callback: answer it once, with
+    `respond(data)` or `fail(text)`, from wherever the application holds it."""
+
+    __slots__ = ("_answered", "_cancelled", "on_cancel")
+
+    def __init__(self, stream: Stream, packet: RequestPacket, method: str, hijacked: bool) -> None:
+        super().__init__(stream, packet, method, hijacked)
+        self._answered = False
+        self._cancelled = False
+        self.on_cancel: Callable[[SyncRequest], None] | None = None
+        """Called once, synchronously, if the caller cancels the call (RequestCancel)."""
+
+    def respond(self, data: bytes | bytearray | memoryview = b"") -> bool:
+        """Answer with `data`. True if this call answered the request; False if it was
+        already answered, or if its stream or connection is gone (nothing is sent)."""
+        return self.stream._end._answer_sync(self, data if type(data) is bytes else bytes(data), "")
+
+    def fail(self, text: str) -> bool:
+        """Answer with an error: the caller's `call()` raises `RPCError(text)`. As
+        `respond` for the result."""
+        return self.stream._end._answer_sync(self, b"", text or "error")
+
+    @property
+    def answered(self) -> bool:
+        """Answered, or dropped because the connection ended."""
+        return self._answered
+
+    @property
+    def cancelled(self) -> bool:
+        """The caller sent RequestCancel for this call."""
+        return self._cancelled
+
+    def _cancel(self) -> None:
+        if self._cancelled or self._answered:
+            return
+        self._cancelled = True
+        if self.on_cancel is not None:
+            self.on_cancel(self)
 
 
 Handler: TypeAlias = Callable[[Request], Awaitable[bytes | bytearray | memoryview | None]]

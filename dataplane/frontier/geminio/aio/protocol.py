@@ -55,6 +55,27 @@ class EventSink(Protocol):
 
 
 class GeminioProtocol(asyncio.Protocol):
+    # Slots, and no container until one is needed: this object is part of what an idle
+    # connection costs.
+    __slots__ = (
+        "_abort",
+        "_blockers",
+        "_closing_transport",
+        "_flushing",
+        "_held",
+        "_held_size",
+        "_lost",
+        "_reading_paused",
+        "_send_scheduled",
+        "_sink",
+        "_timer_service",
+        "_timers",
+        "_write_paused",
+        "_write_waiters",
+        "conn",
+        "transport",
+    )
+
     def __init__(
         self, conn: Connection, sink: EventSink, timer: TimerService | None = None
     ) -> None:
@@ -63,27 +84,25 @@ class GeminioProtocol(asyncio.Protocol):
         self._timer_service = timer
         self._timers: TimerTable | None = None
         self.transport: asyncio.Transport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._held: list[bytes | memoryview] = []
+        self._held: list[bytes | memoryview] | None = None
         self._held_size = 0
         self._send_scheduled = False
         self._flushing = False
         self._closing_transport = False
         self._abort = False
         self._lost = False
-        self._blockers: set[Hashable] = set()
+        self._blockers: set[Hashable] | None = None
         self._reading_paused = False
         self._write_paused = False
-        self._write_waiters: list[asyncio.Future[None]] = []
+        self._write_waiters: list[asyncio.Future[None]] | None = None
 
     # --------------------------------------------------------------------- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
-        self._loop = asyncio.get_running_loop()
         service = self._timer_service if self._timer_service is not None else get_loop_timer()
-        self._timers = TimerTable(service, self._timer_expired)
+        self._timers = TimerTable(service, self)
         self._sink.attach(self)
         self.conn.start()
         self.flush()
@@ -99,7 +118,7 @@ class GeminioProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        self._held = []
+        self._held = None
         self.conn.receive_eof()
         self.flush()
         if self._timers is not None:
@@ -146,7 +165,10 @@ class GeminioProtocol(asyncio.Protocol):
 
     def _hold(self, frames: list[bytes | memoryview]) -> None:
         held = self._held
-        held.extend(frames)
+        if held is None:
+            held = self._held = frames  # the connection handed them over: ours now
+        else:
+            held.extend(frames)
         size = self._held_size
         for frame in frames:
             size += len(frame)
@@ -156,8 +178,7 @@ class GeminioProtocol(asyncio.Protocol):
         self._held_size = size
         if not self._send_scheduled:
             self._send_scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._end_of_iteration)
+            asyncio.get_running_loop().call_soon(self._end_of_iteration)
 
     def _end_of_iteration(self) -> None:
         self._send_scheduled = False
@@ -168,7 +189,7 @@ class GeminioProtocol(asyncio.Protocol):
         held = self._held
         if not held:
             return
-        self._held = []
+        self._held = None
         self._held_size = 0
         transport = self.transport
         if transport is not None and not self._lost and not transport.is_closing():
@@ -181,7 +202,7 @@ class GeminioProtocol(asyncio.Protocol):
     def _close_transport(self) -> None:
         self._send_held()  # as before coalescing: what was flushed is attempted, then closed
         self._closing_transport = True
-        self._blockers.clear()
+        self._blockers = None
         self._wake_writers()
         transport = self.transport
         if transport is None or self._lost:
@@ -203,15 +224,20 @@ class GeminioProtocol(asyncio.Protocol):
         """A queue went over its bound: stop reading the socket until every token is gone."""
         if self._closing_transport:
             return
-        self._blockers.add(token)
+        if self._blockers is None:
+            self._blockers = {token}
+        else:
+            self._blockers.add(token)
         if not self._reading_paused and self.transport is not None:
             self._reading_paused = True
             self.transport.pause_reading()
 
     def unblock(self, token: Hashable) -> None:
         blockers = self._blockers
-        if token in blockers:
+        if blockers:
             blockers.discard(token)
+            if not blockers:
+                self._blockers = None
         if not blockers and self._reading_paused:
             self._reading_paused = False
             if self.transport is not None and not self.transport.is_closing():
@@ -240,20 +266,24 @@ class GeminioProtocol(asyncio.Protocol):
         if not self._write_paused:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._write_waiters is None:
+            self._write_waiters = []
         self._write_waiters.append(waiter)
         try:
             await waiter
         finally:
-            if waiter in self._write_waiters:
-                self._write_waiters.remove(waiter)
+            waiters = self._write_waiters
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
         if self._lost or self._closing_transport:
             raise ConnectionClosedError("the connection is closed")
 
     def _wake_writers(self) -> None:
-        waiters, self._write_waiters = self._write_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        waiters, self._write_waiters = self._write_waiters, None
+        if waiters:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def __repr__(self) -> str:
         return f"<GeminioProtocol {self.conn!r}>"

@@ -104,7 +104,7 @@ class Server:
     def _make_protocol(self) -> GeminioProtocol:
         conn = ServerConnection(config=self._config)
         end = End(conn, limits=self._limits, role=self)
-        return _ServerProtocol(conn, end, self._timer, self._ends)
+        return _ServerProtocol(conn, end, self._timer)
 
     # --------------------------------------------------------------------- EndRole hooks
 
@@ -156,6 +156,9 @@ class Server:
             if inspect.isawaitable(result):
                 end.spawn(_resolve(result))
 
+    def ended(self, end: End) -> None:
+        self._ends.discard(end)
+
     def offline(self, end: End) -> None:
         self._online.pop(end, None)
         if self.hooks.on_offline is not None:
@@ -197,18 +200,14 @@ class Server:
 class _ServerProtocol(GeminioProtocol):
     """Tracks its End only once the transport exists. With TLS the factory runs before the
     handshake, and a failed handshake never calls `connection_made` nor ends the End: an
-    End tracked from the factory on would leak and make `Server.close()` wait forever."""
+    End tracked from the factory on would leak and make `Server.close()` wait forever.
+    The End untracks itself through `Server.ended` when its connection ends."""
 
-    def __init__(
-        self, conn: ServerConnection, end: End, timer: TimerService | None, ends: set[End]
-    ) -> None:
-        super().__init__(conn, end, timer)
-        self._end = end
-        self._ends = ends
+    __slots__ = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._ends.add(self._end)
-        self._end.close_callbacks.append(self._ends.discard)
+        end = cast(End, self._sink)
+        cast(Server, end._role)._ends.add(end)
         super().connection_made(transport)
 
 

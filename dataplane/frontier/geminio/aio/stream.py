@@ -20,14 +20,14 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ..conn_errors import ConnectionStateError, SessionStateError
 from ..gojson import ZERO_TIME, GoTime
 from ..packets import MessagePacket
 from ..session import Hijack
 from .errors import ConnectionClosedError, EndError, RemoteError, StreamClosedError
-from .messages import Handler, Message
+from .messages import Handler, Message, SyncRequest
 
 if TYPE_CHECKING:
     from .end import End
@@ -37,6 +37,9 @@ __all__ = ["Stream"]
 
 _READ_BATCH = 64 * 1024
 """`read()` returns a first chunk of at least this size alone, instead of joining more."""
+
+
+_NO_METHODS: frozenset[str] = frozenset()
 
 
 def _joined(parts: list[bytes | memoryview]) -> bytes:
@@ -58,26 +61,53 @@ def deadline_after(timeout: float | None) -> GoTime:
 class Stream:
     """A geminio stream (session). Obtain one from `End.open_stream` / `End.accept_stream`."""
 
+    # Slots, and containers created on first use: an idle stream (every End is one) holds
+    # no deque, list, dict or set (see docs/architecture.md, "no task per idle connection").
+    __slots__ = (
+        "__weakref__",
+        "_buffered",
+        "_bytes_blocked",
+        "_chunk_pos",
+        "_chunks",
+        "_closed_callbacks",
+        "_closed_waiters",
+        "_data_sink",
+        "_end",
+        "_eof",
+        "_handlers",
+        "_hijack",
+        "_hijack_sync",
+        "_message_sink",
+        "_messages",
+        "_messages_blocked",
+        "_meta",
+        "_peer",
+        "_remote_methods",
+        "_sid",
+        "_waiters",
+    )
+
     def __init__(self, end: End | None, stream_id: int, meta: bytes, peer: str) -> None:
         self._end: End = end if end is not None else self  # type: ignore[assignment]
         self._sid = stream_id
         self._meta = meta
         self._peer = peer
-        self._messages: deque[Message] = deque()
-        self._chunks: deque[bytes] = deque()
+        self._messages: deque[Message] | None = None
+        self._chunks: deque[bytes] | None = None
         self._chunk_pos = 0  # bytes of _chunks[0] already read
         self._buffered = 0
         self._eof = False
-        self._waiters: list[asyncio.Future[None]] = []
-        self._closed_waiters: list[asyncio.Future[None]] = []
-        self._handlers: dict[str, Handler] = {}
+        self._waiters: list[asyncio.Future[None]] | None = None
+        self._closed_waiters: list[asyncio.Future[None]] | None = None
+        self._handlers: dict[str, Handler] | None = None
         self._hijack: Handler | None = None
-        self._remote_methods: set[str] = set()
+        self._hijack_sync: Callable[[SyncRequest], None] | None = None
+        self._remote_methods: set[str] | None = None
         self._messages_blocked = False
         self._bytes_blocked = False
         self._message_sink: Callable[[Message], None] | None = None
         self._data_sink: Callable[[bytes], None] | None = None
-        self._closed_callbacks: list[Callable[[Stream], None]] = []
+        self._closed_callbacks: list[Callable[[Stream], None]] | None = None
 
     # ------------------------------------------------------------------------- identity
 
@@ -146,7 +176,7 @@ class Stream:
         try:
             await future
         except asyncio.CancelledError:
-            if end._pending.pop(message_id, None) is not None:
+            if end._pop_pending(message_id) is not None:
                 end._conn.cancel_publish(self._sid, message_id)
                 proto.flush()
             raise
@@ -158,8 +188,9 @@ class Stream:
             if self._eof:
                 raise self._closed_error()
             await self._wait()
-        message = self._messages.popleft()
-        if self._messages_blocked and len(self._messages) <= self._end.limits.max_messages // 2:
+        messages = self._messages
+        message = messages.popleft()
+        if self._messages_blocked and len(messages) <= self._end.limits.max_messages // 2:
             self._messages_blocked = False
             self._end._unblock((self, "messages"))
         return message
@@ -183,6 +214,8 @@ class Stream:
         """Serve `method` on this stream and tell the peer; returns once it acked."""
         end = self._end
         proto = end._protocol_for_ops()
+        if self._handlers is None:
+            self._handlers = {}
         self._handlers[method] = handler
         try:
             register_id = end._conn.register(self._sid, method, timeout=timeout)
@@ -205,21 +238,53 @@ class Stream:
         except (ConnectionStateError, SessionStateError) as exc:
             self._raise_closed(exc)
         self._hijack = handler
+        self._hijack_sync = None
+
+    def hijack_sync(
+        self,
+        callback: Callable[[SyncRequest], None],
+        pattern: str | re.Pattern[str] | None = None,
+        *,
+        match: bool = True,
+    ) -> None:
+        """Like `hijack`, without a task per call: `callback(request)` is called
+        synchronously, from the protocol's data callback, for every hijacked call, and
+        must not block. It answers later (or at once) with `request.respond(data)` or
+        `request.fail(text)`; the first answer wins.
+
+        A request counts against `Limits.max_handlers` from its arrival until it is
+        answered, so a relay that leaves calls unanswered stops the socket being read. A
+        RequestCancel from the caller (0x73) sets `request.cancelled` and calls
+        `request.on_cancel`, if set; the request still counts until it is answered (answer
+        it with `fail("context canceled")`, as a cancelled Go handler does). If the
+        connection ends first the request is dropped: answering it returns False. An
+        exception raised by `callback` fails the request with its text.
+
+        Replaces any `hijack` handler; `unhijack()` removes either."""
+        compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+        try:
+            self._end._conn.set_hijack(self._sid, Hijack(compiled, match))
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        self._hijack_sync = callback
+        self._hijack = None
 
     @property
     def remote_methods(self) -> frozenset[str]:
         """Methods the peer registered on this stream (learnt from its Register packets)."""
-        return frozenset(self._remote_methods)
+        return frozenset(self._remote_methods or _NO_METHODS)
 
     async def wait_remote_methods(self, *methods: str) -> None:
         """Wait until the peer has registered every one of `methods` (Go's RemoteMethods
         option): a peer registers after the handshake, so an early call can race it."""
-        while not self._remote_methods.issuperset(methods):
+        while not (self._remote_methods or _NO_METHODS).issuperset(methods):
             if self._eof:
                 raise self._closed_error()
             await self._wait()
 
     def _on_remote_registered(self, method: str) -> None:
+        if self._remote_methods is None:
+            self._remote_methods = set()
         self._remote_methods.add(method)
         self._wake()
 
@@ -227,6 +292,7 @@ class Stream:
         with contextlib.suppress(ConnectionStateError, SessionStateError):
             self._end._conn.set_hijack(self._sid, None)
         self._hijack = None
+        self._hijack_sync = None
 
     async def call(
         self,
@@ -258,11 +324,82 @@ class Stream:
         try:
             result: bytes = await future
         except asyncio.CancelledError:
-            if end._pending.pop(request_id, None) is not None:
+            if end._pop_pending(request_id) is not None:
                 end._conn.cancel_request(self._sid, request_id)
                 proto.flush()
             raise
         return result
+
+    def call_future(
+        self,
+        method: str,
+        data: bytes = b"",
+        *,
+        custom: bytes = b"",
+        timeout: float | None = None,
+    ) -> asyncio.Future[bytes]:
+        """Send a call now and return its pending result, without a coroutine: for relays
+        that chain a callback (`add_done_callback`) instead of awaiting in a task.
+
+        The future resolves to the response data, or fails as `call()` does: `RPCError`
+        with the peer's error text, `OperationTimeout` after `timeout`,
+        `ConnectionClosedError`/`StreamClosedError` if the connection or stream ends
+        first. Cancelling it forgets the call (RequestCancel is sent only when the
+        connection's config enables it), as cancelling `call()` does.
+
+        Raises `ConnectionClosedError`/`StreamClosedError` at once when nothing can be
+        sent. Unlike `call()` it never waits for a paused transport: the request is
+        queued even while `protocol.writing_paused`, so the caller owns write
+        back-pressure (check `protocol.may_send()`, or `await drain()` between calls)."""
+        end = self._end
+        proto = end._protocol_for_ops()
+        try:
+            request_id = end._conn.request(
+                self._sid,
+                method,
+                data,
+                custom=custom,
+                timeout=timeout,
+                deadline=deadline_after(timeout),
+            )
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        future: _PendingFuture[bytes] = _PendingFuture(self, request_id, True)
+        end._put_pending(request_id, future)
+        proto.flush()
+        return future
+
+    def publish_future(
+        self,
+        data: bytes,
+        *,
+        topic: str = "",
+        custom: bytes = b"",
+        timeout: float | None = None,
+    ) -> asyncio.Future[None]:
+        """Send a message now and return the pending ack, without a coroutine (see
+        `call_future`). The future resolves to None on the ack, or fails as `publish()`
+        does: `PublishRejected` with the receiver's nack text, `OperationTimeout`,
+        `ConnectionClosedError`/`StreamClosedError`. Cancelling it stops waiting for the
+        ack (nothing is sent). Raises at once when nothing can be sent, and never waits
+        for a paused transport: the caller owns write back-pressure."""
+        end = self._end
+        proto = end._protocol_for_ops()
+        try:
+            message_id = end._conn.publish(
+                self._sid,
+                data,
+                topic=topic,
+                custom=custom,
+                timeout=timeout,
+                deadline=deadline_after(timeout),
+            )
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
+        future: _PendingFuture[None] = _PendingFuture(self, message_id, False)
+        end._put_pending(message_id, future)
+        proto.flush()
+        return future
 
     # ------------------------------------------------------------------------ raw bytes
 
@@ -303,6 +440,7 @@ class Stream:
                 return b""
             await self._wait()
         parts = []
+        assert self._chunks is not None  # something is buffered
         first = len(self._chunks[0]) - self._chunk_pos
         self._take_into(parts, first if first >= min(n, _READ_BATCH) and first < n else n)
         return _joined(parts)
@@ -336,6 +474,8 @@ class Stream:
         part of one otherwise: `_joined` makes the one copy); returns how many. Resumes
         reading once the buffer is under half its bound."""
         chunks = self._chunks
+        if chunks is None:
+            return 0
         pos = self._chunk_pos
         taken = 0
         while chunks and taken < n:
@@ -376,6 +516,8 @@ class Stream:
         if self._eof:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed_waiters is None:
+            self._closed_waiters = []
         self._closed_waiters.append(waiter)
         await waiter
 
@@ -394,8 +536,9 @@ class Stream:
         are handed over at once."""
         self._message_sink = sink
         if sink is not None:
-            while self._messages:
-                sink(self._messages.popleft())
+            messages = self._messages
+            while messages:
+                sink(messages.popleft())
             if self._messages_blocked:
                 self._messages_blocked = False
                 self._end._unblock((self, "messages"))
@@ -416,6 +559,8 @@ class Stream:
         """Call `callback(stream)` once the stream is gone (at once if it already is)."""
         if self._eof:
             callback(self)
+        elif self._closed_callbacks is None:
+            self._closed_callbacks = [callback]
         else:
             self._closed_callbacks.append(callback)
 
@@ -427,6 +572,8 @@ class Stream:
             sink(Message(self, packet))
             return
         messages = self._messages
+        if messages is None:
+            messages = self._messages = deque()
         messages.append(Message(self, packet))
         if not self._messages_blocked and len(messages) >= self._end.limits.max_messages:
             self._messages_blocked = True
@@ -440,7 +587,10 @@ class Stream:
             return
         if not data:
             return
-        self._chunks.append(data)
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = deque()
+        chunks.append(data)
         self._buffered += len(data)
         if not self._bytes_blocked and self._buffered >= self._end.limits.max_buffered_bytes:
             self._bytes_blocked = True
@@ -460,31 +610,40 @@ class Stream:
             self._bytes_blocked = False
             self._end._unblock((self, "bytes"))
         self._wake()
-        waiters, self._closed_waiters = self._closed_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        callbacks, self._closed_callbacks = self._closed_callbacks, []
-        for callback in callbacks:
-            callback(self)
+        waiters, self._closed_waiters = self._closed_waiters, None
+        if waiters:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        callbacks, self._closed_callbacks = self._closed_callbacks, None
+        if callbacks:
+            for callback in callbacks:
+                callback(self)
 
     def _handler_for(self, method: str, hijacked: bool) -> Handler | None:
-        return self._hijack if hijacked else self._handlers.get(method)
+        if hijacked:
+            return self._hijack
+        handlers = self._handlers
+        return handlers.get(method) if handlers is not None else None
 
     # ------------------------------------------------------------------------ helpers
 
     async def _wait(self) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = []
+        waiters.append(waiter)
         try:
             await waiter
         finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            waiters = self._waiters
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
 
     def _wake(self) -> None:
         if self._waiters:
-            waiters, self._waiters = self._waiters, []
+            waiters, self._waiters = self._waiters, None
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
@@ -502,3 +661,32 @@ class Stream:
     def __repr__(self) -> str:
         state = "closed" if self._eof else "open"
         return f"<{type(self).__name__} {self._sid} {state} peer={self._peer!r}>"
+
+
+_T = TypeVar("_T")
+
+
+class _PendingFuture(asyncio.Future[_T]):
+    """The future of `call_future`/`publish_future`: cancelling it also forgets the
+    operation in the End and the connection, as cancelling `call()`/`publish()` does."""
+
+    __slots__ = ("_op_id", "_op_stream", "_request")
+
+    def __init__(self, stream: Stream, op_id: int, request: bool) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self._op_stream = stream
+        self._op_id = op_id
+        self._request = request
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        stream = self._op_stream
+        end = stream._end
+        if end._pop_pending(self._op_id) is self:
+            if self._request:
+                end._conn.cancel_request(stream._sid, self._op_id)
+            else:
+                end._conn.cancel_publish(stream._sid, self._op_id)
+            end._flush()
+        return True

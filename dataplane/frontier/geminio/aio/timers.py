@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ..timer_requests import SetTimer, TimerKey, TimerRequest
 
-__all__ = ["TimerHandleLike", "TimerService", "TimerTable"]
+__all__ = ["TimerHandleLike", "TimerOwner", "TimerService", "TimerTable"]
 
 
 class TimerHandleLike(Protocol):
@@ -27,37 +27,74 @@ class TimerService(Protocol):
     def add(self, delay: float, callback: Callable[..., object], *args: Any) -> Any: ...
 
 
-class TimerTable:
-    __slots__ = ("_expired", "_handles", "_service")
+class TimerOwner(Protocol):
+    """Who is told about expiries: the protocol (a plain object, so that the table holds
+    no bound method per connection)."""
 
-    def __init__(self, service: TimerService, expired: Callable[[TimerKey], None]) -> None:
+    def _timer_expired(self, key: TimerKey) -> None: ...
+
+
+class TimerTable:
+    """The live handles by key. The first key armed is held in two slots, not in a dict:
+    an idle connection's only timer (its idle or heartbeat timer) costs no dict."""
+
+    __slots__ = ("_handle", "_handles", "_key", "_owner", "_service")
+
+    def __init__(self, service: TimerService, owner: TimerOwner) -> None:
         self._service = service
-        self._expired = expired
-        self._handles: dict[TimerKey, TimerHandleLike] = {}
+        self._owner = owner
+        self._key: TimerKey | None = None
+        self._handle: TimerHandleLike | None = None
+        self._handles: dict[TimerKey, TimerHandleLike] | None = None
 
     def apply(self, requests: list[TimerRequest]) -> None:
-        handles = self._handles
         for request in requests:
             key = request.key
-            if isinstance(request, SetTimer):
-                handle = handles.get(key)
-                if handle is None:
-                    handles[key] = self._service.add(request.delay, self._fire, key)
-                else:
+            first = self._key
+            if first is not None and (key is first or key == first):
+                handle = self._handle
+                assert handle is not None
+                if isinstance(request, SetTimer):
                     handle.reset(request.delay)
-            else:
+                else:
+                    self._key = self._handle = None
+                    handle.cancel()
+                continue
+            handles = self._handles
+            if isinstance(request, SetTimer):
+                old = handles.get(key) if handles else None
+                if old is not None:
+                    old.reset(request.delay)
+                elif first is None:
+                    # The table itself is the callback (see `__call__`): no bound method.
+                    self._handle = self._service.add(request.delay, self, key)
+                    self._key = key
+                else:
+                    if handles is None:
+                        handles = self._handles = {}
+                    handles[key] = self._service.add(request.delay, self, key)
+            elif handles:
                 old = handles.pop(key, None)
                 if old is not None:
                     old.cancel()
 
-    def _fire(self, key: TimerKey) -> None:
-        self._handles.pop(key, None)
-        self._expired(key)
+    def __call__(self, key: TimerKey) -> None:
+        """A handle fired: forget it and tell the owner."""
+        first = self._key
+        if first is not None and (key is first or key == first):
+            self._key = self._handle = None
+        elif self._handles:
+            self._handles.pop(key, None)
+        self._owner._timer_expired(key)
 
     def cancel_all(self) -> None:
-        for handle in self._handles.values():
-            handle.cancel()
-        self._handles.clear()
+        if self._handle is not None:
+            self._handle.cancel()
+        self._key = self._handle = None
+        handles, self._handles = self._handles, None
+        if handles:
+            for handle in handles.values():
+                handle.cancel()
 
     def __len__(self) -> int:
-        return len(self._handles)
+        return (self._key is not None) + (len(self._handles) if self._handles else 0)

@@ -1,0 +1,156 @@
+"""Forwarding one call or one message to another stream, without a task when possible.
+
+The hot path of a gateway is "take what came in, send it on, answer the sender when the far
+side answers". Done with coroutines it costs a Task, a coroutine frame and a future per
+forward; here it is a future and a callback. When the far side's transport is paused (a slow
+peer), the forward falls back to a task that waits for it, so write back-pressure still
+holds: nothing is queued towards a peer that is not taking bytes, beyond what the source's
+own bounds allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..geminio.aio import EndError, Message, Stream
+from ..geminio.aio.messages import SyncRequest
+from .errors import error_text
+from .flow import Flow
+from .metrics import GatewayMetrics
+
+__all__ = ["CANCELLED_TEXT", "Relay"]
+
+CANCELLED_TEXT = "context canceled"
+"""What a cancelled forwarded call answers, as a cancelled Go handler does."""
+
+Kind = tuple[str, str]
+
+
+def _canceller(target: asyncio.Future[Any]) -> Callable[[SyncRequest], None]:
+    """What a relayed call does when its caller cancels: drop the downstream call too."""
+
+    def cancel(_: SyncRequest) -> None:
+        target.cancel()
+
+    return cancel
+
+
+class Relay:
+    __slots__ = ("metrics", "timeout")
+
+    def __init__(self, metrics: GatewayMetrics, timeout: float) -> None:
+        self.metrics = metrics
+        self.timeout = timeout
+
+    # ------------------------------------------------------------------------------ calls
+
+    def call(self, request: SyncRequest, target: Stream, custom: bytes, kind: Kind) -> None:
+        """Forward `request` to `target` and answer it with the outcome."""
+        proto = target.end.protocol
+        if proto is None or not proto.may_send():
+            request.stream.end.spawn(self._call_when_writable(request, target, custom, kind))
+            return
+        try:
+            future = target.call_future(
+                request.method, request.data, custom=custom, timeout=self.timeout
+            )
+        except EndError as exc:
+            self.metrics.failed[kind].inc()
+            request.fail(error_text(exc))
+            return
+        started = time.perf_counter()
+        request.on_cancel = _canceller(future)
+        future.add_done_callback(lambda done: self._called(done, request, kind, started))
+
+    def _called(
+        self, future: asyncio.Future[bytes], request: SyncRequest, kind: Kind, started: float
+    ) -> None:
+        if future.cancelled():
+            request.fail(CANCELLED_TEXT)
+            return
+        exc = future.exception()
+        if exc is not None:
+            self.metrics.failed[kind].inc()
+            request.fail(error_text(exc))
+            return
+        self.metrics.ok[kind].inc()
+        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        request.respond(future.result())
+
+    async def _call_when_writable(
+        self, request: SyncRequest, target: Stream, custom: bytes, kind: Kind
+    ) -> None:
+        started = time.perf_counter()
+        task = asyncio.current_task()
+        if task is not None:
+            request.on_cancel = _canceller(task)
+        try:
+            data = await target.call(
+                request.method, request.data, custom=custom, timeout=self.timeout
+            )
+        except asyncio.CancelledError:
+            request.fail(CANCELLED_TEXT)  # dropped silently if our source End is gone
+            raise
+        except EndError as exc:
+            self.metrics.failed[kind].inc()
+            request.fail(error_text(exc))
+            return
+        self.metrics.ok[kind].inc()
+        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        request.respond(data)
+
+    # --------------------------------------------------------------------------- messages
+
+    def publish(
+        self, message: Message, target: Stream, custom: bytes, kind: Kind, flow: Flow
+    ) -> None:
+        """Forward `message` to `target`; ack or nack it with the outcome. `flow` counts
+        it as in flight on its source until then."""
+        proto = target.end.protocol
+        if proto is None or not proto.may_send():
+            flow.spawn(self._publish_when_writable(message, target, custom, kind))
+            return
+        try:
+            future = target.publish_future(
+                message.data, topic=message.topic, custom=custom, timeout=self.timeout
+            )
+        except EndError as exc:
+            self.metrics.failed[kind].inc()
+            message.error(error_text(exc))
+            return
+        started = time.perf_counter()
+        flow.track(future)
+        future.add_done_callback(lambda done: self._published(done, message, kind, started))
+
+    def _published(
+        self, future: asyncio.Future[Any], message: Message, kind: Kind, started: float
+    ) -> None:
+        if future.cancelled():
+            return  # the source connection went away: nobody to answer
+        exc = future.exception()
+        if exc is not None:
+            self.metrics.failed[kind].inc()
+            message.error(error_text(exc))
+            return
+        self.metrics.ok[kind].inc()
+        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        message.done()
+
+    async def _publish_when_writable(
+        self, message: Message, target: Stream, custom: bytes, kind: Kind
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            await target.publish(
+                message.data, topic=message.topic, custom=custom, timeout=self.timeout
+            )
+        except EndError as exc:
+            self.metrics.failed[kind].inc()
+            message.error(error_text(exc))
+            return
+        self.metrics.ok[kind].inc()
+        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        message.done()
