@@ -76,30 +76,20 @@ class Exchange:
 
     def attach_edge(self, entry: EdgeEntry) -> None:
         """Route what this edge sends; called once its connection is accepted."""
+        link = _EdgeLink(self, entry)
         end = entry.end
-        flow = Flow(end, self.max_inflight)
-        end.hijack_sync(lambda request: self._rpc_to_service(entry, request))
-        end.set_message_sink(lambda message: self._message_to_service(entry, flow, message))
-        end.set_stream_sink(lambda stream: self._stream_to_service(entry, stream))
-
-        def remote_registered(stream: Stream, method: str) -> None:
-            if stream is end:
-                entry.rpcs.add(method)
-
-        end.on_remote_registered = remote_registered
+        end.hijack_sync(link.on_request)
+        end.set_message_sink(link.on_message)
+        end.set_stream_sink(link.on_stream)
+        end.on_remote_registered = link.on_registered
 
     def attach_service(self, entry: ServiceEntry) -> None:
+        link = _ServiceLink(self, entry)
         end = entry.end
-        flow = Flow(end, self.max_inflight)
-        end.hijack_sync(lambda request: self._rpc_to_edge(entry, request))
-        end.set_message_sink(lambda message: self._message_to_edge(entry, flow, message))
-        end.set_stream_sink(lambda stream: self._stream_to_edge(entry, stream))
-
-        def remote_registered(stream: Stream, method: str) -> None:
-            if stream is end:
-                self.registry.add_service_rpc(entry, method)
-
-        end.on_remote_registered = remote_registered
+        end.hijack_sync(link.on_request)
+        end.set_message_sink(link.on_message)
+        end.set_stream_sink(link.on_stream)
+        end.on_remote_registered = link.on_registered
         # methods registered before the hooks were set (none today, but cheap to be sure)
         for method in end.remote_methods:
             self.registry.add_service_rpc(entry, method)
@@ -214,3 +204,59 @@ class Exchange:
             return
         self.metrics.ok[kind].inc()
         splice.connect(target)
+
+
+class _EdgeLink:
+    """The exchange's callbacks for one edge, as bound methods of one small object: an
+    idle edge then holds four method objects instead of four closures with their cells.
+    The in-flight `Flow` is created with the first message."""
+
+    __slots__ = ("entry", "exchange", "flow")
+
+    def __init__(self, exchange: Exchange, entry: EdgeEntry) -> None:
+        self.exchange = exchange
+        self.entry = entry
+        self.flow: Flow | None = None
+
+    def on_request(self, request: SyncRequest) -> None:
+        self.exchange._rpc_to_service(self.entry, request)
+
+    def on_message(self, message: Message) -> None:
+        flow = self.flow
+        if flow is None:
+            flow = self.flow = Flow(self.entry.end, self.exchange.max_inflight)
+        self.exchange._message_to_service(self.entry, flow, message)
+
+    def on_stream(self, stream: Stream) -> None:
+        self.exchange._stream_to_service(self.entry, stream)
+
+    def on_registered(self, stream: Stream, method: str) -> None:
+        if stream is self.entry.end:
+            Registry.add_edge_rpc(self.entry, method)
+
+
+class _ServiceLink:
+    """As `_EdgeLink`, for a service."""
+
+    __slots__ = ("entry", "exchange", "flow")
+
+    def __init__(self, exchange: Exchange, entry: ServiceEntry) -> None:
+        self.exchange = exchange
+        self.entry = entry
+        self.flow: Flow | None = None
+
+    def on_request(self, request: SyncRequest) -> None:
+        self.exchange._rpc_to_edge(self.entry, request)
+
+    def on_message(self, message: Message) -> None:
+        flow = self.flow
+        if flow is None:
+            flow = self.flow = Flow(self.entry.end, self.exchange.max_inflight)
+        self.exchange._message_to_edge(self.entry, flow, message)
+
+    def on_stream(self, stream: Stream) -> None:
+        self.exchange._stream_to_edge(self.entry, stream)
+
+    def on_registered(self, stream: Stream, method: str) -> None:
+        if stream is self.entry.end:
+            self.exchange.registry.add_service_rpc(self.entry, method)
