@@ -14,7 +14,8 @@ here adds what a real API server does on writes:
   resource leave ``status`` alone (for resources declared with the subresource).
 * deletion honours finalizers (``deletionTimestamp`` first, removal when the last goes), and a
   garbage collector removes objects whose owner (by ``ownerReferences`` uid) is gone, as
-  kube-controller-manager would.
+  kube-controller-manager would: when the owner is removed, and when a dependent is created
+  for an owner that is already gone.
 * injected faults (:class:`Fault`): the next N matching requests fail with a chosen status
   *before* touching state, unlike kmock's own reactions, which still mutate the stored object.
 
@@ -335,7 +336,13 @@ class KubeEmulator(kmock.KubernetesEmulator):
         else:
             self.objects[key] = body
         await self._emit(request.resource, "ADDED", body)
-        return copy.deepcopy(body)
+        created = copy.deepcopy(body)
+        refs = meta.get("ownerReferences") or ()
+        if self.garbage_collect and refs and not self._any_owner_alive(refs):
+            # Created for an owner that is already gone (a writer racing the owner's
+            # deletion): kube-controller-manager's collector removes such orphans too.
+            await self._remove(key)
+        return created
 
     async def _patch(self, request: rendering.Request) -> JSON:
         assert request.resource is not None
@@ -426,6 +433,13 @@ class KubeEmulator(kmock.KubernetesEmulator):
         if self.garbage_collect:
             await self._collect_dependents(final["metadata"].get("uid"))
         return final
+
+    def _any_owner_alive(self, refs: Any) -> bool:
+        uids = {ref.get("uid") for ref in refs}
+        return any(
+            not obj.deleted and obj.raw.get("metadata", {}).get("uid") in uids
+            for obj in self.objects.values()
+        )
 
     async def _collect_dependents(self, uid: str | None) -> None:
         for dep_key, dep in list(self.objects.items()):
