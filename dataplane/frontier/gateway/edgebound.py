@@ -47,8 +47,10 @@ class Edgebound:
         self.metrics = metrics
         self.cleanup_timeout = cleanup_timeout
         self._locks = KeyedLock()
-        self._entries: dict[End, EdgeEntry] = {}
-        self._cleaned: dict[EdgeEntry, asyncio.Future[None]] = {}
+        # No table of every edge beside the registry (an entry per edge costs memory):
+        # only edges being kicked, and cleanups someone waits for, are tracked here.
+        self._kicked: dict[End, EdgeEntry] = {}
+        self._cleaned: dict[End, asyncio.Future[None]] = {}
 
     def server_hooks(self) -> ServerHooks:
         return ServerHooks(
@@ -85,21 +87,24 @@ class Edgebound:
         entry = EdgeEntry.of(end)
         previous = self.registry.add_edge(entry)
         if previous is not None:  # not expected (the lock serialises), but never leak one
+            self._kicked[previous.end] = previous
             previous.end.abort()
-        self._entries[end] = entry
         self.exchange.attach_edge(entry)
         self.metrics.accepted("edge")
         self.metrics.edges_online.set(len(self.registry.edges))
         log.debug("edge %d online from %s", entry.edge_id, entry.addr)
 
     async def on_offline(self, end: End) -> None:
-        entry = self._entries.pop(end, None)
-        if entry is None:
-            return
-        cleaned = self._cleaned.get(entry)
+        entry = self.registry.edges.get(end.client_id)
+        if entry is not None and entry.end is end:
+            self.registry.remove_edge(entry)
+        else:
+            entry = self._kicked.pop(end, None)
+            if entry is None:
+                return
+        cleaned = self._cleaned.get(end)
         if cleaned is None:
-            cleaned = self._cleaned[entry] = asyncio.get_running_loop().create_future()
-        self.registry.remove_edge(entry)
+            cleaned = self._cleaned[end] = asyncio.get_running_loop().create_future()
         self.metrics.edges_online.set(len(self.registry.edges))
         reason = end.close_reason
         if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
@@ -108,23 +113,26 @@ class Edgebound:
         try:
             await self.hooks.edge_offline(_presence(entry), entry.ip)
         finally:
-            self._cleaned.pop(entry, None)
+            self._cleaned.pop(end, None)
             if not cleaned.done():
                 cleaned.set_result(None)
 
     async def kick(self, entry: EdgeEntry, *, duplicate: bool = False) -> None:
         """Close the edge's connection now and wait until its cleanup has finished."""
-        self.registry.remove_edge(entry)
+        # Still registered means its cleanup has not started: on_offline unregisters first.
+        registered = self.registry.remove_edge(entry)
         if duplicate:
             self.metrics.duplicate_kicks.labels("edge").inc()
-        cleaned = self._cleaned.get(entry)  # set while its cleanup runs
+        end = entry.end
+        cleaned = self._cleaned.get(end)  # present while its cleanup runs
         if cleaned is None:
-            if entry.end not in self._entries:  # its cleanup has finished
-                entry.end.abort()
+            if not registered:  # its cleanup has finished
+                end.abort()
                 return
+            self._kicked[end] = entry
             # created only now: an idle edge should not carry a future of its own
-            cleaned = self._cleaned[entry] = asyncio.get_running_loop().create_future()
-        entry.end.abort()
+            cleaned = self._cleaned[end] = asyncio.get_running_loop().create_future()
+        end.abort()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
 

@@ -23,12 +23,13 @@ from ..conventions import (
     ERR_EDGE_NOT_ONLINE,
     ERR_ILLEGAL_EDGE_ID,
     ERR_RPC_NOT_ONLINE,
+    ERR_SERVICE_NOT_ONLINE,
     ERR_TOPIC_NOT_ONLINE,
     ConventionError,
     append_edge_id,
     split_edge_id,
 )
-from ..geminio.aio import EndError, Message, Stream
+from ..geminio.aio import End, EndError, Message, Stream
 from ..geminio.aio.messages import SyncRequest
 from .errors import ForwardError
 from .flow import Flow
@@ -71,28 +72,108 @@ class Exchange:
         self.max_inflight = max_inflight
         self.pick: Picker[ServiceEntry] = make_picker(hashby, _service_ring_key)
         self.relay = Relay(metrics, forward_timeout)
+        # Bound once: attaching reuses these objects for every connection.
+        self._edge_request = self._on_edge_request
+        self._edge_message = self._on_edge_message
+        self._edge_stream = self._on_edge_stream
+        self._edge_registered = self._on_edge_registered
+        self._service_request = self._on_service_request
+        self._service_message = self._on_service_message
+        self._service_stream = self._on_service_stream
+        self._service_registered = self._on_service_registered
 
     # ------------------------------------------------------------------------- attach
 
     def attach_edge(self, entry: EdgeEntry) -> None:
-        """Route what this edge sends; called once its connection is accepted."""
-        link = _EdgeLink(self, entry)
+        """Route what this edge sends; called once its connection is accepted.
+
+        The callbacks are the same four bound methods for every edge (they find the edge
+        by its End's client ID): an idle edge carries no callback objects of its own.
+        """
         end = entry.end
-        end.hijack_sync(link.on_request)
-        end.set_message_sink(link.on_message)
-        end.set_stream_sink(link.on_stream)
-        end.on_remote_registered = link.on_registered
+        end.hijack_sync(self._edge_request)
+        end.set_message_sink(self._edge_message)
+        end.set_stream_sink(self._edge_stream)
+        end.on_remote_registered = self._edge_registered
 
     def attach_service(self, entry: ServiceEntry) -> None:
-        link = _ServiceLink(self, entry)
         end = entry.end
-        end.hijack_sync(link.on_request)
-        end.set_message_sink(link.on_message)
-        end.set_stream_sink(link.on_stream)
-        end.on_remote_registered = link.on_registered
+        end.hijack_sync(self._service_request)
+        end.set_message_sink(self._service_message)
+        end.set_stream_sink(self._service_stream)
+        end.on_remote_registered = self._service_registered
         # methods registered before the hooks were set (none today, but cheap to be sure)
         for method in end.remote_methods:
             self.registry.add_service_rpc(entry, method)
+
+    # -- shared callbacks: the source's entry from its End ----------------------------
+
+    def _edge_of(self, end: End) -> EdgeEntry | None:
+        entry = self.registry.edges.get(end.client_id)
+        return entry if entry is not None and entry.end is end else None
+
+    def _service_of(self, end: End) -> ServiceEntry | None:
+        entry = self.registry.services.get(end.client_id)
+        return entry if entry is not None and entry.end is end else None
+
+    def _on_edge_request(self, request: SyncRequest) -> None:
+        edge = self._edge_of(request.stream.end)
+        if edge is None:  # replaced or kicked: its connection is going away
+            request.fail(ERR_EDGE_NOT_ONLINE)
+            return
+        self._rpc_to_service(edge, request)
+
+    def _on_edge_message(self, message: Message) -> None:
+        edge = self._edge_of(message.stream.end)
+        if edge is None:
+            message.error(ERR_EDGE_NOT_ONLINE)
+            return
+        self._message_to_service(edge, self._flow(edge), message)
+
+    def _on_edge_stream(self, stream: Stream) -> None:
+        edge = self._edge_of(stream.end)
+        if edge is None:
+            stream.end.spawn(stream.close())
+            return
+        self._stream_to_service(edge, stream)
+
+    def _on_edge_registered(self, stream: Stream, method: str) -> None:
+        edge = self._edge_of(stream.end)
+        if edge is not None and stream is edge.end:
+            Registry.add_edge_rpc(edge, method)
+
+    def _on_service_request(self, request: SyncRequest) -> None:
+        service = self._service_of(request.stream.end)
+        if service is None:
+            request.fail(ERR_SERVICE_NOT_ONLINE)
+            return
+        self._rpc_to_edge(service, request)
+
+    def _on_service_message(self, message: Message) -> None:
+        service = self._service_of(message.stream.end)
+        if service is None:
+            message.error(ERR_SERVICE_NOT_ONLINE)
+            return
+        self._message_to_edge(service, self._flow(service), message)
+
+    def _on_service_stream(self, stream: Stream) -> None:
+        service = self._service_of(stream.end)
+        if service is None:
+            stream.end.spawn(stream.close())
+            return
+        self._stream_to_edge(service, stream)
+
+    def _on_service_registered(self, stream: Stream, method: str) -> None:
+        service = self._service_of(stream.end)
+        if service is not None and stream is service.end:
+            self.registry.add_service_rpc(service, method)
+
+    def _flow(self, entry: EdgeEntry | ServiceEntry) -> Flow:
+        """The entry's in-flight bound, created with its first message."""
+        flow = entry.flow
+        if flow is None:
+            flow = entry.flow = Flow(entry.end, self.max_inflight)
+        return flow
 
     # ------------------------------------------------------------------- edge -> service
 
@@ -204,59 +285,3 @@ class Exchange:
             return
         self.metrics.ok[kind].inc()
         splice.connect(target)
-
-
-class _EdgeLink:
-    """The exchange's callbacks for one edge, as bound methods of one small object: an
-    idle edge then holds four method objects instead of four closures with their cells.
-    The in-flight `Flow` is created with the first message."""
-
-    __slots__ = ("entry", "exchange", "flow")
-
-    def __init__(self, exchange: Exchange, entry: EdgeEntry) -> None:
-        self.exchange = exchange
-        self.entry = entry
-        self.flow: Flow | None = None
-
-    def on_request(self, request: SyncRequest) -> None:
-        self.exchange._rpc_to_service(self.entry, request)
-
-    def on_message(self, message: Message) -> None:
-        flow = self.flow
-        if flow is None:
-            flow = self.flow = Flow(self.entry.end, self.exchange.max_inflight)
-        self.exchange._message_to_service(self.entry, flow, message)
-
-    def on_stream(self, stream: Stream) -> None:
-        self.exchange._stream_to_service(self.entry, stream)
-
-    def on_registered(self, stream: Stream, method: str) -> None:
-        if stream is self.entry.end:
-            Registry.add_edge_rpc(self.entry, method)
-
-
-class _ServiceLink:
-    """As `_EdgeLink`, for a service."""
-
-    __slots__ = ("entry", "exchange", "flow")
-
-    def __init__(self, exchange: Exchange, entry: ServiceEntry) -> None:
-        self.exchange = exchange
-        self.entry = entry
-        self.flow: Flow | None = None
-
-    def on_request(self, request: SyncRequest) -> None:
-        self.exchange._rpc_to_edge(self.entry, request)
-
-    def on_message(self, message: Message) -> None:
-        flow = self.flow
-        if flow is None:
-            flow = self.flow = Flow(self.entry.end, self.exchange.max_inflight)
-        self.exchange._message_to_edge(self.entry, flow, message)
-
-    def on_stream(self, stream: Stream) -> None:
-        self.exchange._stream_to_edge(self.entry, stream)
-
-    def on_registered(self, stream: Stream, method: str) -> None:
-        if stream is self.entry.end:
-            self.exchange.registry.add_service_rpc(self.entry, method)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..geminio.aio import End
+from .flow import Flow
 
 __all__ = ["WILDCARD_TOPIC", "EdgeEntry", "Registry", "ServiceEntry"]
 
@@ -40,16 +41,22 @@ class EdgeEntry:
     end: End
     meta: bytes = b""
     addr: str = ""
-    ip: str = ""
     create_time: float = field(default_factory=time.time)
     rpcs: set[str] | frozenset[str] = _NO_RPCS
     """Methods the edge registered (a shared empty frozenset until the first: most edges
     register none, and an empty set per edge would be a tenth of an idle edge's memory)."""
+    flow: Flow | None = None
+    """The exchange's in-flight bound for what this edge sends (from its first message)."""
+
+    @property
+    def ip(self) -> str:
+        """The source address without the port (derived: one string less per edge)."""
+        return self.addr.rpartition(":")[0].strip("[]")
 
     @classmethod
     def of(cls, end: End) -> EdgeEntry:
-        addr, ip = _peer(end)
-        return cls(edge_id=end.client_id, end=end, meta=end.meta, addr=addr, ip=ip)
+        addr, _ = _peer(end)
+        return cls(edge_id=end.client_id, end=end, meta=end.meta, addr=addr)
 
 
 @dataclass(eq=False, slots=True)
@@ -62,6 +69,7 @@ class ServiceEntry:
     ip: str = ""
     create_time: float = field(default_factory=time.time)
     rpcs: set[str] | frozenset[str] = _NO_RPCS
+    flow: Flow | None = None
 
     @classmethod
     def of(cls, end: End, service: str, topics: tuple[str, ...]) -> ServiceEntry:

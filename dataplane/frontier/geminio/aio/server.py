@@ -74,8 +74,9 @@ class Server:
         self._timer = timer
         self._server: asyncio.Server | None = None
         self._ids = itertools.count(1)
-        self._ends: set[End] = set()
-        self._online: dict[End, None] = {}
+        self._ends: dict[End, bool] = {}
+        """Ends with a transport, in connection order -> accepted (online) yet. One table,
+        not a set plus a dict: it is an entry per connection, and a gateway has many."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
 
@@ -98,8 +99,8 @@ class Server:
 
     @property
     def ends(self) -> list[End]:
-        """Accepted Ends whose connection has not ended, in acceptance order."""
-        return list(self._online)
+        """Accepted Ends whose connection has not ended, in connection order."""
+        return [end for end, online in self._ends.items() if online]
 
     def _make_protocol(self) -> GeminioProtocol:
         conn = ServerConnection(config=self._config)
@@ -144,7 +145,8 @@ class Server:
         end._flush()
 
     def online(self, end: End) -> None:
-        self._online[end] = None
+        if end in self._ends:
+            self._ends[end] = True
         if self.hooks.on_connected is not None:
             self.hooks.on_connected(end)
         if self._handler is not None:
@@ -157,10 +159,9 @@ class Server:
                 end.spawn(_resolve(result))
 
     def ended(self, end: End) -> None:
-        self._ends.discard(end)
+        self._ends.pop(end, None)
 
     def offline(self, end: End) -> None:
-        self._online.pop(end, None)
         if self.hooks.on_offline is not None:
             result = self.hooks.on_offline(end)
             if inspect.isawaitable(result):
@@ -207,7 +208,7 @@ class _ServerProtocol(GeminioProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         end = cast(End, self._sink)
-        cast(Server, end._role)._ends.add(end)
+        cast(Server, end._role)._ends[end] = False
         super().connection_made(transport)
 
 
