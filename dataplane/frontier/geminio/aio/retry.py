@@ -217,6 +217,11 @@ class RetryingClient:
             self._online.clear()
 
     async def _dial_once(self) -> End | None:
+        """One dial plus the registration replay: the End, or None to back off and retry.
+
+        The extension point for subclasses (the SDK's redialer overrides it to rotate over
+        several addresses and report each attempt); it must not raise for an ordinary
+        failure, though `_supervise` survives it if it does."""
         try:
             end = await connect(self._host, self._port, **self._dial)
         except (OSError, EndError) as exc:
