@@ -12,13 +12,12 @@ packet the edge sends after its handshake is already routed.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from ..conventions import EdgePresence
 from ..geminio.aio import End, ServerHooks
 from ..geminio.events import CloseReason
+from .departures import Departures
 from .errors import ForwardError
 from .exchange import Exchange
 from .hooks import ControlHooks
@@ -48,9 +47,8 @@ class Edgebound:
         self.cleanup_timeout = cleanup_timeout
         self._locks = KeyedLock()
         # No table of every edge beside the registry (an entry per edge costs memory):
-        # only edges being kicked, and cleanups someone waits for, are tracked here.
-        self._kicked: dict[End, EdgeEntry] = {}
-        self._cleaned: dict[End, asyncio.Future[None]] = {}
+        # only edges being kicked, and cleanups someone waits for, are tracked.
+        self._departures: Departures[EdgeEntry] = Departures(cleanup_timeout)
 
     def server_hooks(self) -> ServerHooks:
         return ServerHooks(
@@ -87,24 +85,18 @@ class Edgebound:
         entry = EdgeEntry.of(end)
         previous = self.registry.add_edge(entry)
         if previous is not None:  # not expected (the lock serialises), but never leak one
-            self._kicked[previous.end] = previous
-            previous.end.abort()
+            self._departures.abandon(previous)
         self.exchange.attach_edge(entry)
         self.metrics.accepted("edge")
         self.metrics.edges_online.set(len(self.registry.edges))
         log.debug("edge %d online from %s", entry.edge_id, entry.addr)
 
     async def on_offline(self, end: End) -> None:
-        entry = self.registry.edges.get(end.client_id)
-        if entry is not None and entry.end is end:
-            self.registry.remove_edge(entry)
-        else:
-            entry = self._kicked.pop(end, None)
-            if entry is None:
-                return
-        cleaned = self._cleaned.get(end)
-        if cleaned is None:
-            cleaned = self._cleaned[end] = asyncio.get_running_loop().create_future()
+        entry = self._departures.departing(end, self.registry.edges.get(end.client_id))
+        if entry is None:
+            return
+        self.registry.remove_edge(entry)
+        self._departures.begin(end)
         self.metrics.edges_online.set(len(self.registry.edges))
         reason = end.close_reason
         if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
@@ -113,9 +105,7 @@ class Edgebound:
         try:
             await self.hooks.edge_offline(_presence(entry), entry.ip)
         finally:
-            self._cleaned.pop(end, None)
-            if not cleaned.done():
-                cleaned.set_result(None)
+            self._departures.finish(end)
 
     async def kick(self, entry: EdgeEntry, *, duplicate: bool = False) -> None:
         """Close the edge's connection now and wait until its cleanup has finished."""
@@ -123,18 +113,7 @@ class Edgebound:
         registered = self.registry.remove_edge(entry)
         if duplicate:
             self.metrics.duplicate_kicks.labels("edge").inc()
-        end = entry.end
-        cleaned = self._cleaned.get(end)  # present while its cleanup runs
-        if cleaned is None:
-            if not registered:  # its cleanup has finished
-                end.abort()
-                return
-            self._kicked[end] = entry
-            # created only now: an idle edge should not carry a future of its own
-            cleaned = self._cleaned[end] = asyncio.get_running_loop().create_future()
-        end.abort()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
+        await self._departures.kick(entry, registered=registered)
 
     async def kick_id(self, edge_id: int) -> bool:
         entry = self.registry.edges.get(edge_id)

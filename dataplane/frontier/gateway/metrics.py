@@ -8,6 +8,8 @@ not a label resolution. Names are documented in the README.
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import Metric
 
@@ -101,6 +103,11 @@ class GatewayMetrics:
         }
         self.bytes_to_edge = self.relayed_bytes.labels("to_edge")
         self.bytes_to_service = self.relayed_bytes.labels("to_service")
+
+    def succeeded(self, kind: tuple[str, str], started: float) -> None:
+        """A forward of `kind` got its answer; `started` is its `time.perf_counter()`."""
+        self.ok[kind].inc()
+        self.latency[kind].observe(time.perf_counter() - started)
 
     def accepted(self, side: str) -> None:
         self.connections.labels(side, "accepted", "").inc()

@@ -76,8 +76,7 @@ class Relay:
             self.metrics.failed[kind].inc()
             request.fail(error_text(exc))
             return
-        self.metrics.ok[kind].inc()
-        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        self.metrics.succeeded(kind, started)
         request.respond(future.result())
 
     async def _call_when_writable(
@@ -98,8 +97,7 @@ class Relay:
             self.metrics.failed[kind].inc()
             request.fail(error_text(exc))
             return
-        self.metrics.ok[kind].inc()
-        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        self.metrics.succeeded(kind, started)
         request.respond(data)
 
     # --------------------------------------------------------------------------- messages
@@ -135,8 +133,7 @@ class Relay:
             self.metrics.failed[kind].inc()
             message.error(error_text(exc))
             return
-        self.metrics.ok[kind].inc()
-        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        self.metrics.succeeded(kind, started)
         message.done()
 
     async def _publish_when_writable(
@@ -151,6 +148,5 @@ class Relay:
             self.metrics.failed[kind].inc()
             message.error(error_text(exc))
             return
-        self.metrics.ok[kind].inc()
-        self.metrics.latency[kind].observe(time.perf_counter() - started)
+        self.metrics.succeeded(kind, started)
         message.done()

@@ -7,13 +7,12 @@ replaces the older one, whose cleanup finishes first (serialised per ID, as for 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from ..conventions import ConventionError, ServiceMeta
 from ..geminio.aio import End, ServerHooks
 from ..geminio.events import CloseReason
+from .departures import Departures
 from .errors import ForwardError
 from .exchange import Exchange
 from .hooks import IdAllocator
@@ -42,8 +41,7 @@ class Servicebound:
         self.allocate = IdAllocator(lambda i: i in registry.services)
         self._locks = KeyedLock()
         self._metas: dict[End, ServiceMeta] = {}
-        self._entries: dict[End, ServiceEntry] = {}
-        self._cleaned: dict[ServiceEntry, asyncio.Future[None]] = {}
+        self._departures: Departures[ServiceEntry] = Departures(cleanup_timeout)
 
     def server_hooks(self) -> ServerHooks:
         return ServerHooks(
@@ -75,8 +73,7 @@ class Servicebound:
         entry = ServiceEntry.of(end, meta.service, meta.topics)
         previous = self.registry.add_service(entry)
         if previous is not None:
-            previous.end.abort()
-        self._entries[end] = entry
+            self._departures.abandon(previous)
         self.exchange.attach_service(entry)
         self.metrics.accepted("service")
         self.metrics.services_online.set(len(self.registry.services))
@@ -90,7 +87,7 @@ class Servicebound:
 
     def on_offline(self, end: End) -> None:
         self._metas.pop(end, None)
-        entry = self._entries.pop(end, None)
+        entry = self._departures.departing(end, self.registry.services.get(end.client_id))
         if entry is None:
             return
         self.registry.remove_service(entry)
@@ -99,21 +96,15 @@ class Servicebound:
         if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
             self.metrics.heartbeat_timeouts.labels("service").inc()
         log.info("service %d offline (%s)", entry.service_id, reason.reason.value if reason else "")
-        cleaned = self._cleaned.pop(entry, None)
-        if cleaned is not None and not cleaned.done():
-            cleaned.set_result(None)
+        self._departures.finish(end)  # synchronous: the cleanup is complete here
 
     async def kick(self, entry: ServiceEntry, *, duplicate: bool = False) -> None:
-        self.registry.remove_service(entry)
+        """Close the service's connection now and wait until its cleanup has finished."""
+        # Still registered means its cleanup has not started: on_offline unregisters first.
+        registered = self.registry.remove_service(entry)
         if duplicate:
             self.metrics.duplicate_kicks.labels("service").inc()
-        if entry.end not in self._entries:  # its cleanup already ran
-            entry.end.abort()
-            return
-        cleaned = self._cleaned.setdefault(entry, asyncio.get_running_loop().create_future())
-        entry.end.abort()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(cleaned), self.cleanup_timeout)
+        await self._departures.kick(entry, registered=registered)
 
     async def kick_id(self, service_id: int) -> bool:
         entry = self.registry.services.get(service_id)

@@ -156,18 +156,7 @@ class Stream:
         proto = end._protocol_for_ops()
         if not proto.may_send():
             await proto.wait_writable()
-        try:
-            message_id = end._conn.publish(
-                self._sid,
-                data,
-                topic=topic,
-                custom=custom,
-                at_most_once=at_most_once,
-                timeout=timeout,
-                deadline=deadline_after(timeout),
-            )
-        except (ConnectionStateError, SessionStateError) as exc:
-            self._raise_closed(exc)
+        message_id = self._send_publish(data, topic, custom, timeout, at_most_once=at_most_once)
         if at_most_once:
             proto.flush()
             return
@@ -308,17 +297,7 @@ class Stream:
         proto = end._protocol_for_ops()
         if not proto.may_send():
             await proto.wait_writable()
-        try:
-            request_id = end._conn.request(
-                self._sid,
-                method,
-                data,
-                custom=custom,
-                timeout=timeout,
-                deadline=deadline_after(timeout),
-            )
-        except (ConnectionStateError, SessionStateError) as exc:
-            self._raise_closed(exc)
+        request_id = self._send_request(method, data, custom, timeout)
         future = end._add_pending(request_id)
         proto.flush()
         try:
@@ -353,17 +332,7 @@ class Stream:
         back-pressure (check `protocol.may_send()`, or `await drain()` between calls)."""
         end = self._end
         proto = end._protocol_for_ops()
-        try:
-            request_id = end._conn.request(
-                self._sid,
-                method,
-                data,
-                custom=custom,
-                timeout=timeout,
-                deadline=deadline_after(timeout),
-            )
-        except (ConnectionStateError, SessionStateError) as exc:
-            self._raise_closed(exc)
+        request_id = self._send_request(method, data, custom, timeout)
         future: _PendingFuture[bytes] = _PendingFuture(self, request_id, True)
         end._put_pending(request_id, future)
         proto.flush()
@@ -385,21 +354,49 @@ class Stream:
         for a paused transport: the caller owns write back-pressure."""
         end = self._end
         proto = end._protocol_for_ops()
+        message_id = self._send_publish(data, topic, custom, timeout, at_most_once=False)
+        future: _PendingFuture[None] = _PendingFuture(self, message_id, False)
+        end._put_pending(message_id, future)
+        proto.flush()
+        return future
+
+    def _send_request(self, method: str, data: bytes, custom: bytes, timeout: float | None) -> int:
+        """Queue a Request (deadline from `timeout`, as Go puts it on the wire); its ID.
+        What `call()` and `call_future()` share; they differ in how they wait."""
         try:
-            message_id = end._conn.publish(
+            return self._end._conn.request(
                 self._sid,
+                method,
                 data,
-                topic=topic,
                 custom=custom,
                 timeout=timeout,
                 deadline=deadline_after(timeout),
             )
         except (ConnectionStateError, SessionStateError) as exc:
             self._raise_closed(exc)
-        future: _PendingFuture[None] = _PendingFuture(self, message_id, False)
-        end._put_pending(message_id, future)
-        proto.flush()
-        return future
+
+    def _send_publish(
+        self,
+        data: bytes,
+        topic: str,
+        custom: bytes,
+        timeout: float | None,
+        *,
+        at_most_once: bool,
+    ) -> int:
+        """Queue a Message; its ID. Shared by `publish()` and `publish_future()`."""
+        try:
+            return self._end._conn.publish(
+                self._sid,
+                data,
+                topic=topic,
+                custom=custom,
+                at_most_once=at_most_once,
+                timeout=timeout,
+                deadline=deadline_after(timeout),
+            )
+        except (ConnectionStateError, SessionStateError) as exc:
+            self._raise_closed(exc)
 
     # ------------------------------------------------------------------------ raw bytes
 
