@@ -15,8 +15,11 @@ one failure, frontier-go §16.2).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from ..conventions import (
     CONTROL_RPCS,
@@ -31,10 +34,11 @@ from ..conventions import (
 )
 from ..geminio.aio import End, EndError, Message, Stream
 from ..geminio.aio.messages import SyncRequest
-from .errors import ForwardError
+from .errors import ForwardError, error_text
 from .flow import Flow
 from .hashing import Picker, make_picker
 from .metrics import GatewayMetrics
+from .mq import Record, Route, Router
 from .registry import EdgeEntry, Registry, ServiceEntry
 from .relay import Relay
 from .splice import Splice
@@ -65,8 +69,11 @@ class Exchange:
         hashby: str = "edgeid",
         forward_timeout: float = 30.0,
         max_inflight: int = 256,
+        router: Router[ServiceEntry] | None = None,
     ) -> None:
         self.registry = registry
+        self.router = router
+        """Topics to MQ bridges (``mqm``); None without bridges, the common case."""
         self.metrics = metrics
         self.timeout = forward_timeout
         self.max_inflight = max_inflight
@@ -195,6 +202,9 @@ class Exchange:
     def _message_to_service(self, edge: EdgeEntry, flow: Flow, message: Message) -> None:
         topic = message.topic
         services = self.registry.services_for_topic(topic)
+        if self.router is not None:
+            self._message_routed(self.router, edge, flow, message, services)
+            return
         if not services:
             self.metrics.offline[_MSG_TO_SERVICE].inc()
             message.error(ERR_TOPIC_NOT_ONLINE)
@@ -202,6 +212,56 @@ class Exchange:
         service = self.pick_service(services, edge)
         custom = append_edge_id(message.custom, edge.edge_id)
         self.relay.publish(message, service.end, custom, _MSG_TO_SERVICE, flow)
+
+    def _message_routed(
+        self,
+        router: Router[ServiceEntry],
+        edge: EdgeEntry,
+        flow: Flow,
+        message: Message,
+        services: Sequence[ServiceEntry],
+    ) -> None:
+        """With MQ bridges: services and bridges compete for the topic (docs/mq.md)."""
+        route = router.route(message.topic, services, edge.edge_id, edge.ip)
+        if route.bridges:
+            flow.spawn(self._message_to_bridges(edge, message, route))
+        elif route.service is not None:
+            custom = append_edge_id(message.custom, edge.edge_id)
+            self.relay.publish(message, route.service.end, custom, _MSG_TO_SERVICE, flow)
+        else:
+            self.metrics.offline[_MSG_TO_SERVICE].inc()
+            message.error(ERR_TOPIC_NOT_ONLINE)
+
+    async def _message_to_bridges(
+        self, edge: EdgeEntry, message: Message, route: Route[ServiceEntry]
+    ) -> None:
+        """Publish to the route's brokers (and service, with fan-out) at once; the edge's
+        ack waits for every confirmation, and any failure nacks it with every failure's
+        text. A task owned by the edge (its `Flow` bounds how many run)."""
+        record = Record(message.topic, message.data, edge.edge_id, edge.meta)
+        sends: list[Awaitable[Any]] = [bridge.publish(record) for bridge in route.bridges]
+        if route.service is not None:
+            sends.append(self._publish_to_service(edge, message, route.service))
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        errors = [error_text(r) for r in results if isinstance(r, BaseException)]
+        if errors:
+            message.error("; ".join(errors))
+        else:
+            message.done()
+
+    async def _publish_to_service(
+        self, edge: EdgeEntry, message: Message, service: ServiceEntry
+    ) -> None:
+        started = time.perf_counter()
+        custom = append_edge_id(message.custom, edge.edge_id)
+        try:
+            await service.end.publish(
+                message.data, topic=message.topic, custom=custom, timeout=self.timeout
+            )
+        except EndError:
+            self.metrics.failed[_MSG_TO_SERVICE].inc()
+            raise
+        self.metrics.succeeded(_MSG_TO_SERVICE, started)
 
     def _stream_to_service(self, edge: EdgeEntry, stream: Stream) -> None:
         services = self.registry.services_named(stream.peer)
