@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from typing import Any
 
 from ..geminio.aio import Server
-from .config import ConfigError, FrontierConfig, load_config
+from .addr import split_addr
+from .config import FrontierConfig, load_config
 from .edgebound import Edgebound
 from .exchange import Exchange
-from .hooks import ControlHooks
+from .frontlas_link import FrontlasLink, advertised_addr
+from .hooks import ControlHooks, IdAllocator, cluster_id_node
 from .metrics import GatewayMetrics
+from .mq import build_bridges
 from .registry import Registry
 from .servicebound import Servicebound
 from .tls import server_ssl_context
@@ -28,27 +32,27 @@ __all__ = ["Gateway", "split_addr"]
 log = logging.getLogger("frontier.gateway")
 
 
-def split_addr(addr: str, where: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` too) to (host, port); an empty host means every address."""
-    host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(f"{where}: {addr!r} is not host:port")
-    host = host.strip("[]")
-    return host, int(port)
-
-
 class Gateway:
     def __init__(self, config: FrontierConfig | None = None) -> None:
         self.config = config if config is not None else load_config(None)
         config = self.config
         self.registry = Registry()
+        self.frontier_id = config.daemon.frontier_id or f"frontier-{socket.gethostname()}"
+        """This frontier's cluster-wide ID (``daemon.frontier_id``, env FRONTIER_ID)."""
         self.metrics = GatewayMetrics()
         exchange_config = config.exchange
+        self.mq = build_bridges(
+            config.mqm,
+            self.metrics.registry,
+            hashby=exchange_config.hashby,
+            timeout=exchange_config.forward_timeout,
+        )
         self.exchange = Exchange(
             self.registry,
             self.metrics,
             hashby=exchange_config.hashby,
             forward_timeout=exchange_config.forward_timeout,
+            router=self.mq.router if self.mq is not None else None,
         )
         self.hooks = ControlHooks(
             self.registry,
@@ -58,6 +62,9 @@ class Gateway:
             presence_all=exchange_config.presence_hooks == "all",
             alloc_when_no_idservice=config.edgebound.edgeid_alloc_when_no_idservice_on,
         )
+        if config.frontlas.enable:  # IDs must not collide with other frontiers'
+            node = cluster_id_node(self.frontier_id)
+            self.hooks.allocate = IdAllocator(lambda i: i in self.registry.edges, node)
         self.edgebound = Edgebound(
             self.registry,
             self.exchange,
@@ -70,6 +77,7 @@ class Gateway:
         self._edge_server = Server(hooks=self.edgebound.server_hooks())
         self._http: list[Any] = []
         self._control: Any = None
+        self.frontlas: FrontlasLink | None = None
         self._observability: Any = None
         self._service_port: int | None = None
         self._edge_port: int | None = None
@@ -81,7 +89,11 @@ class Gateway:
 
     @property
     def ready(self) -> bool:
-        """Listeners up and not draining (what `/readyz` reports)."""
+        """Listeners up, registered with frontlas in cluster mode (once: a later frontlas
+        outage does not stop local forwarding, so it does not make us unready), and not
+        draining (what `/readyz` reports)."""
+        if self.frontlas is not None and not self.frontlas.registered.is_set():
+            return False
         return self._started and not self._draining and not self._closed
 
     @property
@@ -114,6 +126,8 @@ class Gateway:
         sb_host, sb_port = split_addr(config.servicebound.listen.addr, "servicebound.listen.addr")
         eb_host, eb_port = split_addr(config.edgebound.listen.addr, "edgebound.listen.addr")
         try:
+            if self.mq is not None:  # a broker down does not stop us: its bridge retries
+                await self.mq.start()
             if config.observability.enable:
                 await self._start_observability()
             await self._service_server.start(sb_host or None, sb_port, ssl=sb_ssl)
@@ -122,6 +136,8 @@ class Gateway:
             self._edge_port = self._edge_server.port
             if config.controlplane.enable:
                 await self._start_control()
+            if config.frontlas.enable:
+                self._start_frontlas_link()
         except BaseException:
             await self.close()
             raise
@@ -144,6 +160,29 @@ class Gateway:
         await listener.start()
         self._observability = listener
         self._http.append(listener)
+
+    def _start_frontlas_link(self) -> None:
+        config = self.config
+        towards = config.frontlas.dial.addrs[0] if config.frontlas.dial.addrs else ""
+        self.frontlas = FrontlasLink(
+            config,
+            self.registry,
+            frontier_id=self.frontier_id,
+            servicebound_addr=advertised_addr(
+                config.servicebound.listen.advertised_addr,
+                config.servicebound.listen.addr,
+                self.servicebound_port,
+                towards,
+            ),
+            edgebound_addr=advertised_addr(
+                config.edgebound.listen.advertised_addr,
+                config.edgebound.listen.addr,
+                self.edgebound_port,
+                towards,
+            ),
+            metrics=self.metrics,
+        )
+        self.frontlas.start()
 
     async def _start_control(self) -> None:
         from ..httpserve import HttpListener
@@ -185,12 +224,16 @@ class Gateway:
         if self._closed:
             return
         self._closed = True
+        if self.frontlas is not None:
+            await self.frontlas.close()
         # edges first: their offline hooks still reach the services
         await self._edge_server.close()
         await self._service_server.close()
         for listener in reversed(self._http):
             await listener.close()
         self._http.clear()
+        if self.mq is not None:  # after the listeners: no message can reach a bridge now
+            await self.mq.close()
 
     async def __aenter__(self) -> Gateway:
         await self.start()

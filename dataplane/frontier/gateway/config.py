@@ -18,9 +18,13 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import Any, Literal
 
 import yaml
+
+from ..strict_yaml import ConfigError, with_port
+from ..strict_yaml import build as _build
+from ..strict_yaml import convert as _convert
 
 __all__ = [
     "TLS",
@@ -36,10 +40,6 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
-
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the key path (``edgebound.listen.addr``)."""
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -158,6 +158,8 @@ class Frontlas:
     enable: bool = False
     dial: Dial = field(default_factory=lambda: Dial(addrs=("127.0.0.1:40012",)))
     metrics: FrontlasMetrics = field(default_factory=FrontlasMetrics)
+    heartbeat: float = 10.0
+    """Seconds between batched presence heartbeats (ours; frontlas's alive TTL is 30 s)."""
 
 
 @dataclass(frozen=True)
@@ -181,70 +183,7 @@ class FrontierConfig:
     mqm: Mapping[str, Any] = field(default_factory=dict)
 
 
-# -- strict conversion from YAML ------------------------------------------------------------
-
-T = TypeVar("T")
-
-
-def _convert(tp: Any, value: Any, path: str) -> Any:
-    origin = get_origin(tp)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _build(tp, value, path)
-    if origin is Literal:
-        choices = get_args(tp)
-        if value not in choices:
-            shown = ", ".join(repr(c) for c in choices if c != "")
-            raise ConfigError(f"{path}: {value!r} is not one of {shown}")
-        return value
-    if origin is tuple:
-        (item_type, _) = get_args(tp)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
-        return tuple(_convert(item_type, item, f"{path}[{i}]") for i, item in enumerate(value))
-    if origin in (Mapping, dict) or tp is Mapping:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if value is None:
-            return ""
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConfigError(f"{path}: expected a string, got {value!r}")
-        return str(value)
-    raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug in this module
-
-
-def _build(cls: type[T], data: Any, path: str) -> T:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        where = path or "the configuration"
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        key_path = f"{path}.{key}" if path else str(key)
-        if key not in known:
-            raise ConfigError(f"unknown key {key_path!r}")
-        values[str(key)] = _convert(hints[str(key)], value, key_path)
-    return cls(**values)
+# -- strict conversion from YAML: shared with frontlas (frontier.strict_yaml) ------------
 
 
 def parse_config(data: Any, env: Mapping[str, str] | None = None) -> FrontierConfig:
@@ -290,21 +229,14 @@ def _fill_listen_defaults(config: FrontierConfig) -> FrontierConfig:
 # -- environment overrides --------------------------------------------------------------------
 
 
-def _with_port(addr: str, port: str, name: str) -> str:
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"{name}: {port!r} is not a TCP port")
-    host = addr.rsplit(":", 1)[0] if ":" in addr else addr
-    return f"{host}:{int(port)}"
-
-
 def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig:
     replace = dataclasses.replace
     sb, eb = config.servicebound, config.edgebound
     if port := env.get("FRONTIER_SERVICEBOUND_PORT"):
-        addr = _with_port(sb.listen.addr, port, "FRONTIER_SERVICEBOUND_PORT")
+        addr = with_port(sb.listen.addr, port, "FRONTIER_SERVICEBOUND_PORT")
         sb = replace(sb, listen=replace(sb.listen, addr=addr))
     if port := env.get("FRONTIER_EDGEBOUND_PORT"):
-        addr = _with_port(eb.listen.addr, port, "FRONTIER_EDGEBOUND_PORT")
+        addr = with_port(eb.listen.addr, port, "FRONTIER_EDGEBOUND_PORT")
         eb = replace(eb, listen=replace(eb.listen, addr=addr))
     if adv := env.get("FRONTIER_SERVICEBOUND_ADVERTISED_ADDR"):
         sb = replace(sb, listen=replace(sb.listen, advertised_addr=adv))
@@ -328,7 +260,12 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
     frontlas = config.frontlas
     if frontlas_addr := env.get("FRONTLAS_ADDR"):
         frontlas = replace(
-            frontlas, enable=True, dial=replace(frontlas.dial, addrs=(frontlas_addr,))
+            frontlas,
+            enable=True,
+            dial=replace(
+                frontlas.dial,
+                addrs=tuple(a.strip() for a in frontlas_addr.split(",") if a.strip()),
+            ),
         )
 
     log = config.log
@@ -438,11 +375,97 @@ frontlas:                  # cluster mode (env FRONTLAS_ADDR enables it with tha
       ca_certs: []
       certs: []
       insecure_skip_verify: false
-  metrics:
-    enable: false
-    interval: 60           # seconds between frontier_stats reports
+  metrics:                 # accepted for compatibility: our frontier sends its exact
+    enable: false          # edge and service counts with every heartbeat instead
+    interval: 60
+  heartbeat: 10            # seconds between batched presence heartbeats (ours)
 observability:             # /healthz /readyz /metrics
   enable: true
   addr: 0.0.0.0:9091
-mqm: {}                    # external MQ bridges: kafka, amqp, nats, nsq, redis
+mqm:                       # external MQ bridges (docs/mq.md); none is enabled by default.
+                           # Every key, commented out at its default; durations in seconds.
+#  fanout: false           # true: every bridge listing a topic gets its messages (plus one
+#                          # service claiming it); false: hashby picks one service or bridge
+#  reconnect:              # how a bridge retries its broker (ours)
+#    initial: 0.1          # first delay after a failure, doubling up to max, with jitter
+#    max: 10
+#    connect_timeout: 5    # one connection attempt; start-up waits at most this long
+#  kafka:
+#    enable: false
+#    addrs: []             # bootstrap servers, host:port (all are used)
+#    producer:
+#      topics: []          # topics this bridge takes ('*': those nobody claimed by name)
+#      key: edgeid         # ours: the message key: edgeid | topic | message_id | none
+#      async: false        # accepted; every publish waits for the broker's ack
+#      max_message_bytes: 0      # 0: client default (1 MiB)
+#      required_acks: 1    # 1: leader; -1 or all: every in-sync replica (0 means 1)
+#      timeout: 0          # seconds the broker may take to ack (0: client default, 40)
+#      compression: none   # none | gzip | snappy | lz4 | zstd (or sarama's 0-4)
+#      compression_level: 0      # accepted, no effect
+#      idempotent: false   # upstream's misspelling idepotent is accepted too
+#      flush:
+#        bytes: 0          # batch size in bytes (0: client default)
+#        messages: 0       # accepted, no effect
+#        frequency: 0      # seconds to linger for a batch
+#        max_messages: 0   # accepted, no effect
+#      retry:
+#        max: 0            # accepted, no effect (the client retries until timeout)
+#        backoff: 0        # seconds between retries (0: client default, 0.1)
+#  amqp:
+#    enable: false
+#    addrs: []             # [user:pass@]host:port or amqp:// URLs, tried in order
+#    vhost: ""
+#    channel_max: 0        # accepted; the server's value is used
+#    frame_size: 0         # accepted; the server's value is used
+#    heartbeat: 0          # seconds (0: 60)
+#    locale: ""            # accepted; the client's en_US is used
+#    exchanges: []         # - {name, kind: direct|topic|fanout|headers, durable,
+#                          #    auto_delete, internal, nowait}, declared at each connect
+#    queues: []            # - {name, durable, auto_delete, exclusive, nowait}
+#                          #   (upstream's exclustive is accepted too)
+#    queue_bindings: []    # - {queue_name, exchange_name, binding_key, nowait}
+#                          #   (queueBindings and queuebindings are accepted too)
+#    producer:
+#      routing_keys: []    # topics this bridge takes; the routing key is the topic
+#      exchange: ""        # "" is the default exchange (routing key = queue name)
+#      mandatory: false    # true: a message no queue takes is nacked to the edge
+#      immediate: false    # must stay false (RabbitMQ does not implement it)
+#      headers: {}         # added to every message (beside the frontier-* headers)
+#      content_type: ""
+#      content_encoding: ""
+#      delivery_mode: 0    # 0 or 1 transient, 2 persistent
+#      priority: 0         # 0-9
+#      reply_to: ""
+#      expiration: ""      # milliseconds, as AMQP
+#      type: ""
+#      user_id: ""
+#      app_id: ""
+#  nats:
+#    enable: false
+#    addrs: []             # host:port or nats:// URLs (all are used)
+#    producer:
+#      subjects: []        # core NATS subjects this bridge takes (acked after a flush)
+#    jetstream:
+#      enable: false
+#      name: ""            # the stream, created (or its subjects extended) at connect
+#      producer:
+#        subjects: []      # subjects published through JetStream (acked by the stream)
+#  nsq:
+#    enable: false
+#    addrs: []             # nsqd HTTP addresses, host:4151 (4150 is mapped to 4151)
+#    envelope: false       # ours: JSON with edge_id, meta, topic, message_id, payload
+#    producer:
+#      topics: []
+#  redis:
+#    enable: false
+#    addrs: []             # host:port, tried in order
+#    db: 0
+#    password: ""
+#    mode: pubsub          # ours: pubsub (PUBLISH) | stream (XADD, sender as fields)
+#    envelope: false       # ours: JSON envelope for pubsub (which has no headers)
+#    stream:               # ours, for mode stream
+#      maxlen: 0           # trim the stream to about this many entries (0: never)
+#      approximate: true   # MAXLEN ~ (cheap trimming)
+#    producer:
+#      channels: []        # topics this bridge takes: the channel or stream key
 """

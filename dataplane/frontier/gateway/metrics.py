@@ -72,6 +72,27 @@ class GatewayMetrics:
             ["direction"],
             registry=r,
         )
+        self.frontlas_connected = Gauge(
+            "frontier_frontlas_connected",
+            "1 while registered with frontlas (cluster mode), else 0.",
+            registry=r,
+        )
+        self.frontlas_registrations = Counter(
+            "frontier_frontlas_registrations",
+            "Registrations with frontlas (the first, then one per reconnect).",
+            registry=r,
+        )
+        self.frontlas_rpcs = Counter(
+            "frontier_frontlas_rpcs",
+            "Presence reports and heartbeats sent to frontlas, by RPC and result.",
+            ["rpc", "result"],
+            registry=r,
+        )
+        self.frontlas_pending = Gauge(
+            "frontier_frontlas_pending_events",
+            "Presence changes not yet accepted by frontlas (at most one per edge/service).",
+            registry=r,
+        )
         self.heartbeat_timeouts = Counter(
             "frontier_heartbeat_timeouts",
             "Connections dropped because the peer went silent for 2x its heartbeat.",

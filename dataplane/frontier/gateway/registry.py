@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..geminio.aio import End
 from .flow import Flow
 
-__all__ = ["WILDCARD_TOPIC", "EdgeEntry", "Registry", "ServiceEntry"]
+__all__ = ["WILDCARD_TOPIC", "EdgeEntry", "PresenceObserver", "Registry", "ServiceEntry"]
 
 _NO_RPCS: frozenset[str] = frozenset()
 
@@ -84,6 +85,16 @@ class ServiceEntry:
         )
 
 
+class PresenceObserver(Protocol):
+    """Told of every change of who is online (frontlas reporting): synchronous, so it
+    sees the changes in the order they happened, and must not block."""
+
+    def edge_online(self, entry: EdgeEntry) -> None: ...
+    def edge_offline(self, entry: EdgeEntry) -> None: ...
+    def service_online(self, entry: ServiceEntry) -> None: ...
+    def service_offline(self, entry: ServiceEntry) -> None: ...
+
+
 class Registry:
     """Edges by ID; services by ID, RPC method, topic and name.
 
@@ -97,6 +108,7 @@ class Registry:
         self._by_method: dict[str, list[ServiceEntry]] = {}
         self._by_topic: dict[str, list[ServiceEntry]] = {}
         self._by_name: dict[str, list[ServiceEntry]] = {}
+        self.observer: PresenceObserver | None = None
 
     # ------------------------------------------------------------------------------ edges
 
@@ -104,12 +116,16 @@ class Registry:
         """Register `entry`; returns the entry it replaced (the caller closes that one)."""
         old = self.edges.get(entry.edge_id)
         self.edges[entry.edge_id] = entry
+        if self.observer is not None:
+            self.observer.edge_online(entry)
         return old
 
     def remove_edge(self, entry: EdgeEntry) -> bool:
         """Remove `entry` if it is still the current one for its ID."""
         if self.edges.get(entry.edge_id) is entry:
             del self.edges[entry.edge_id]
+            if self.observer is not None:
+                self.observer.edge_offline(entry)
             return True
         return False
 
@@ -128,6 +144,8 @@ class Registry:
         self._by_name.setdefault(entry.service, []).append(entry)
         for method in entry.rpcs:
             self._by_method.setdefault(method, []).append(entry)
+        if self.observer is not None:
+            self.observer.service_online(entry)
         return old
 
     def remove_service(self, entry: ServiceEntry) -> bool:
@@ -135,6 +153,8 @@ class Registry:
             return False
         del self.services[entry.service_id]
         self._unindex(entry)
+        if self.observer is not None:
+            self.observer.service_offline(entry)
         return True
 
     @staticmethod

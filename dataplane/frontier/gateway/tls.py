@@ -11,7 +11,7 @@ import ssl
 
 from .config import TLS, ConfigError
 
-__all__ = ["server_ssl_context"]
+__all__ = ["client_ssl_context", "server_ssl_context"]
 
 _TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
@@ -39,4 +39,29 @@ def server_ssl_context(tls: TLS, where: str) -> ssl.SSLContext | None:
                 context.load_verify_locations(cafile=ca)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"{where}.tls.ca_certs[{index}]: {exc}") from exc
+    return context
+
+
+def client_ssl_context(tls: TLS, where: str) -> ssl.SSLContext | None:
+    """A client context (frontier dialling frontlas, frontlas dialling Redis): server
+    verification against `ca_certs` (the system store when none), an optional client
+    certificate (the first of `certs`) for mTLS, `insecure_skip_verify` for tests only."""
+    if not tls.enable:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    for index, ca in enumerate(tls.ca_certs):
+        try:
+            context.load_verify_locations(cafile=ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"{where}.ca_certs[{index}]: {exc}") from exc
+    if tls.certs:
+        pair = tls.certs[0]
+        try:
+            context.load_cert_chain(pair.cert, pair.key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"{where}.certs[0]: {exc}") from exc
+    if tls.insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     return context

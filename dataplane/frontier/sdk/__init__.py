@@ -41,6 +41,7 @@ from ..geminio.aio import (
     StreamClosedError,
 )
 from ._base import Address, Addresses, Reply, parse_address
+from .cluster import ClusterService, FrontlasError
 from .edge import Edge, EdgeHandler
 from .service import (
     Service,
@@ -60,12 +61,14 @@ __all__ = [
     "Address",
     "Addresses",
     "Backoff",
+    "ClusterService",
     "ConnectRejected",
     "ConnectionClosedError",
     "Edge",
     "EdgeHandler",
     "EdgePresence",
     "EndError",
+    "FrontlasError",
     "Message",
     "OpenRejected",
     "OperationTimeout",

@@ -207,6 +207,12 @@ def test_env_overrides_as_upstream() -> None:
     )
 
 
+def test_frontlas_addr_may_list_several_frontlas_replicas() -> None:
+    config = load_config(None, env={"FRONTLAS_ADDR": "fl-0:40012, fl-1:40012"})
+    assert config.frontlas.dial.addrs == ("fl-0:40012", "fl-1:40012")
+    assert config.frontlas.heartbeat == 10.0
+
+
 def test_frontier_id_env_wins_over_node_name_and_advertised_addrs() -> None:
     config = load_config(
         None,

@@ -1,0 +1,93 @@
+"""Strict YAML-to-dataclass conversion, shared by the frontier and frontlas configurations.
+
+Go's yaml.v2 silently ignores unknown keys and wrong types, so a typo falls back to a
+default in production. Here every config section is a frozen dataclass and every key is
+checked: an unknown key or a wrongly typed value is a `ConfigError` naming its path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+__all__ = ["ConfigError", "build", "convert", "with_port"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the key path (``edgebound.listen.addr``)."""
+
+
+T = TypeVar("T")
+
+
+def convert(tp: Any, value: Any, path: str) -> Any:
+    """`value` checked against (and converted to) the annotation `tp`."""
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return build(tp, value, path)
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices:
+            shown = ", ".join(repr(c) for c in choices if c != "")
+            raise ConfigError(f"{path}: {value!r} is not one of {shown}")
+        return value
+    if origin is tuple:
+        (item_type, _) = get_args(tp)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
+        return tuple(convert(item_type, item, f"{path}[{i}]") for i, item in enumerate(value))
+    if origin in (Mapping, dict) or tp is Mapping:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug in the schema
+
+
+def build(cls: type[T], data: Any, path: str) -> T:
+    """An instance of the dataclass `cls` from a parsed YAML mapping (None: all defaults)."""
+    if data is None:
+        return cls()
+    if not isinstance(data, dict):
+        where = path or "the configuration"
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = f"{path}.{key}" if path else str(key)
+        if key not in known:
+            raise ConfigError(f"unknown key {key_path!r}")
+        values[str(key)] = convert(hints[str(key)], value, key_path)
+    return cls(**values)
+
+
+def with_port(addr: str, port: str, name: str) -> str:
+    """`addr` with its port replaced by the environment variable `name`'s value `port`."""
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name}: {port!r} is not a TCP port")
+    host = addr.rsplit(":", 1)[0] if ":" in addr else addr
+    return f"{host}:{int(port)}"

@@ -1,0 +1,29 @@
+"""A private redis-server per module; each test starts from an empty database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from redis import asyncio as aioredis
+
+from support.redis_server import RedisServer
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[Any]:
+    if redis_server.proc is None:  # a previous test stopped it
+        redis_server.start()
+    client = aioredis.Redis(host="127.0.0.1", port=redis_server.port, decode_responses=True)
+    await client.flushall()
+    yield client
+    await client.aclose()
