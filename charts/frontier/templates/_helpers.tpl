@@ -1,0 +1,178 @@
+{{/*
+Names, labels and the pieces both Deployments share. Names follow frontier-operator's children
+of a FrontierCluster named <prefix> (operator/frontier_operator/spec.py, builders.py).
+*/}}
+
+{{- define "frontier.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The prefix of every name; at most 46 characters so "<prefix>-servicebound-svc" fits. */}}
+{{- define "frontier.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 46 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 46 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 46 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "frontier.servicebound.service" -}}
+{{- default (printf "%s-servicebound-svc" (include "frontier.fullname" .)) .Values.frontier.servicebound.service.name -}}
+{{- end -}}
+{{- define "frontier.edgebound.service" -}}
+{{- default (printf "%s-edgebound-svc" (include "frontier.fullname" .)) .Values.frontier.edgebound.service.name -}}
+{{- end -}}
+{{- define "frontier.frontlas.service" -}}
+{{- default (printf "%s-frontlas-svc" (include "frontier.fullname" .)) .Values.frontlas.controlplane.service.name -}}
+{{- end -}}
+
+{{/* frontier dials frontlas here: the Service, namespace-qualified, frontier-plane port. */}}
+{{- define "frontier.frontlas.address" -}}
+{{- printf "%s.%s.svc:%d" (include "frontier.frontlas.service" .) .Release.Namespace (int .Values.frontlas.controlplane.frontierPlanePort) -}}
+{{- end -}}
+
+{{/* The edgebound nodePort, or "" when the API server allocates it (as the operator). */}}
+{{- define "frontier.edgebound.nodePort" -}}
+{{- $svc := .Values.frontier.edgebound.service -}}
+{{- $port := int .Values.frontier.edgebound.port -}}
+{{- if and (ne $svc.type "ClusterIP") (not (kindIs "invalid" $svc.nodePort)) -}}
+{{- $svc.nodePort -}}
+{{- else if and (eq $svc.type "NodePort") (ge $port 30000) (le $port 32767) -}}
+{{- $port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels; pass (dict "root" $ "component" "frontier"|"frontlas"). */}}
+{{- define "frontier.selectorLabels" -}}
+app.kubernetes.io/name: {{ .component }}
+app.kubernetes.io/instance: {{ include "frontier.fullname" .root }}
+{{- end -}}
+
+{{- define "frontier.labels" -}}
+{{ include "frontier.selectorLabels" . }}
+app.kubernetes.io/component: {{ ternary "gateway" "coordinator" (eq .component "frontier") }}
+app.kubernetes.io/part-of: frontier
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "frontier.image" -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+
+{{/* Security defaults (the operator's), with the values merged over them. */}}
+{{- define "frontier.podSecurityContext" -}}
+{{- $defaults := dict "runAsNonRoot" true "runAsUser" 65532 "runAsGroup" 65532 "fsGroup" 65532 "seccompProfile" (dict "type" "RuntimeDefault") -}}
+{{- toYaml (mustMergeOverwrite $defaults (deepCopy .)) -}}
+{{- end -}}
+
+{{- define "frontier.containerSecurityContext" -}}
+{{- $defaults := dict "allowPrivilegeEscalation" false "readOnlyRootFilesystem" true "runAsNonRoot" true "capabilities" (dict "drop" (list "ALL")) -}}
+{{- toYaml (mustMergeOverwrite $defaults (deepCopy .)) -}}
+{{- end -}}
+
+{{/* An HTTP probe on the metrics port. (dict "path" P "initial" N "period" N) */}}
+{{- define "frontier.probe" -}}
+httpGet:
+  path: {{ .path }}
+  port: metrics
+  scheme: HTTP
+initialDelaySeconds: {{ .initial }}
+periodSeconds: {{ .period }}
+timeoutSeconds: 3
+failureThreshold: 3
+{{- end -}}
+
+{{/* Default affinity: prefer one pod per node. (dict "root" $ "component" C "values" V) */}}
+{{- define "frontier.affinity" -}}
+{{- if .values.affinity -}}
+{{- toYaml .values.affinity -}}
+{{- else -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "frontier.selectorLabels" . | nindent 12 }}
+{{- end -}}
+{{- end -}}
+
+{{/* The rendered frontier.yaml (same keys as operator/frontier_operator/config.py). */}}
+{{- define "frontier.frontierConfig" -}}
+{{- $f := .Values.frontier -}}
+{{- $tls := $f.edgebound.tls -}}
+{{- $edgeListen := dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $f.edgebound.port)) -}}
+{{- if $tls.enabled -}}
+{{- $edgeTLS := dict "enable" true "mtls" $tls.mtls "certs" (list (dict "cert" "/app/conf/edgebound/tls/secret/tls.crt" "key" "/app/conf/edgebound/tls/secret/tls.key")) -}}
+{{- if $tls.mtls -}}
+{{- $_ := set $edgeTLS "ca_certs" (list "/app/conf/edgebound/tls/ca/ca.crt") -}}
+{{- end -}}
+{{- $_ := set $edgeListen "tls" $edgeTLS -}}
+{{- end -}}
+{{- $controlplane := dict "enable" $f.controlplane.enabled -}}
+{{- if $f.controlplane.enabled -}}
+{{- $_ := set $controlplane "listen" (dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $f.controlplane.port))) -}}
+{{- end -}}
+{{- $frontlas := dict "enable" false -}}
+{{- if .Values.frontlas.enabled -}}
+{{- $frontlas = dict "enable" true "dial" (dict "network" "tcp" "addrs" (list (include "frontier.frontlas.address" .))) -}}
+{{- end -}}
+{{- $doc := dict
+  "servicebound" (dict "listen" (dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $f.servicebound.port))))
+  "edgebound" (dict "listen" $edgeListen "edgeid_alloc_when_no_idservice_on" true)
+  "controlplane" $controlplane
+  "frontlas" $frontlas
+  "observability" (dict "enable" true "addr" "0.0.0.0:9091")
+-}}
+{{- toYaml (mustMergeOverwrite $doc (deepCopy $f.extraConfig)) -}}
+{{- end -}}
+
+{{/* The rendered frontlas.yaml (same keys as the operator's); never the password. */}}
+{{- define "frontier.frontlasConfig" -}}
+{{- $fl := .Values.frontlas -}}
+{{- $r := $fl.redis -}}
+{{- $redis := dict "mode" $r.type -}}
+{{- if $r.user -}}
+{{- $_ := set $redis "username" $r.user -}}
+{{- end -}}
+{{- if eq $r.type "standalone" -}}
+{{- if ne (len $r.addrs) 1 -}}
+{{- fail "frontlas.redis.addrs: standalone needs exactly one address" -}}
+{{- end -}}
+{{- $_ := set $redis "standalone" (dict "network" "tcp" "addr" (first $r.addrs) "db" (int $r.db)) -}}
+{{- else if eq $r.type "sentinel" -}}
+{{- if not $r.masterName -}}
+{{- fail "frontlas.redis.masterName is required for sentinel" -}}
+{{- end -}}
+{{- $_ := set $redis "sentinel" (dict "addrs" $r.addrs "master_name" $r.masterName "db" (int $r.db)) -}}
+{{- else -}}
+{{- if ne (int $r.db) 0 -}}
+{{- fail "frontlas.redis.db must be 0 for a Redis cluster" -}}
+{{- end -}}
+{{- $_ := set $redis "cluster" (dict "addrs" $r.addrs) -}}
+{{- end -}}
+{{- $doc := dict
+  "control_plane" (dict "listen" (dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $fl.controlplane.port))))
+  "frontier_plane" (dict "listen" (dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $fl.controlplane.frontierPlanePort))) "expiration" (dict "service_meta" (int $fl.expiration.serviceMeta) "edge_meta" (int $fl.expiration.edgeMeta)))
+  "redis" $redis
+  "observability" (dict "enable" true "addr" "0.0.0.0:9092")
+-}}
+{{- toYaml (mustMergeOverwrite $doc (deepCopy $fl.extraConfig)) -}}
+{{- end -}}
+
+{{/* The Secret REDIS_PASSWORD comes from, or "" when there is no password. */}}
+{{- define "frontier.redis.secretName" -}}
+{{- if .Values.frontlas.redis.existingSecret -}}
+{{- .Values.frontlas.redis.existingSecret -}}
+{{- else if .Values.frontlas.redis.password -}}
+{{- printf "%s-redis" (include "frontier.fullname" .) -}}
+{{- end -}}
+{{- end -}}
