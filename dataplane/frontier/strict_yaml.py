@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-__all__ = ["ConfigError", "build", "convert", "with_port"]
+import yaml
+
+__all__ = ["ConfigError", "build", "convert", "load_yaml", "with_port"]
 
 
 class ConfigError(ValueError):
@@ -91,3 +94,15 @@ def with_port(addr: str, port: str, name: str) -> str:
         raise ConfigError(f"{name}: {port!r} is not a TCP port")
     host = addr.rsplit(":", 1)[0] if ":" in addr else addr
     return f"{host}:{int(port)}"
+
+
+def load_yaml(path: str | Path) -> Any:
+    """The parsed YAML of a config file; unreadable files and bad YAML are `ConfigError`s."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc

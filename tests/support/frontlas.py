@@ -12,6 +12,7 @@ import aiohttp
 
 from frontier.frontlas.config import FrontlasConfig, parse_config
 from frontier.frontlas.protocol import FrontierInstance
+from support.gateway import with_sections
 
 
 def frontlas_config(redis_addr: str, **sections: Any) -> FrontlasConfig:
@@ -22,12 +23,7 @@ def frontlas_config(redis_addr: str, **sections: Any) -> FrontlasConfig:
         "observability": {"addr": "127.0.0.1:0"},
         "redis": {"standalone": {"addr": redis_addr}},
     }
-    for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return parse_config(data)
+    return parse_config(with_sections(data, sections))
 
 
 def frontier_meta(frontier_id: str, instance: str = "", sb: str = "", eb: str = "") -> bytes:

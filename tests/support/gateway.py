@@ -19,12 +19,19 @@ def gateway_config(**sections: Any) -> FrontierConfig:
         "edgebound": {"listen": {"addr": "127.0.0.1:0"}},
         "observability": {"enable": False},
     }
+    return parse_config(with_sections(data, sections))
+
+
+def with_sections(data: dict[str, Any], sections: dict[str, Any]) -> dict[str, Any]:
+    """`data` with each of `sections` merged one level deep (a test's config on top of the
+    loopback defaults)."""
+    merged = dict(data)
     for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
         else:
-            data[key] = value
-    return parse_config(data)
+            merged[key] = value
+    return merged
 
 
 async def until(

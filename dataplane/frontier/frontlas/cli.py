@@ -6,40 +6,18 @@ Without `--config`: the embedded defaults (Redis on 127.0.0.1:6379, env override
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections.abc import Sequence
 
-from ..logs import configure_logging
-from ..strict_yaml import ConfigError
+from ..daemon import daemon_main, daemon_parser
 from .app import Frontlas
 from .config import FrontlasConfig, default_config_yaml, load_config
 
 __all__ = ["main"]
 
 log = logging.getLogger("frontier.frontlas")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="frontlas",
-        description="frontlas cluster coordinator: cluster API on :40011, frontiers on :40012.",
-    )
-    parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in)")
-    parser.add_argument(
-        "--loglevel", choices=("debug", "info", "warn", "warning", "error"), default=None
-    )
-    parser.add_argument("--log-format", choices=("text", "json"), default=None)
-    parser.add_argument(
-        "--print-default-config",
-        action="store_true",
-        help="print the full default config, every key documented, and exit",
-    )
-    return parser
 
 
 async def _run(config: FrontlasConfig) -> int:
@@ -58,28 +36,10 @@ async def _run(config: FrontlasConfig) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.print_default_config:
-        sys.stdout.write(default_config_yaml())
-        return 0
-    try:
-        config = load_config(args.config, os.environ)
-    except ConfigError as exc:
-        print(f"frontlas: config error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(args.loglevel or config.log.level, args.log_format or config.log.format)
-    try:
-        import uvloop
-
-        return uvloop.run(_run(config))
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(_run(config))
-    except ConfigError as exc:
-        print(f"frontlas: config error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"frontlas: cannot start: {exc}", file=sys.stderr)
-        return 1
+    parser = daemon_parser(
+        "frontlas", "frontlas cluster coordinator: cluster API on :40011, frontiers on :40012."
+    )
+    return daemon_main(argv, parser, default_yaml=default_config_yaml, load=load_config, run=_run)
 
 
 if __name__ == "__main__":

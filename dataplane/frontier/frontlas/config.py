@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from ..gateway.config import TLS, Listen, Log, Pprof, Rlimit
-from ..strict_yaml import ConfigError, build, convert, with_port
+from ..strict_yaml import ConfigError, build, convert, load_yaml, with_port
 
 __all__ = [
     "ConfigError",
@@ -148,15 +146,7 @@ def parse_config(data: Any, env: Mapping[str, str] | None = None) -> FrontlasCon
 def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -> FrontlasConfig:
     if path is None:
         return parse_config(None, env)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_config(data, env)
+    return parse_config(load_yaml(path), env)
 
 
 def _fill_defaults(config: FrontlasConfig) -> FrontlasConfig:

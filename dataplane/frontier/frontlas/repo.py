@@ -37,7 +37,6 @@ from .scripts import (
     EDGE_ONLINE,
     FRONTIER_COUNTS,
     FRONTIER_REFRESH,
-    FRONTIER_REGISTER,
     FRONTIER_UNREGISTER,
     PRESENCE_HEARTBEAT,
     SERVICE_HEARTBEAT,
@@ -109,7 +108,6 @@ class Repository:
         self.ttls = ttls if ttls is not None else TTLs()
         self.prefix = prefix
         self._sources = {
-            "frontier_register": FRONTIER_REGISTER,
             "frontier_refresh": FRONTIER_REFRESH,
             "frontier_unregister": FRONTIER_UNREGISTER,
             "frontier_counts": FRONTIER_COUNTS,
@@ -162,8 +160,7 @@ class Repository:
     async def register_frontier(self, inst: FrontierInstance, token: str) -> bool:
         """Claim the frontier ID for the connection `token`; False: another process holds
         it (a duplicate frontier ID)."""
-        keys, args = self._frontier_args(inst, token)
-        return bool(await self._scripts["frontier_register"](keys=keys, args=args))
+        return await self.refresh_frontier(inst, token)
 
     async def refresh_frontier(
         self,

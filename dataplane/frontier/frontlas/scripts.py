@@ -16,28 +16,11 @@ from __future__ import annotations
 
 from typing import Final
 
-# KEYS: alive key, frontier hash. ARGV: token, instance prefix ("" = none), sb, eb, ttl.
-# The alive key holds "<instance>/<connection>": the same instance may take over its own
-# key (re-registration after a frontlas restart), anyone else is a duplicate.
-FRONTIER_REGISTER: Final = """
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then
-  local inst = ARGV[2]
-  if inst == '' or string.sub(cur, 1, string.len(inst) + 1) ~= inst .. '/' then
-    return 0
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[5]))
-redis.call('HSET', KEYS[2], 'advertised_sb_addr', ARGV[3], 'advertised_eb_addr', ARGV[4])
-redis.call('HSETNX', KEYS[2], 'edge_count', 0)
-redis.call('HSETNX', KEYS[2], 'service_count', 0)
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
-return 1
-"""
-
-# A heartbeat of a registered frontier: renew (or, after Redis lost it, re-create) its keys,
-# unless another instance took the ID meanwhile. ARGV as FRONTIER_REGISTER, then the counts
-# ("" = leave alone).
+# Registration and every later heartbeat of a frontier. KEYS: alive key, frontier hash.
+# ARGV: token, instance ("" = none), sb addr, eb addr, TTL, edge count, service count
+# ("" = leave the counts alone). The alive key holds "<instance>/<connection>": the same
+# instance may take over its own key (re-registering after a frontlas restart), anyone else
+# is a duplicate (0). A heartbeat re-creates the keys if Redis lost them.
 FRONTIER_REFRESH: Final = """
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then

@@ -7,40 +7,19 @@ Precedence for logging is flag > environment > file > default, as upstream. With
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import signal
-import sys
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from ..logs import configure_logging
+from ..daemon import daemon_main, daemon_parser
 from .app import Gateway
-from .config import ConfigError, FrontierConfig, default_config_yaml, load_config
+from .config import FrontierConfig, default_config_yaml, load_config
 
 __all__ = ["main"]
 
 log = logging.getLogger("frontier")
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="frontier",
-        description="Frontier gateway: services on :30011, edges on :30012 (geminio).",
-    )
-    parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in)")
-    parser.add_argument(
-        "--loglevel", choices=("debug", "info", "warn", "warning", "error"), default=None
-    )
-    parser.add_argument("--log-format", choices=("text", "json"), default=None)
-    parser.add_argument(
-        "--print-default-config",
-        action="store_true",
-        help="print the full default config, every key documented, and exit",
-    )
-    return parser
 
 
 async def _run(config: FrontierConfig) -> int:
@@ -73,31 +52,10 @@ def _exit_now() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.print_default_config:
-        sys.stdout.write(default_config_yaml())
-        return 0
-    try:
-        config = load_config(args.config, os.environ)
-    except ConfigError as exc:
-        print(f"frontier: config error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(args.loglevel or config.log.level, args.log_format or config.log.format)
-    run: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
-    try:
-        import uvloop
-
-        run = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        pass
-    try:
-        return run(_run(config))
-    except ConfigError as exc:
-        print(f"frontier: config error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"frontier: cannot start: {exc}", file=sys.stderr)
-        return 1
+    parser = daemon_parser(
+        "frontier", "Frontier gateway: services on :30011, edges on :30012 (geminio)."
+    )
+    return daemon_main(argv, parser, default_yaml=default_config_yaml, load=load_config, run=_run)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from ..strict_yaml import ConfigError, with_port
+from ..strict_yaml import ConfigError, load_yaml, with_port
 from ..strict_yaml import build as _build
 from ..strict_yaml import convert as _convert
 
@@ -196,15 +194,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
     """Load ``path`` (or the standalone defaults when None) and apply environment overrides."""
     if path is None:
         return parse_config(None, env)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_config(data, env)
+    return parse_config(load_yaml(path), env)
 
 
 def _fill_listen_defaults(config: FrontierConfig) -> FrontierConfig:

@@ -4,6 +4,7 @@ registration, readiness, batched reports, heartbeats, and recovery from outages.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -37,6 +38,25 @@ def _frontlas(redis: RedisServer, plane_port: int = 0) -> Frontlas:
     return Frontlas(
         frontlas_config(redis.addr, frontier_plane={"listen": {"addr": f"127.0.0.1:{plane_port}"}})
     )
+
+
+@asynccontextmanager
+async def _registered(
+    frontlas: Frontlas, heartbeat: float = 10.0
+) -> AsyncIterator[tuple[Gateway, list[End]]]:
+    """A cluster-mode gateway registered with `frontlas`, and a list for the test's edges;
+    both closed at the end."""
+    gateway = _cluster_gateway(frontlas.frontier_plane_port, heartbeat=heartbeat)
+    await gateway.start()
+    edges: list[End] = []
+    try:
+        assert gateway.frontlas is not None
+        await until(gateway.frontlas.registered.is_set, 15, "registration")
+        yield gateway, edges
+    finally:
+        for edge in edges:
+            await edge.close()
+        await gateway.close()
 
 
 @pytest.fixture
@@ -99,13 +119,8 @@ async def test_ready_only_once_registered_then_presence_is_reported(
 
 
 async def test_changes_are_batched(frontlas: Frontlas) -> None:
-    gateway = _cluster_gateway(frontlas.frontier_plane_port)
-    await gateway.start()
-    edges: list[End] = []
-    try:
-        assert gateway.frontlas is not None
-        await until(gateway.frontlas.registered.is_set, 15, "registration")
-        edges = [await connect_edge(gateway.edgebound_port) for _ in range(200)]
+    async with _registered(frontlas) as (gateway, edges):
+        edges += [await connect_edge(gateway.edgebound_port) for _ in range(200)]
 
         async def all_reported() -> bool:
             return len(await _edge_ids(frontlas)) == 200
@@ -114,20 +129,11 @@ async def test_changes_are_batched(frontlas: Frontlas) -> None:
         reports = frontlas.metrics.rpcs.labels("presence_report", "ok")._value.get()
         assert reports < 200  # events coalesce into batches while a report is in flight
         assert frontlas.metrics.rpcs.labels("edge_online", "ok")._value.get() == 0
-    finally:
-        for edge in edges:
-            await edge.close()
-        await gateway.close()
 
 
 async def test_heartbeats_restore_what_redis_lost(frontlas: Frontlas, redis_client: Any) -> None:
-    gateway = _cluster_gateway(frontlas.frontier_plane_port, heartbeat=0.2)
-    await gateway.start()
-    edges: list[End] = []
-    try:
-        assert gateway.frontlas is not None
-        await until(gateway.frontlas.registered.is_set, 15, "registration")
-        edges = [await connect_edge(gateway.edgebound_port) for _ in range(3)]
+    async with _registered(frontlas, heartbeat=0.2) as (gateway, edges):
+        edges += [await connect_edge(gateway.edgebound_port) for _ in range(3)]
         ids = {e.client_id for e in edges}
 
         async def reported() -> bool:
@@ -143,10 +149,6 @@ async def test_heartbeats_restore_what_redis_lost(frontlas: Frontlas, redis_clie
             ] == [3]
 
         await until_async(restored, what="the heartbeat to re-report the edges and counts")
-    finally:
-        for edge in edges:
-            await edge.close()
-        await gateway.close()
 
 
 async def test_the_gateway_re_registers_after_a_frontlas_restart(
@@ -161,7 +163,7 @@ async def test_the_gateway_re_registers_after_a_frontlas_restart(
     try:
         assert gateway.frontlas is not None
         await until(gateway.frontlas.registered.is_set, 15, "registration")
-        edges = [await connect_edge(gateway.edgebound_port) for _ in range(3)]
+        edges += [await connect_edge(gateway.edgebound_port) for _ in range(3)]
         await first.close()
         await redis_client.flushall()  # and the state is gone
         edges.append(await connect_edge(gateway.edgebound_port))  # forwarding goes on
@@ -184,13 +186,8 @@ async def test_the_gateway_re_registers_after_a_frontlas_restart(
 async def test_changes_during_a_redis_outage_converge_after_it(
     frontlas: Frontlas, redis_server: RedisServer
 ) -> None:
-    gateway = _cluster_gateway(frontlas.frontier_plane_port, heartbeat=0.3)
-    await gateway.start()
-    edges: list[End] = []
-    try:
-        assert gateway.frontlas is not None
-        await until(gateway.frontlas.registered.is_set, 15, "registration")
-        edges = [await connect_edge(gateway.edgebound_port) for _ in range(4)]
+    async with _registered(frontlas, heartbeat=0.3) as (gateway, edges):
+        edges += [await connect_edge(gateway.edgebound_port) for _ in range(4)]
 
         async def reported() -> bool:
             return len(await _edge_ids(frontlas)) == 4
@@ -210,10 +207,6 @@ async def test_changes_during_a_redis_outage_converge_after_it(
                 return False
 
         await until_async(converged, timeout=20, what="the cluster view to match the gateway")
-    finally:
-        for edge in edges:
-            await edge.close()
-        await gateway.close()
 
 
 async def test_closing_the_gateway_removes_the_frontier(frontlas: Frontlas) -> None:
