@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
@@ -71,20 +71,41 @@ def convert(tp: Any, value: Any, path: str) -> Any:
 
 
 def build(cls: type[T], data: Any, path: str) -> T:
-    """An instance of the dataclass `cls` from a parsed YAML mapping (None: all defaults)."""
+    """An instance of the dataclass `cls` from a parsed YAML mapping (None: all defaults).
+
+    A key whose value is null keeps its default (Go's YAML gives it the zero value, which
+    here is the default). A schema class may declare two optional class attributes:
+    ``_keys`` (YAML spellings -> field names: upstream's misspellings and camelCase, and
+    names that are Python keywords, like ``async`` -> ``async_``) and ``_convert`` (field ->
+    a ``(value, path)`` converter for checks beyond the type, e.g. seconds >= 0).
+    """
     if data is None:
         return cls()
     if not isinstance(data, dict):
         where = path or "the configuration"
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    aliases: Mapping[str, str] = getattr(cls, "_keys", {})
+    converters: Mapping[str, Callable[[Any, str], Any]] = getattr(cls, "_convert", {})
     values: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for key, value in data.items():
         key_path = f"{path}.{key}" if path else str(key)
-        if key not in known:
+        name = aliases.get(str(key), str(key))
+        if name not in known or (name == key and name.endswith("_")):
             raise ConfigError(f"unknown key {key_path!r}")
-        values[str(key)] = convert(hints[str(key)], value, key_path)
+        if name in given:
+            where = path or "the configuration"
+            raise ConfigError(f"{where}: {given[name]!r} and {key!r} are the same key; give one")
+        given[name] = str(key)
+        if value is None:
+            continue
+        convert_field = converters.get(name)
+        if convert_field is not None:
+            values[name] = convert_field(value, key_path)
+        else:
+            values[name] = convert(hints[name], value, key_path)
     return cls(**values)
 
 

@@ -10,13 +10,11 @@ Durations are seconds (upstream read them as seconds while its comments said mil
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Literal
 
-from ..config import ConfigError
+from ...strict_yaml import ConfigError, build
 
 __all__ = [
     "WILDCARD",
@@ -393,80 +391,6 @@ class MqmConfig:
         return {name: broker for name, broker in brokers.items() if broker.enable}
 
 
-# -- strict conversion ---------------------------------------------------------------------
-
-T = TypeVar("T")
-
-
-def _convert(tp: Any, value: Any, path: str) -> Any:
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _build(tp, value, path)
-    origin = get_origin(tp)
-    if origin is Literal:
-        choices = get_args(tp)
-        if value is None and "" in choices:
-            value = ""
-        if value not in choices:
-            shown = ", ".join(repr(c) for c in choices if c != "")
-            raise ConfigError(f"{path}: {value!r} is not one of {shown}")
-        return value
-    if origin is tuple:
-        item_type = get_args(tp)[0]
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
-        return tuple(_convert(item_type, item, f"{path}[{i}]") for i, item in enumerate(value))
-    if tp is bool:
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if value is None:
-            return 0
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        return _seconds(0 if value is None else value, path)
-    if tp is str:
-        if value is None:
-            return ""
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ConfigError(f"{path}: expected a string, got {value!r}")
-        return str(value)
-    raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug in this module
-
-
-def _build(cls: type[T], data: Any, path: str) -> T:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    keys: Mapping[str, str] = getattr(cls, "_keys", {})
-    converters: Mapping[str, Converter] = getattr(cls, "_convert", {})
-    values: dict[str, Any] = {}
-    given: dict[str, str] = {}
-    for key, value in data.items():
-        key_path = f"{path}.{key}"
-        name = keys.get(str(key), str(key))
-        if name not in fields or (name == key and name.endswith("_")):
-            raise ConfigError(f"unknown key {key_path!r}")
-        if name in given:
-            raise ConfigError(f"{path}: {given[name]!r} and {key!r} are the same key; give one")
-        given[name] = str(key)
-        convert = converters.get(name)
-        if convert is not None:
-            values[name] = convert(value, key_path)
-        else:
-            values[name] = _convert(hints[name], value, key_path)
-    return cls(**values)
-
-
 def _check_enabled(config: MqmConfig) -> None:
     """What an enabled bridge cannot work without: said at start-up, not at the first
     message."""
@@ -500,6 +424,6 @@ def _check_enabled(config: MqmConfig) -> None:
 
 def parse_mqm(data: Mapping[str, Any] | None) -> MqmConfig:
     """The ``mqm`` mapping (as `FrontierConfig.mqm` holds it) to a checked `MqmConfig`."""
-    config = _build(MqmConfig, dict(data) if data is not None else None, "mqm")
+    config = build(MqmConfig, dict(data) if data is not None else None, "mqm")
     _check_enabled(config)
     return config
