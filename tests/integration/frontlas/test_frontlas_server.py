@@ -194,3 +194,25 @@ async def test_redis_outage_makes_frontlas_unready_not_dead(
         assert body["frontier"]["frontier_id"] == "f1"
     finally:
         await end.close()
+
+
+async def test_geminio_heartbeats_keep_a_go_frontier_registered(
+    frontlas: Frontlas, redis_client: Any
+) -> None:
+    """A Go frontier sends no presence heartbeat RPC: its connection's geminio heartbeats
+    renew its registration (here every 5 s, the shortest interval geminio allows)."""
+    end = await connect(
+        "127.0.0.1", frontlas.frontier_plane_port, meta=frontier_meta("go-1"), heartbeat=5
+    )
+    try:
+        key = "frontlas:alive:frontiers:go-1"
+        await redis_client.expire(key, 8)  # would lapse before a second heartbeat
+        await redis_client.expire("frontlas:frontiers:go-1", 8)
+
+        async def renewed() -> bool:
+            return bool(await redis_client.ttl(key) > 8)
+
+        await until_async(renewed, timeout=15, what="a heartbeat to renew the registration")
+        assert await redis_client.ttl("frontlas:frontiers:go-1") > 8
+    finally:
+        await end.close()
