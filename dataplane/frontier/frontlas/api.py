@@ -25,10 +25,6 @@ Ready = Callable[[], Awaitable[bool]]
 _MAX_ID = (1 << 64) - 1
 
 
-class _BadRequest(Exception):
-    pass
-
-
 def _json(body: object, status: int = 200) -> web.Response:
     return web.Response(
         status=status,
@@ -45,10 +41,10 @@ def _uint(request: web.Request, name: str, *, required: bool = False) -> int | N
     raw = request.query.get(name)
     if raw is None or raw == "":
         if required:
-            raise _BadRequest(f"query parameter {name} is required")
+            raise ValueError(f"query parameter {name} is required")
         return None
     if not raw.isdigit() or int(raw) > _MAX_ID:
-        raise _BadRequest(f"{name}: {raw!r} is not an unsigned integer")
+        raise ValueError(f"{name}: {raw!r} is not an unsigned integer")
     return int(raw)
 
 
@@ -61,7 +57,7 @@ def _uint_list(request: web.Request, name: str) -> list[int]:
             if not part:
                 continue
             if not part.isdigit() or int(part) > _MAX_ID:
-                raise _BadRequest(f"{name}: {part!r} is not an unsigned integer")
+                raise ValueError(f"{name}: {part!r} is not an unsigned integer")
             values.append(int(part))
     return values
 
@@ -88,9 +84,7 @@ def build_cluster_app(repo: Repository, ready: Ready) -> web.Application:
         async def handler(request: web.Request) -> web.Response:
             try:
                 return await fn(request)
-            except _BadRequest as exc:
-                return _error(str(exc), 400)
-            except ValueError as exc:
+            except ValueError as exc:  # a bad parameter
                 return _error(str(exc), 400)
             except (RedisError, OSError) as exc:
                 return _error(f"redis unavailable: {exc}", 503)

@@ -72,9 +72,6 @@ class FrontierPlane:
             p.RPC_PRESENCE_HEARTBEAT: self._presence_heartbeat,
         }
 
-    def frontier_ids(self) -> list[str]:
-        return sorted(s.instance.frontier_id for s in self.sessions.values())
-
     # -- connections ------------------------------------------------------------------------
 
     def _client_id(self, wanted: int, meta: bytes) -> int:

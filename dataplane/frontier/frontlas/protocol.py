@@ -18,12 +18,11 @@ from a second process using the same frontier ID (rejected, as upstream).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
-    "BATCH_RPCS",
-    "GO_RPCS",
     "EdgeRecord",
     "FrontierInstance",
     "Heartbeat",
@@ -31,6 +30,7 @@ __all__ = [
     "PayloadError",
     "PresenceReport",
     "ServiceRecord",
+    "id_batches",
 ]
 
 RPC_EDGE_ONLINE: Final = "edge_online"
@@ -42,19 +42,6 @@ RPC_SERVICE_HEARTBEAT: Final = "service_heartbeat"
 RPC_FRONTIER_STATS: Final = "frontier_stats"
 RPC_PRESENCE_REPORT: Final = "presence_report"
 RPC_PRESENCE_HEARTBEAT: Final = "presence_heartbeat"
-
-GO_RPCS: Final = frozenset(
-    {
-        RPC_EDGE_ONLINE,
-        RPC_EDGE_OFFLINE,
-        RPC_EDGE_HEARTBEAT,
-        RPC_SERVICE_ONLINE,
-        RPC_SERVICE_OFFLINE,
-        RPC_SERVICE_HEARTBEAT,
-        RPC_FRONTIER_STATS,
-    }
-)
-BATCH_RPCS: Final = frozenset({RPC_PRESENCE_REPORT, RPC_PRESENCE_HEARTBEAT})
 
 _MAX_ID: Final = (1 << 64) - 1
 
@@ -190,17 +177,6 @@ def encode_edge(frontier_id: str, edge_id: int, addr: str | None = None) -> byte
     return _dumps(body)
 
 
-def encode_service(
-    frontier_id: str, service_id: int, service: str | None = None, addr: str | None = None
-) -> bytes:
-    body: dict[str, Any] = {"frontier_id": frontier_id, "service_id": service_id}
-    if service is not None:
-        body["service"] = service
-    if addr is not None:
-        body["addr"] = addr
-    return _dumps(body)
-
-
 @dataclass(frozen=True, slots=True)
 class PresenceReport:
     frontier_id: str
@@ -282,6 +258,21 @@ class Heartbeat:
             service_ids=_ids(obj, "service_ids", what),
             edge_count=_count(obj, "edge_count", what),
             service_count=_count(obj, "service_count", what),
+        )
+
+
+def id_batches(
+    edge_ids: Sequence[int], service_ids: Sequence[int], size: int
+) -> Iterator[tuple[Sequence[int], Sequence[int]]]:
+    """Edge IDs then service IDs, `size` per batch (slices, no copying of the rest), and at
+    least one batch even when both are empty: a heartbeat with no IDs still renews the
+    frontier itself."""
+    n_edges = len(edge_ids)
+    for start in range(0, max(n_edges + len(service_ids), 1), size):
+        stop = start + size
+        yield (
+            edge_ids[start : min(stop, n_edges)],
+            service_ids[max(start - n_edges, 0) : max(stop - n_edges, 0)],
         )
 
 

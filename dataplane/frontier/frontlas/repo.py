@@ -24,13 +24,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from redis.exceptions import ResponseError
 
-from .protocol import EdgeRecord, FrontierInstance, Heartbeat, HeartbeatAnswer, ServiceRecord
+from .protocol import (
+    EdgeRecord,
+    FrontierInstance,
+    Heartbeat,
+    HeartbeatAnswer,
+    ServiceRecord,
+    id_batches,
+)
 from .scripts import (
     EDGE_HEARTBEAT,
     EDGE_OFFLINE,
@@ -51,6 +58,8 @@ CLUSTER_PREFIX: Final = "{frontlas}:"
 
 #: IDs per heartbeat script call: big enough to amortise the round trip, small enough that
 #: one script does not block Redis for long (about 1 ms per 1000 edges).
+K = TypeVar("K")
+
 HEARTBEAT_CHUNK: Final = 2000
 
 
@@ -97,6 +106,37 @@ def _json(value: Any) -> dict[str, Any] | None:
     except ValueError:
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def _edge(edge_id: int, raw: Any) -> dict[str, Any]:
+    obj = _json(raw) or {}
+    return {
+        "edge_id": edge_id,
+        "addr": str(obj.get("addr", "")),
+        "update_time": _int(obj.get("update_time", 0)),
+        "frontier_id": str(obj.get("frontier_id", "")),
+    }
+
+
+def _services(service_id: int, fields: dict[Any, Any]) -> list[dict[str, Any]]:
+    """A service hash: one record per frontier holding the ID."""
+    records = []
+    for frontier_id, raw in sorted(fields.items()):
+        obj = _json(raw) or {}
+        records.append(
+            {
+                "service_id": service_id,
+                "service": str(obj.get("service", "")),
+                "addr": str(obj.get("addr", "")),
+                "update_time": _int(obj.get("update_time", 0)),
+                "frontier_id": _text(frontier_id),
+            }
+        )
+    return records
+
+
+def _id_or_none(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 class Repository:
@@ -184,42 +224,21 @@ class Repository:
 
     async def get_frontier(self, frontier_id: str) -> dict[str, Any] | None:
         """The frontier if it is alive."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self.frontier_alive_key(frontier_id))
-            pipe.hgetall(self.frontier_key(frontier_id))
-            alive, fields = await pipe.execute()
-        if not alive or not fields:
-            return None
-        return _frontier(frontier_id, fields)
+        found = await self._frontiers([frontier_id])
+        return found[0] if found else None
 
     async def list_frontiers(
         self, frontier_ids: Sequence[str] = (), cursor: int | None = None, count: int = 100
     ) -> Page:
         """Alive frontiers: those named, else one SCAN page (``cursor`` None: all)."""
-        if frontier_ids:
-            ids = list(dict.fromkeys(frontier_ids))
-            next_cursor = 0
-        else:
-            alive_prefix = self.frontier_alive_key("")
-            keys, next_cursor = await self._scan(f"{alive_prefix}*", cursor, count)
-            ids = [k[len(alive_prefix) :] for k in keys]
+        ids, next_cursor = await self._page_ids(
+            frontier_ids, self.frontier_alive_key(""), cursor, count, lambda text: text
+        )
         return Page(await self._frontiers(ids), next_cursor)
 
-    async def _frontiers(self, ids: Iterable[str]) -> list[dict[str, Any]]:
-        ids = list(ids)
-        if not ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for frontier_id in ids:
-                pipe.exists(self.frontier_alive_key(frontier_id))
-                pipe.hgetall(self.frontier_key(frontier_id))
-            results = await pipe.execute()
-        found = []
-        for i, frontier_id in enumerate(ids):
-            alive, fields = results[2 * i], results[2 * i + 1]
-            if alive and fields:
-                found.append(_frontier(frontier_id, fields))
-        return found
+    async def _frontiers(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        pairs = await self._alive_values(ids, self.frontier_alive_key, self.frontier_key, "hgetall")
+        return [_frontier(frontier_id, fields) for frontier_id, fields in pairs]
 
     async def frontier_by_edge(self, edge_id: int) -> dict[str, Any] | None:
         edge = await self.get_edge(edge_id)
@@ -270,48 +289,17 @@ class Repository:
 
     async def get_edge(self, edge_id: int) -> dict[str, Any] | None:
         """The edge if it is alive: {edge_id, addr, update_time, frontier_id}."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self.edge_alive_key(edge_id))
-            pipe.get(self.edge_key(edge_id))
-            alive, raw = await pipe.execute()
-        return self._edge(edge_id, raw) if alive else None
-
-    @staticmethod
-    def _edge(edge_id: int, raw: Any) -> dict[str, Any] | None:
-        if raw is None:
-            return None
-        obj = _json(raw) or {}
-        return {
-            "edge_id": edge_id,
-            "addr": str(obj.get("addr", "")),
-            "update_time": _int(obj.get("update_time", 0)),
-            "frontier_id": str(obj.get("frontier_id", "")),
-        }
+        found = (await self.list_edges([edge_id])).items
+        return found[0] if found else None
 
     async def list_edges(
         self, edge_ids: Sequence[int] = (), cursor: int | None = None, count: int = 100
     ) -> Page:
-        if edge_ids:
-            ids = list(dict.fromkeys(edge_ids))
-            next_cursor = 0
-        else:
-            alive_prefix = self.edge_alive_key(0)[:-1]
-            keys, next_cursor = await self._scan(f"{alive_prefix}*", cursor, count)
-            ids = [int(k[len(alive_prefix) :]) for k in keys if k[len(alive_prefix) :].isdigit()]
-        if not ids:
-            return Page([], next_cursor)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for edge_id in ids:
-                pipe.exists(self.edge_alive_key(edge_id))
-                pipe.get(self.edge_key(edge_id))
-            results = await pipe.execute()
-        edges = []
-        for i, edge_id in enumerate(ids):
-            if results[2 * i]:
-                edge = self._edge(edge_id, results[2 * i + 1])
-                if edge is not None:
-                    edges.append(edge)
-        return Page(edges, next_cursor)
+        ids, next_cursor = await self._page_ids(
+            edge_ids, self.edge_alive_key(0)[:-1], cursor, count, _id_or_none
+        )
+        pairs = await self._alive_values(ids, self.edge_alive_key, self.edge_key, "get")
+        return Page([_edge(edge_id, raw) for edge_id, raw in pairs], next_cursor)
 
     async def count_edges(self) -> int:
         """The sum of the alive frontiers' edge counts (one SCAN of frontiers, not edges)."""
@@ -364,51 +352,18 @@ class Repository:
 
     async def get_services(self, service_id: int) -> list[dict[str, Any]]:
         """One record per frontier holding a service with this ID (alive only)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self.service_alive_key(service_id))
-            pipe.hgetall(self.service_key(service_id))
-            alive, fields = await pipe.execute()
-        if not alive:
-            return []
-        return self._services(service_id, fields)
-
-    @staticmethod
-    def _services(service_id: int, fields: dict[Any, Any]) -> list[dict[str, Any]]:
-        records = []
-        for frontier_id, raw in sorted(fields.items()):
-            obj = _json(raw) or {}
-            records.append(
-                {
-                    "service_id": service_id,
-                    "service": str(obj.get("service", "")),
-                    "addr": str(obj.get("addr", "")),
-                    "update_time": _int(obj.get("update_time", 0)),
-                    "frontier_id": _text(frontier_id),
-                }
-            )
-        return records
+        return (await self.list_services([service_id])).items
 
     async def list_services(
         self, service_ids: Sequence[int] = (), cursor: int | None = None, count: int = 100
     ) -> Page:
-        if service_ids:
-            ids = list(dict.fromkeys(service_ids))
-            next_cursor = 0
-        else:
-            alive_prefix = self.service_alive_key(0)[:-1]
-            keys, next_cursor = await self._scan(f"{alive_prefix}*", cursor, count)
-            ids = [int(k[len(alive_prefix) :]) for k in keys if k[len(alive_prefix) :].isdigit()]
-        if not ids:
-            return Page([], next_cursor)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for service_id in ids:
-                pipe.exists(self.service_alive_key(service_id))
-                pipe.hgetall(self.service_key(service_id))
-            results = await pipe.execute()
+        ids, next_cursor = await self._page_ids(
+            service_ids, self.service_alive_key(0)[:-1], cursor, count, _id_or_none
+        )
+        pairs = await self._alive_values(ids, self.service_alive_key, self.service_key, "hgetall")
         services: list[dict[str, Any]] = []
-        for i, service_id in enumerate(ids):
-            if results[2 * i]:
-                services.extend(self._services(service_id, results[2 * i + 1]))
+        for service_id, fields in pairs:
+            services.extend(_services(service_id, fields))
         return Page(services, next_cursor)
 
     async def count_services(self) -> int:
@@ -468,13 +423,7 @@ class Repository:
     async def heartbeat(self, beat: Heartbeat) -> HeartbeatAnswer:
         """Renew every ID in `beat` (scripts of `HEARTBEAT_CHUNK` IDs, one pipeline) and
         return those Redis no longer has."""
-        edges, services = list(beat.edge_ids), list(beat.service_ids)
-        chunks: list[tuple[list[int], list[int]]] = []
-        while edges or services or not chunks:
-            take_e = edges[:HEARTBEAT_CHUNK]
-            take_s = services[: max(0, HEARTBEAT_CHUNK - len(take_e))]
-            edges, services = edges[len(take_e) :], services[len(take_s) :]
-            chunks.append((take_e, take_s))
+        chunks = list(id_batches(beat.edge_ids, beat.service_ids, HEARTBEAT_CHUNK))
         ttls = self.ttls
 
         async def queue(pipe: Any) -> None:
@@ -520,7 +469,45 @@ class Repository:
                 await self.redis.script_load(source)
         raise AssertionError("unreachable")
 
-    # -- scanning ---------------------------------------------------------------------------
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _page_ids(
+        self,
+        given: Sequence[K],
+        alive_prefix: str,
+        cursor: int | None,
+        count: int,
+        parse: Callable[[str], K | None],
+    ) -> tuple[list[K], int]:
+        """The IDs to read: those `given` (deduplicated), else one SCAN page of alive keys
+        (all of them when `cursor` is None), and the cursor that continues it."""
+        if given:
+            return list(dict.fromkeys(given)), 0
+        keys, next_cursor = await self._scan(f"{alive_prefix}*", cursor, count)
+        parsed = (parse(key[len(alive_prefix) :]) for key in keys)
+        return [i for i in parsed if i is not None], next_cursor
+
+    async def _alive_values(
+        self,
+        ids: Sequence[K],
+        alive_key: Callable[[K], str],
+        value_key: Callable[[K], str],
+        read: str,
+    ) -> list[tuple[K, Any]]:
+        """(ID, value) for each ID whose alive key exists and whose value is there: one
+        pipeline of EXISTS + `read` (``get`` or ``hgetall``) per ID."""
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i in ids:
+                pipe.exists(alive_key(i))
+                getattr(pipe, read)(value_key(i))
+            results = await pipe.execute()
+        return [
+            (i, results[2 * n + 1])
+            for n, i in enumerate(ids)
+            if results[2 * n] and results[2 * n + 1]
+        ]
 
     async def _scan(self, match: str, cursor: int | None, count: int) -> tuple[list[str], int]:
         """Keys matching `match`: one SCAN page from `cursor`, or all (cursor None)."""

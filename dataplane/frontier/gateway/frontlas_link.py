@@ -77,20 +77,6 @@ def advertised_addr(advertised: str, listen: str, bound_port: int, frontlas: str
     return f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
 
 
-class _Dialer(RetryingClient):
-    """A retrying client that tries the configured frontlas addresses in turn."""
-
-    def __init__(self, addrs: list[tuple[str, int]], **kwargs: object) -> None:
-        super().__init__(addrs[0][0], addrs[0][1], **kwargs)  # type: ignore[arg-type]
-        self._addrs = addrs
-        self._next = 0
-
-    async def _dial_once(self) -> End | None:
-        self._host, self._port = self._addrs[self._next % len(self._addrs)]
-        self._next += 1
-        return await super()._dial_once()
-
-
 @dataclass(slots=True)
 class _Pending:
     edges: dict[int, str | None]
@@ -130,9 +116,14 @@ class FrontlasLink:
         self.registered = asyncio.Event()
         """Set once the first registration was accepted (readiness waits for it)."""
         self.registrations = 0
-        addrs = [split_addr(a, "frontlas.dial.addrs") for a in fl.dial.addrs]
-        self._client = _Dialer(
-            [(h or "127.0.0.1", port) for h, port in addrs],
+        (host, port), *fallbacks = [
+            (h or "127.0.0.1", port)
+            for h, port in (split_addr(a, "frontlas.dial.addrs") for a in fl.dial.addrs)
+        ]
+        self._client = RetryingClient(
+            host,
+            port,
+            fallbacks=fallbacks,
             meta=self.instance.encode(),
             ssl=client_ssl_context(fl.dial.tls, "frontlas.dial.tls"),
             backoff=Backoff(initial=0.2, maximum=5.0),
@@ -287,20 +278,16 @@ class FrontlasLink:
         end = await self._client.wait_online()
         edge_ids = list(self.registry.edges)
         service_ids = list(self.registry.services)
-        counts = (len(edge_ids), len(service_ids))
-        first = True
-        while first or edge_ids or service_ids:
-            take_e, edge_ids = edge_ids[:HEARTBEAT_BATCH], edge_ids[HEARTBEAT_BATCH:]
-            room = HEARTBEAT_BATCH - len(take_e)
-            take_s, service_ids = service_ids[:room], service_ids[room:]
+        batches = p.id_batches(edge_ids, service_ids, HEARTBEAT_BATCH)
+        for n, (take_e, take_s) in enumerate(batches):
+            first = n == 0  # the exact counts travel once per round
             beat = p.Heartbeat(
                 self.frontier_id,
                 tuple(take_e),
                 tuple(take_s),
-                edge_count=counts[0] if first else None,
-                service_count=counts[1] if first else None,
+                edge_count=len(edge_ids) if first else None,
+                service_count=len(service_ids) if first else None,
             )
-            first = False
             try:
                 raw = await end.call(p.RPC_PRESENCE_HEARTBEAT, beat.encode(), timeout=_RPC_TIMEOUT)
                 answer = p.HeartbeatAnswer.decode(raw)

@@ -127,8 +127,6 @@ async def maybe_await(value: T | Awaitable[T]) -> T:
 class _Redialer(RetryingClient):
     """`RetryingClient` with what the SDKs need on top.
 
-    - several addresses, tried round robin, one per dial (an edge fails over between
-      gateways); `RetryingClient` dials one ``host:port``;
     - ``server_hostname`` for TLS (SNI and the certificate check) when dialing by IP;
     - every dial's outcome reported, so that `start()` can raise the first failure instead
       of redialing a wrong address or a rejecting gateway forever;
@@ -145,10 +143,8 @@ class _Redialer(RetryingClient):
         on_attempt: Callable[[BaseException | None], None],
         **kwargs: Any,
     ) -> None:
-        host, port = addresses[0]
-        super().__init__(host, port, **kwargs)
-        self._addresses = addresses
-        self._next_address = 0
+        (host, port), *fallbacks = addresses
+        super().__init__(host, port, fallbacks=fallbacks, **kwargs)
         self._connect_kwargs: dict[str, Any] = {
             key: kwargs.get(key) for key in ("ssl", "config", "limits")
         }
@@ -170,8 +166,7 @@ class _Redialer(RetryingClient):
                 await end.register(method, handler)
 
     async def _dial_once(self) -> End | None:
-        host, port = self._addresses[self._next_address]
-        self._next_address = (self._next_address + 1) % len(self._addresses)
+        host, port = self._take_target()
         try:
             end = await connect(host, port, **self._connect_kwargs)
         except (OSError, EndError) as exc:

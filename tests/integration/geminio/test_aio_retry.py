@@ -115,3 +115,34 @@ def test_waiting_for_online_right_as_the_connection_drops(loop_factory: LoopFact
         await server.close()
 
     run(loop_factory, main())
+
+
+def test_fallback_addresses_are_dialled_in_turn(loop_factory: LoopFactory) -> None:
+    """The first address refuses; the client moves on to the next one, and after losing
+    that server it goes round to the first again, which is back by then."""
+
+    async def main() -> None:
+        served: asyncio.Queue[End] = asyncio.Queue()
+        hooks = ServerHooks(on_online=served.put_nowait)
+        first = await serve("127.0.0.1", 0, hooks=hooks)
+        first_port = first.port
+        await first.close()  # nothing listens on the first address now
+        second = await serve("127.0.0.1", 0, hooks=hooks)
+        client = RetryingClient(
+            "127.0.0.1",
+            first_port,
+            fallbacks=[("127.0.0.1", second.port)],
+            backoff=Backoff(initial=0.02, maximum=0.1),
+        )
+        async with client:
+            end = await client.wait_online()
+            assert end.get_extra_info("peername")[1] == second.port
+            await served.get()
+            first = await serve("127.0.0.1", first_port, hooks=hooks)
+            await second.close()
+            await served.get()  # reconnected, to the first address
+            end = await client.wait_online()
+            assert end.get_extra_info("peername")[1] == first_port
+        await first.close()
+
+    run(loop_factory, main())

@@ -127,3 +127,19 @@ def test_arbitrary_bytes_never_crash_the_decoders(data: bytes) -> None:
     ):
         with contextlib.suppress(p.PayloadError):
             decode(data)
+
+
+@given(
+    edges=st.lists(ids, max_size=30),
+    services=st.lists(ids, max_size=30),
+    size=st.integers(min_value=1, max_value=7),
+)
+def test_id_batches_cover_every_id_once_in_order(
+    edges: list[int], services: list[int], size: int
+) -> None:
+    batches = list(p.id_batches(edges, services, size))
+    assert batches  # one batch even with nothing in it: the frontier is still renewed
+    assert all(len(e) + len(s) <= size for e, s in batches)
+    assert all(len(e) + len(s) == size for e, s in batches[:-1])
+    assert [i for e, _ in batches for i in e] == edges
+    assert [i for _, s in batches for i in s] == services

@@ -18,7 +18,7 @@ import logging
 import random
 import re
 import ssl as ssl_module
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,11 @@ class _Delays:
 
 
 class RetryingClient:
-    """Keeps an End connected to `host:port`; use it like an End for messages and RPC."""
+    """Keeps an End connected to `host:port`; use it like an End for messages and RPC.
+
+    With `fallbacks` (more ``(host, port)`` pairs) each dial takes the next address, round
+    robin from `host:port`: a client fails over between servers (an edge between gateways,
+    a frontier between frontlas replicas)."""
 
     def __init__(
         self,
@@ -84,6 +88,7 @@ class RetryingClient:
         backoff: Backoff | None = None,
         on_online: Callable[[End], object] | None = None,
         on_offline: Callable[[End], object] | None = None,
+        fallbacks: Sequence[tuple[str, int]] = (),
     ) -> None:
         self._dial: dict[str, Any] = {
             "meta": meta,
@@ -93,8 +98,10 @@ class RetryingClient:
             "config": config,
             "limits": limits,
         }
-        self._host = host
-        self._port = port
+        self._targets = [(host, port), *fallbacks]
+        self._next_target = 0
+        self._host, self._port = host, port
+        """The address of the current (or last) dial."""
         self._backoff = backoff if backoff is not None else Backoff()
         self._on_online = on_online
         self._on_offline = on_offline
@@ -211,6 +218,12 @@ class RetryingClient:
             if not self._closing:
                 await asyncio.sleep(delays.next())
 
+    def _take_target(self) -> tuple[str, int]:
+        """The address to dial now (and the next one for the dial after)."""
+        self._host, self._port = self._targets[self._next_target]
+        self._next_target = (self._next_target + 1) % len(self._targets)
+        return self._host, self._port
+
     def _lost(self, end: End) -> None:
         if self._end is end:
             self._end = None
@@ -219,11 +232,12 @@ class RetryingClient:
     async def _dial_once(self) -> End | None:
         """One dial plus the registration replay: the End, or None to back off and retry.
 
-        The extension point for subclasses (the SDK's redialer overrides it to rotate over
-        several addresses and report each attempt); it must not raise for an ordinary
-        failure, though `_supervise` survives it if it does."""
+        The extension point for subclasses (the SDK's redialer overrides it to report each
+        attempt); it must not raise for an ordinary failure, though `_supervise` survives it
+        if it does."""
+        host, port = self._take_target()
         try:
-            end = await connect(self._host, self._port, **self._dial)
+            end = await connect(host, port, **self._dial)
         except (OSError, EndError) as exc:
             _log.info("dialing %s:%s failed: %s", self._host, self._port, exc)
             return None
