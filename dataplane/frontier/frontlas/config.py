@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..gateway.config import TLS, Listen, Log, Pprof, Rlimit
+from ..gateway.config import TLS, Listen, Log, LogFile, Pprof, Rlimit, log_from_env
 from ..strict_yaml import ConfigError, build, convert, load_yaml, with_port
 
 __all__ = [
@@ -120,18 +120,14 @@ class Observability:
 
 @dataclass(frozen=True)
 class FrontlasConfig:
-    log: Log = field(default_factory=lambda: Log(file=_log_file()))
+    log: Log = field(
+        default_factory=lambda: Log(file=LogFile(path="/var/log/frontier/frontlas.log"))
+    )
     daemon: Daemon = field(default_factory=Daemon)
     control_plane: ControlPlane = field(default_factory=ControlPlane)
     frontier_plane: FrontierPlane = field(default_factory=FrontierPlane)
     redis: RedisConfig = field(default_factory=RedisConfig)
     observability: Observability = field(default_factory=Observability)
-
-
-def _log_file() -> Any:
-    from ..gateway.config import LogFile
-
-    return LogFile(path="/var/log/frontier/frontlas.log")
 
 
 def parse_config(data: Any, env: Mapping[str, str] | None = None) -> FrontlasConfig:
@@ -215,10 +211,7 @@ def _apply_env(config: FrontlasConfig, env: Mapping[str, str]) -> FrontlasConfig
     if password := env.get("REDIS_PASSWORD"):
         redis = replace(redis, password=password)
 
-    log = config.log
-    for key, attr in (("LOG_LEVEL", "level"), ("LOG_OUTPUT", "output"), ("LOG_FORMAT", "format")):
-        if value := env.get(key):
-            log = replace(log, **{attr: convert(typing.get_type_hints(Log)[attr], value, key)})
+    log = log_from_env(config.log, env)
     return replace(config, control_plane=cp, frontier_plane=fp, redis=redis, log=log)
 
 
@@ -248,7 +241,7 @@ log:
   level: info              # debug | info | warn | error          (env LOG_LEVEL)
   output: stdout           # stdout | stderr | file | both        (env LOG_OUTPUT)
   format: text             # text | json                          (env LOG_FORMAT)
-  file:
+  file:                    # used when output is file or both     (env LOG_FILE for path)
     path: /var/log/frontier/frontlas.log
     max_size: 100
     max_backups: 5

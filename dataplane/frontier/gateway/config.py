@@ -258,14 +258,20 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
             ),
         )
 
-    log = config.log
+    log = log_from_env(config.log, env)
+    return replace(config, servicebound=sb, edgebound=eb, daemon=daemon, frontlas=frontlas, log=log)
+
+
+def log_from_env(log: Log, env: Mapping[str, str]) -> Log:
+    """``LOG_LEVEL``, ``LOG_OUTPUT``, ``LOG_FORMAT`` and ``LOG_FILE`` over the file's `log`
+    (the environment both Go daemons read)."""
+    replace = dataclasses.replace
     for key, attr in (("LOG_LEVEL", "level"), ("LOG_OUTPUT", "output"), ("LOG_FORMAT", "format")):
         if value := env.get(key):
             log = replace(log, **{attr: _convert(typing.get_type_hints(Log)[attr], value, key)})
     if value := env.get("LOG_FILE"):
         log = replace(log, file=replace(log.file, path=value))
-
-    return replace(config, servicebound=sb, edgebound=eb, daemon=daemon, frontlas=frontlas, log=log)
+    return log
 
 
 # -- the documented default -------------------------------------------------------------------

@@ -79,8 +79,11 @@ def test_env_overrides_as_upstream() -> None:
             "REDIS_PASSWORD": "secret",
             "REDIS_DB": "2",
             "MASTER_NAME": "mymaster",
+            "LOG_LEVEL": "debug",
+            "LOG_FILE": "/tmp/frontlas.log",
         },
     )
+    assert (config.log.level, config.log.file.path) == ("debug", "/tmp/frontlas.log")
     assert config.control_plane.listen.addr == "0.0.0.0:1000"
     assert config.frontier_plane.listen.addr == "0.0.0.0:1001"
     assert config.redis.mode == "sentinel"
