@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from support.ports import free_port
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -237,13 +239,6 @@ def frontier_cluster(cluster: Cluster, images: dict[str, str]) -> Cluster:
     return cluster
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -255,7 +250,7 @@ def _accepts(port: int) -> bool:
 @pytest.fixture(scope="module")
 def servicebound_port(frontier_cluster: Cluster) -> Iterator[int]:
     """A local port forwarded to the servicebound Service."""
-    port = _free_port()
+    port = free_port()
     argv = [frontier_cluster.kubectl, "--kubeconfig", str(frontier_cluster.kubeconfig), "-n", NS,
             "port-forward", f"svc/{SERVICEBOUND_SVC}", f"{port}:30011"]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

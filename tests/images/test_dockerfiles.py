@@ -24,7 +24,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -569,13 +570,6 @@ def test_installed_modules_import(built: Built, image: ImageSpec) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _remap_listen_ports(node: Any, ports: dict[int, int]) -> Any:
     """Every ``addr: 0.0.0.0:N`` moved to ``127.0.0.1:<free port>``; ``ports`` maps N to it."""
     if isinstance(node, dict):
@@ -583,7 +577,7 @@ def _remap_listen_ports(node: Any, ports: dict[int, int]) -> Any:
         for key, value in node.items():
             if key == "addr" and isinstance(value, str) and value.startswith("0.0.0.0:"):
                 original = int(value.rsplit(":", 1)[1])
-                ports[original] = _free_port()
+                ports[original] = free_port()
                 out[key] = f"127.0.0.1:{ports[original]}"
             else:
                 out[key] = _remap_listen_ports(value, ports)

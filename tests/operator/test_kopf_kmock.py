@@ -15,7 +15,6 @@ import copy
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -62,6 +61,7 @@ from support.kmock_server import (
     KubeServer,
     ResourceSpec,
 )
+from support.ports import free_port
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -1008,12 +1008,6 @@ def test_spec_warnings_are_posted_once_per_generation(
 # the command
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_cli_runs_the_operator_from_a_kubeconfig(kube: KubeServer, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
@@ -1028,7 +1022,7 @@ def test_cli_runs_the_operator_from_a_kubeconfig(kube: KubeServer, tmp_path: Pat
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FRONTLAS_IMAGE": "from-env/frontlas:7",

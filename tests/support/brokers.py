@@ -16,6 +16,9 @@ from contextlib import contextmanager
 
 import pytest
 
+from support.ports import free_port
+from support.redis_server import RedisServer, redis_server
+
 RABBITMQ = ("127.0.0.1", 5672)
 NATS = ("127.0.0.1", 4222)
 REDIS = ("127.0.0.1", 6379)
@@ -51,12 +54,6 @@ def require_env(variable: str, name: str) -> str:
     if not port.isdigit() or not reachable(host or "127.0.0.1", int(port)):
         pytest.skip(f"{variable}={value}: {name} is not reachable there")
     return value
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateServer:
@@ -96,18 +93,19 @@ class PrivateServer:
 
 
 @contextmanager
-def private_server(kind: str) -> Iterator[PrivateServer]:
-    """A private ``redis`` or ``nats`` server, or skip when its binary is not installed."""
-    binary = shutil.which("redis-server" if kind == "redis" else "nats-server")
+def private_server(kind: str) -> Iterator[PrivateServer | RedisServer]:
+    """A private ``redis`` or ``nats`` server, or skip when its binary is not installed.
+    Redis is `support.redis_server.RedisServer` (no persistence: a restart is empty)."""
+    if kind == "redis":
+        with redis_server() as server:
+            yield server
+        return
+    binary = shutil.which("nats-server")
     if binary is None:
         pytest.skip(f"no {kind} server binary installed for the restart test")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"frontier-{kind}-") as workdir:
-        if kind == "redis":
-            argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-            argv += ["--appendonly", "no", "--dir", workdir]
-        else:
-            argv = [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", workdir]
+        argv = [binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", workdir]
         server = PrivateServer(argv, port)
         server.start()
         try:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from support.ports import free_port
+
 REDIS_SERVER = shutil.which("redis-server")
 
 
@@ -21,12 +23,6 @@ def require_redis_server() -> str:
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed (./dev test installs it with apt)")
     return REDIS_SERVER
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def free_cluster_port() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from ..gateway.addr import split_addr
 from ..strict_yaml import ConfigError
 from .config import RedisConfig
 from .repo import CLUSTER_PREFIX, PREFIX
@@ -21,10 +22,8 @@ _DEFAULT_POOL = 64
 
 
 def _host_port(addr: str, where: str) -> tuple[str, int]:
-    host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"{where}: {addr!r} is not host:port")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    host, port = split_addr(addr, where)
+    return host or "127.0.0.1", port
 
 
 def key_prefix(config: RedisConfig) -> str:

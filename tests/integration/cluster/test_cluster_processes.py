@@ -25,7 +25,8 @@ import yaml
 from frontier.geminio.aio import Backoff, Request, Stream
 from frontier.sdk import ClusterService, Edge
 from support.frontlas import get_json, until_async
-from support.redis_server import RedisServer, free_port
+from support.ports import free_port
+from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 

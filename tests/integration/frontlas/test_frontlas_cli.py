@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from support.frontlas import get_json, until_async
-from support.redis_server import free_port
+from support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ from redis import asyncio as aioredis
 from frontier.frontlas.app import Frontlas
 from frontier.geminio.aio import connect
 from support.frontlas import frontier_meta, frontlas_config, get_json, payload
-from support.redis_server import RedisServer, free_port
+from support.ports import free_port
+from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 

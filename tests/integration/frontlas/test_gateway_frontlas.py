@@ -14,7 +14,8 @@ from frontier.gateway import Gateway
 from frontier.geminio.aio import End
 from support.frontlas import frontlas_config, get_json, until_async
 from support.gateway import connect_edge, connect_service, gateway_config, until
-from support.redis_server import RedisServer, free_port
+from support.ports import free_port
+from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 

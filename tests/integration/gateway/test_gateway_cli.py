@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,17 +16,11 @@ from frontier.conventions import append_edge_id
 from frontier.gateway import parse_config
 from frontier.geminio.aio import Request
 from support.gateway import connect_edge, connect_service
+from support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 FRONTIER = [sys.executable, "-m", "frontier.gateway.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_print_default_config_is_a_valid_documented_config() -> None:
@@ -49,7 +42,7 @@ def test_unknown_key_is_an_error_naming_it(tmp_path: Path) -> None:
 
 
 async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> None:
-    sb, eb, obs = _free_port(), _free_port(), _free_port()
+    sb, eb, obs = free_port(), free_port(), free_port()
     path = tmp_path / "frontier.yaml"
     path.write_text(
         yaml.safe_dump(
