@@ -26,7 +26,7 @@ from frontier.geminio.aio import Backoff, Request, Stream
 from frontier.sdk import ClusterService, Edge
 from support.frontlas import get_json, until_async
 from support.ports import free_port
-from support.redis_server import RedisServer
+from support.redis_server import RedisServer, redis_server
 
 pytestmark = pytest.mark.integration
 
@@ -93,10 +93,8 @@ async def _ready(port: int) -> bool:
 
 @pytest.fixture
 def redis_srv() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
+    with redis_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ import pytest
 from redis import asyncio as aioredis
 
 from support.redis_server import RedisServer
+from support.redis_server import redis_server as private_redis
 
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.cleanup()
+    with private_redis() as server:
+        yield server
 
 
 @pytest.fixture

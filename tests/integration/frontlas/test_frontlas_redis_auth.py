@@ -10,17 +10,15 @@ import pytest
 from frontier.frontlas.app import Frontlas
 from frontier.frontlas.config import FrontlasConfig, parse_config
 from support.frontlas import frontlas_config, get_json
-from support.redis_server import RedisServer
+from support.redis_server import RedisServer, redis_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def protected_redis() -> Iterator[RedisServer]:
-    server = RedisServer(extra=("--requirepass", "s3cret"))
-    server.start()
-    yield server
-    server.cleanup()
+    with redis_server(extra=("--requirepass", "s3cret")) as server:
+        yield server
 
 
 def _config(server: RedisServer, password: str) -> FrontlasConfig:
