@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -241,27 +240,16 @@ class Exchange:
         record = Record(message.topic, message.data, edge.edge_id, edge.meta)
         sends: list[Awaitable[Any]] = [bridge.publish(record) for bridge in route.bridges]
         if route.service is not None:
-            sends.append(self._publish_to_service(edge, message, route.service))
+            custom = append_edge_id(message.custom, edge.edge_id)
+            sends.append(
+                self.relay.publish_awaited(message, route.service.end, custom, _MSG_TO_SERVICE)
+            )
         results = await asyncio.gather(*sends, return_exceptions=True)
         errors = [error_text(r) for r in results if isinstance(r, BaseException)]
         if errors:
             message.error("; ".join(errors))
         else:
             message.done()
-
-    async def _publish_to_service(
-        self, edge: EdgeEntry, message: Message, service: ServiceEntry
-    ) -> None:
-        started = time.perf_counter()
-        custom = append_edge_id(message.custom, edge.edge_id)
-        try:
-            await service.end.publish(
-                message.data, topic=message.topic, custom=custom, timeout=self.timeout
-            )
-        except EndError:
-            self.metrics.failed[_MSG_TO_SERVICE].inc()
-            raise
-        self.metrics.succeeded(_MSG_TO_SERVICE, started)
 
     def _stream_to_service(self, edge: EdgeEntry, stream: Stream) -> None:
         services = self.registry.services_named(stream.peer)

@@ -139,14 +139,24 @@ class Relay:
     async def _publish_when_writable(
         self, message: Message, target: Stream, custom: bytes, kind: Kind
     ) -> None:
+        try:
+            await self.publish_awaited(message, target, custom, kind)
+        except EndError as exc:
+            message.error(error_text(exc))
+            return
+        message.done()
+
+    async def publish_awaited(
+        self, message: Message, target: Stream, custom: bytes, kind: Kind
+    ) -> None:
+        """Forward `message` to `target` and wait for its ack, counted in the metrics; the
+        failure (`EndError`) is the caller's to answer, as when the ack joins others."""
         started = time.perf_counter()
         try:
             await target.publish(
                 message.data, topic=message.topic, custom=custom, timeout=self.timeout
             )
-        except EndError as exc:
+        except EndError:
             self.metrics.failed[kind].inc()
-            message.error(error_text(exc))
-            return
+            raise
         self.metrics.succeeded(kind, started)
-        message.done()
