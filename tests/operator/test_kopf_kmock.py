@@ -258,6 +258,26 @@ def events(kube: KubeServer, name: str = NAME) -> list[tuple[str, str, str]]:
     ]
 
 
+def wait_for_event(
+    kube: KubeServer, etype: str, reason: str, containing: str = ""
+) -> list[tuple[str, str, str]]:
+    """Wait until an Event of this type and reason (and message part) was posted; return all.
+
+    kopf posts Events from its own queue, after the handler returned, so an Event may land
+    after the status write a test waited for: tests wait on Events, never assert them
+    straight after a status change.
+    """
+
+    def posted() -> list[tuple[str, str, str]] | None:
+        now = events(kube)
+        found = any((t, r) == (etype, reason) and containing in m for t, r, m in now)
+        return now if found else None
+
+    return wait_for(
+        posted, f"a {etype} {reason} Event" + (f" naming {containing!r}" if containing else "")
+    )
+
+
 def expected_children(kube: KubeServer, body_spec: JSON, config: OperatorConfig) -> list[JSON]:
     """What the operator should have applied: the builders' output for this spec (tier 1
     tests the builders field by field; here the point is that exactly that reaches the API)."""
@@ -454,12 +474,9 @@ def test_create_builds_children_frontlas_first_and_reports_status(
             }
         ], child_name
 
-    posted = events(kube)
-    kinds = {(t, r) for t, r, _ in posted}
-    assert ("Normal", "WaitingForFrontlas") in kinds
-    assert ("Normal", "MinimumReplicasAvailable") in kinds
-    assert ("Normal", "ReconcileSucceeded") in kinds
-    assert any(r == "Created" and "Deployment demo-frontier" in m for _, r, m in posted)
+    for reason in ("WaitingForFrontlas", "MinimumReplicasAvailable", "ReconcileSucceeded"):
+        wait_for_event(kube, "Normal", reason)
+    posted = wait_for_event(kube, "Normal", "Created", "Deployment demo-frontier")
     assert not [e for e in posted if e[0] == "Warning"], posted
 
     # kopf's own state lives under the operator's prefix; nothing under kopf.zalando.org and
@@ -568,7 +585,7 @@ def test_spec_update_replicas_image_ports_and_tls(
     )
     assert done["metadata"]["generation"] == running["metadata"]["generation"] + 1
     assert done["status"]["frontierReadyReplicas"] == 3
-    assert any(r == "Updated" and "Deployment demo-frontier" in m for _, r, m in events(kube))
+    wait_for_event(kube, "Normal", "Updated", "Deployment demo-frontier")
 
 
 def test_rotating_a_secret_rolls_only_the_pods_that_read_it(
@@ -637,7 +654,7 @@ def test_missing_secret_degrades_until_it_exists(
         ),
         "Degraded cleared",
     )
-    assert ("Normal", "Recovered") in {(t, r) for t, r, _ in events(kube)}
+    wait_for_event(kube, "Normal", "Recovered")
 
 
 def test_renamed_service_is_created_and_the_old_one_removed(
@@ -863,9 +880,8 @@ def test_injected_500_degrades_then_recovers(kube: KubeServer, operator: Operato
         ),
         "Degraded cleared",
     )
-    kinds = {(t, r) for t, r, _ in events(kube)}
-    assert ("Warning", "ReconcileFailed") in kinds
-    assert ("Normal", "Recovered") in kinds
+    wait_for_event(kube, "Warning", "ReconcileFailed")
+    wait_for_event(kube, "Normal", "Recovered")
 
 
 def test_injected_409_on_create_is_absorbed(kube: KubeServer, operator: OperatorThread) -> None:
@@ -987,7 +1003,7 @@ def test_invalid_spec_is_degraded_once_without_retries_until_fixed(
         "Degraded cleared",
     )
     assert fixed["status"]["observedGeneration"] == 2
-    assert ("Normal", "Recovered") in {(t, r) for t, r, _ in events(kube)}
+    wait_for_event(kube, "Normal", "Recovered")
 
 
 def test_spec_warnings_are_posted_once_per_generation(
@@ -999,8 +1015,9 @@ def test_spec_warnings_are_posted_once_per_generation(
     wait_for(lambda: kube.get(DEPLOYMENTS, NS, f"{NAME}-frontlas"), "frontlas")
     mark_rolled_out(kube, f"{NAME}-frontlas")
     wait_for(lambda: kube.get(DEPLOYMENTS, NS, f"{NAME}-frontier"), "frontier")
+    wait_for_event(kube, "Warning", "SpecWarning")
+    holds(lambda: len([e for e in events(kube) if e[1] == "SpecWarning"]) == 1, "one SpecWarning")
     warnings = [e for e in events(kube) if e[1] == "SpecWarning"]
-    assert len(warnings) == 1, warnings
     assert "deprecated" in warnings[0][2]
 
 

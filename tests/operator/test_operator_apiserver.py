@@ -524,9 +524,13 @@ def test_cluster_becomes_available_once_pods_are_ready(world: World, ns: str) ->
     assert not [k for k in meta["annotations"] if "kopf.zalando.org" in k]
     assert "kopf" not in status
 
-    assert "Created" in reasons(world, ns)
+    # kopf posts Events from a queue after the handler returned: wait for them.
+    wait_until(lambda: "Created" in reasons(world, ns), "a Created Event")
     # Available went True once (with frontier 1/2 or 2/2 ready, depending on timing).
-    available = [e for e in events(world, ns) if e[2].startswith("Available:")]
+    available = wait_until(
+        lambda: [e for e in events(world, ns) if e[2].startswith("Available:")],
+        "the Available Event",
+    )
     assert [e[:2] for e in available] in (
         [("Normal", "AllComponentsReady")],
         [("Normal", "MinimumReplicasAvailable")],
@@ -631,7 +635,7 @@ def test_config_change_rolls_the_frontier_deployment(
     assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(31011, "servicebound")]
     assert svc["spec"]["clusterIP"] == servicebound["spec"]["clusterIP"]
     assert svc["metadata"]["uid"] == servicebound["metadata"]["uid"]
-    assert "Updated" in reasons(world, ns)
+    wait_until(lambda: "Updated" in reasons(world, ns), "an Updated Event")
     assert "DriftCorrected" not in reasons(world, ns)
 
 
