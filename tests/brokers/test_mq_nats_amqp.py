@@ -12,7 +12,7 @@ import pytest
 
 from frontier.gateway import Gateway
 from frontier.sdk import Edge, PublishRejected, Service
-from support.brokers import NATS, RABBITMQ, REDIS, require, unique
+from support.brokers import NATS, RABBITMQ, REDIS, nats_consumer, require, unique
 from support.gateway import gateway_config
 
 pytestmark = pytest.mark.brokers
@@ -37,8 +37,6 @@ async def nats_addr() -> str:
 
 
 async def test_nats_core_and_jetstream(nats_addr: str) -> None:
-    import nats
-
     core, durable, stream = unique("frontier-core"), unique("frontier-js"), unique("FRONTIER")
     stream = stream.replace("-", "_")
     mqm = {
@@ -49,7 +47,7 @@ async def test_nats_core_and_jetstream(nats_addr: str) -> None:
             "jetstream": {"enable": True, "name": stream, "producer": {"subjects": [durable]}},
         }
     }
-    consumer = await nats.connect(f"nats://{nats_addr}")
+    consumer = await nats_consumer(nats_addr)
     js = consumer.jetstream()
     try:
         received: asyncio.Queue[Any] = asyncio.Queue()
@@ -160,7 +158,6 @@ async def test_amqp_publisher_confirms_headers_and_properties(amqp_addr: str) ->
 
 async def test_fanout_reaches_every_broker_and_one_service(nats_addr: str, amqp_addr: str) -> None:
     import aio_pika
-    import nats
     import redis.asyncio as redis_asyncio
 
     redis_addr = require("Redis", REDIS)
@@ -182,7 +179,7 @@ async def test_fanout_reaches_every_broker_and_one_service(nats_addr: str, amqp_
         },
     }
     redis_client = redis_asyncio.Redis.from_url(f"redis://{redis_addr}")
-    nats_client = await nats.connect(f"nats://{nats_addr}")
+    nats_client = await nats_consumer(nats_addr)
     amqp_connection = await aio_pika.connect(f"amqp://{amqp_addr}/")
     try:
         subscription = await nats_client.subscribe(topic)

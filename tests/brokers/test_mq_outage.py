@@ -11,7 +11,7 @@ import pytest
 
 from frontier.gateway import Gateway
 from frontier.sdk import Edge, PublishRejected
-from support.brokers import private_server, unique
+from support.brokers import nats_consumer, private_server, unique
 from support.gateway import gateway_config, until
 
 pytestmark = pytest.mark.brokers
@@ -134,7 +134,7 @@ async def test_nats_restart_nacks_during_outage_then_recovers() -> None:
 
             server.start()
             await until(lambda: bridge.connected, timeout=20, what="the bridge reconnecting")
-            consumer = await nats.connect(f"nats://{server.addr}")
+            consumer = await nats_consumer(server.addr)
             try:
                 received: asyncio.Queue[bytes] = asyncio.Queue()
 

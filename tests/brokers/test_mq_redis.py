@@ -61,6 +61,7 @@ async def test_pubsub_payload_and_envelope(redis_addr: str) -> None:
     client = redis_asyncio.Redis.from_url(f"redis://{redis_addr}")
     pubsub = client.pubsub()
     await pubsub.subscribe(plain, wrapped)
+    await _subscribed(pubsub, 2)
     mqm = {
         "redis": {
             "enable": True,
@@ -92,6 +93,17 @@ async def test_pubsub_payload_and_envelope(redis_addr: str) -> None:
     finally:
         await pubsub.aclose()
         await client.aclose()
+
+
+async def _subscribed(pubsub: object, channels: int) -> None:
+    """Wait for Redis to confirm each subscription: `subscribe()` only sends the command."""
+    async with asyncio.timeout(10):
+        confirmed = 0
+        while confirmed < channels:
+            message = await pubsub.get_message(timeout=1.0)  # type: ignore[attr-defined]
+            if message is not None:
+                assert message["type"] == "subscribe", message
+                confirmed += 1
 
 
 async def _next_message(pubsub: object) -> dict[str, object]:

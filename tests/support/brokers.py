@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,6 +23,20 @@ from support.redis_server import RedisServer, redis_server
 RABBITMQ = ("127.0.0.1", 5672)
 NATS = ("127.0.0.1", 4222)
 REDIS = ("127.0.0.1", 6379)
+
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
+
+
+async def nats_consumer(addr: str, **options: Any) -> NatsClient:
+    """A NATS client for checking what a bridge published. It writes through
+    (``pending_size=1``): nats-py otherwise writes a flush's PING ahead of a SUB still in
+    its pending buffer, so ``subscribe(); flush()`` would not mean the server has the
+    subscription, and a message published right after could find no subscriber."""
+    import nats
+
+    return await nats.connect(f"nats://{addr}", pending_size=1, **options)
 
 
 def unique(prefix: str) -> str:

@@ -7,6 +7,13 @@ not anyone was subscribed. The stream is created at start-up, or its subjects ex
 it exists without ours. Every address is given to the client (upstream dropped the last,
 so one address became the default URL). nats-py's own reconnect is off: while it
 reconnects it would buffer publishes silently; our supervisor reconnects and nacks instead.
+
+The client writes through (``pending_size=1``). By default nats-py queues a PUB in its
+pending buffer for a background flusher but writes a flush's PING straight to the socket,
+so the PING (and its PONG, our "confirmation") can overtake the PUB it was meant to
+confirm; a PONG then proves nothing and a PUB may be lost after the edge was acked. With
+a one-byte buffer every command is written before `publish` returns, so the PING follows
+the PUB on the wire and the PONG means the server has it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["NatsBridge", "nats_url"]
 
 DEDUP_HEADER = "Nats-Msg-Id"
+WRITE_THROUGH = 1
+"""nats-py's ``pending_size``: any command exceeds it, so each is written at once, in order."""
 
 
 def nats_url(addr: str) -> str:
@@ -64,6 +73,7 @@ class NatsBridge(Bridge):
         self._client = await nats.connect(
             servers=[nats_url(a) for a in self.config.addrs],
             allow_reconnect=False,
+            pending_size=WRITE_THROUGH,
             connect_timeout=max(1, int(self._connect_timeout)),
             closed_cb=closed,
             disconnected_cb=disconnected,
