@@ -109,6 +109,7 @@ async def test_ready_only_once_registered_then_presence_is_reported(
 
             await until_async(service_reported, what="the service to be reported")
             status, body = await get_json(api, service_path)
+            assert status == 200
             assert body["service"]["frontier_id"] == "fr-a"
             await edges[0].close()
 
