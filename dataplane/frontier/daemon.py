@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from .logs import configure_logging
 from .strict_yaml import ConfigError
 
-__all__ = ["daemon_main", "daemon_parser"]
+__all__ = ["daemon_main", "daemon_parser", "on_stop_signals"]
 
 
 class _LogSettings(Protocol):
@@ -34,6 +35,23 @@ class _Config(Protocol):
 
 
 C = TypeVar("C", bound=_Config)
+
+
+def on_stop_signals(callback: Callable[[], None]) -> list[signal.Signals]:
+    """Call `callback` on SIGTERM or SIGINT instead of dying; returns the signals handled.
+
+    Installed before start-up, not after: Kubernetes may send SIGTERM at any moment (a
+    rollout, a scale-down), and one that lands while the listeners are being opened must
+    still be a clean stop (exit 0, listeners closed), not the default action."""
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, callback)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Linux
+            pass
+    return handled
 
 
 def daemon_parser(prog: str, description: str) -> argparse.ArgumentParser:

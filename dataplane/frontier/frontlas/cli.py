@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Sequence
 
-from ..daemon import daemon_main, daemon_parser
+from ..daemon import daemon_main, daemon_parser, on_stop_signals
 from .app import Frontlas
 from .config import FrontlasConfig, default_config_yaml, load_config
 
@@ -21,12 +20,10 @@ log = logging.getLogger("frontier.frontlas")
 
 
 async def _run(config: FrontlasConfig) -> int:
+    stop = asyncio.Event()
+    on_stop_signals(stop.set)
     frontlas = Frontlas(config)
     await frontlas.start()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
         log.info("signal received: stopping")

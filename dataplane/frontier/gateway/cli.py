@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import Sequence
 
-from ..daemon import daemon_main, daemon_parser
+from ..daemon import daemon_main, daemon_parser, on_stop_signals
 from .app import Gateway
 from .config import FrontierConfig, default_config_yaml, load_config
 
@@ -23,17 +22,11 @@ log = logging.getLogger("frontier")
 
 
 async def _run(config: FrontierConfig) -> int:
+    stop = asyncio.Event()
+    signals = on_stop_signals(stop.set)
     gateway = Gateway(config)
     await gateway.start()
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            signals.append(sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Linux
-            pass
     try:
         await stop.wait()
         log.info("signal received: draining for up to %.1f s", config.daemon.drain_seconds)
