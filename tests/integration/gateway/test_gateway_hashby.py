@@ -8,7 +8,7 @@ import pytest
 
 from frontier.gateway import Gateway
 from frontier.geminio.aio import End, Request
-from support.gateway import connect_edge, connect_service, gateway_config
+from support.gateway import connect_edge, connect_service, gateway_config, until
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +71,7 @@ async def test_consistent_moves_only_the_departed_services_edges() -> None:
         before = await _picks(gw, range(1000, 1200))
         assert len(set(before.values())) == 4
         await services[3].close()
+        await until(lambda: len(gw.registry.services) == 3, what="the service to leave")
         after = await _picks(gw, range(1000, 1200))
         moved = [edge_id for edge_id in before if before[edge_id] != after[edge_id]]
         # only the edges of the departed service moved, and they all had to

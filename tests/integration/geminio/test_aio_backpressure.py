@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from frontier.geminio.aio import End, Limits, connect, serve
+from support.gateway import until
 from support.loops import LOOPS, LoopFactory
 from support.loops import run as run_on
 
@@ -158,6 +159,9 @@ def test_unread_stream_pauses_the_socket_and_bounds_memory(loop_factory: LoopFac
             # wait is the only way to show that something does *not* happen.
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(finished.wait(), 0.5)
+            # The writer stops once the socket buffers are full: wait for that (a loaded
+            # machine may take a while to fill them), then check that it stays stopped.
+            await until(lambda: client_proto.writing_paused, 20, "the writer to stall")
             stalled_at = written
             await asyncio.sleep(0.2)
             assert written == stalled_at  # blocked, not merely slow

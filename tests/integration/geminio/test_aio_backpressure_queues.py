@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from frontier.geminio.aio import End, Limits, Request, Stream, connect, serve
+from support.gateway import until
 from support.loops import LOOPS, LoopFactory, run
 
 STALL = 0.3
@@ -58,7 +59,7 @@ def test_unreceived_messages_stall_the_publisher(loop_factory: LoopFactory) -> N
         ]
         done, _ = await asyncio.wait(publishes, timeout=STALL)
         assert not done  # nobody called receive(): no ack, and no publish completes
-        assert reading_paused(served)
+        await until(lambda: reading_paused(served), what="the full queue to pause reading")
         queued = len(served._messages)  # the queue itself: bound + at most one socket read
         assert bound <= queued < count, queued
         for i in range(count):

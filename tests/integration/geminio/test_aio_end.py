@@ -363,12 +363,17 @@ def test_stream_reads_of_any_size_return_every_byte_in_order(loop_factory: LoopF
     run(loop_factory, main())
 
 
+SLOW_HANDSHAKE = ConnectionConfig(connect_timeout=10_000)
+"""Under a 1000x ScaledTimer: a 10 s handshake timeout, as unscaled."""
+
+
 def test_heartbeat_hook_and_timeout_force_closes(loop_factory: LoopFactory) -> None:
     async def main() -> None:
         rec = Recorder()
         # Server timers run 1000x fast: the 2 x 5 s heartbeat timeout is 10 ms, while the
-        # client's unscaled heartbeat (5 s) never comes in time.
-        async with await start(rec, timer=ScaledTimer(0.001)) as server:
+        # client's unscaled heartbeat (5 s) never comes in time. The handshake timeout is
+        # scaled too, so it is made long enough (10 s scaled) for a stalled machine.
+        async with await start(rec, timer=ScaledTimer(0.001), config=SLOW_HANDSHAKE) as server:
             client = await connect("127.0.0.1", server.port, heartbeat=5)
             served = await rec.online.get()
             assert await rec.offline.get() is served
@@ -383,7 +388,13 @@ def test_heartbeat_hook_and_timeout_force_closes(loop_factory: LoopFactory) -> N
 
         # heartbeats that do come keep the connection and reach on_heartbeat
         async with await start(rec) as server:
-            client = await connect("127.0.0.1", server.port, heartbeat=5, timer=ScaledTimer(0.001))
+            client = await connect(
+                "127.0.0.1",
+                server.port,
+                heartbeat=5,
+                timer=ScaledTimer(0.001),
+                config=SLOW_HANDSHAKE,
+            )
             served = await rec.online.get()
             for _ in range(3):
                 assert await rec.heartbeats.get() is served

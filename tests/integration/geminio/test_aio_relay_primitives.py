@@ -132,11 +132,12 @@ def test_cancelling_call_future_forgets_the_call(
     async def main(served: End, client: End) -> None:
         started = asyncio.Event()
         cancelled = asyncio.Event()
+        release = asyncio.Event()
 
         async def slow(request: Request) -> bytes:
             started.set()
             try:
-                await asyncio.sleep(STALL * 3)
+                await release.wait()
             except asyncio.CancelledError:
                 cancelled.set()
                 raise
@@ -150,10 +151,11 @@ def test_cancelling_call_future_forgets_the_call(
         assert not client._pending
         assert client.connection.session(1).requests == {}  # type: ignore[union-attr]
         if send_cancel:  # RequestCancel reached the callee: its handler was cancelled
-            await asyncio.wait_for(cancelled.wait(), STALL * 2)
+            await asyncio.wait_for(cancelled.wait(), 10)
         else:
             await asyncio.sleep(STALL)
             assert not cancelled.is_set()
+        release.set()
         assert await client.call_future("slow", timeout=5) == b"late"  # still usable
 
     run(loop_factory, served_pair(main, config=ConnectionConfig(send_request_cancel=send_cancel)))
@@ -223,13 +225,13 @@ def test_publish_future_timeout_cancel_and_close(loop_factory: LoopFactory) -> N
         with pytest.raises(OperationTimeout):
             await client.publish_future(b"a", timeout=0.05)
         future = client.publish_future(b"b")
-        await asyncio.sleep(0.05)
+        await until(lambda: len(held) == 2)  # "b" is with the server, unacked
         assert future.cancel()
         assert not client._pending
         assert client.connection.session(1).publishes == {}  # type: ignore[union-attr]
         assert held[1].done() is True  # a late ack is dropped quietly
         pending = client.publish_future(b"c")
-        await asyncio.sleep(0.05)
+        await until(lambda: len(held) == 3)
         served.abort()
         with pytest.raises(ConnectionClosedError):
             await pending
