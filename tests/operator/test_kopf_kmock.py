@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from support.operator_harness import OperatorThread
+from support.operator_harness import OperatorThread, holds, settles
 
 pytest.importorskip("kmock", reason="kmock is not installed (pip install kmock==0.8)")
 pytest.importorskip("kopf", reason="kopf is not installed (the operator extra)")
@@ -106,15 +106,6 @@ def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 8.0) -> T:
         time.sleep(0.05)
 
 
-def holds(fn: Callable[[], object], what: str, duration: float = 0.8) -> None:
-    """Assert ``fn`` stays truthy for ``duration``: how a test shows something does *not*
-    happen (no retry loop, no recreation) after it has seen the operator react."""
-    deadline = time.monotonic() + duration
-    while time.monotonic() < deadline:
-        assert fn(), f"no longer true: {what}"
-        time.sleep(0.05)
-
-
 # --------------------------------------------------------------------------------------------
 # the operator in a thread
 
@@ -190,20 +181,6 @@ def operator_reads(kube: KubeServer, name: str = NAME) -> list[int]:
     reconciler GETs it, once per pass)."""
     path = FRONTIERCLUSTERS.path(NS, name)
     return [r.status for r in kube.requests("GET", path, agent="frontier-operator")]
-
-
-def settles(fn: Callable[[], T], what: str, quiet: float = 0.5, timeout: float = 8.0) -> T:
-    """Wait until ``fn()`` stops changing for ``quiet`` seconds; return its value."""
-    deadline = time.monotonic() + timeout
-    value, since = fn(), time.monotonic()
-    while time.monotonic() - since < quiet:
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} kept changing for {timeout}s; last value: {value!r}")
-        time.sleep(0.05)
-        current = fn()
-        if current != value:
-            value, since = current, time.monotonic()
-    return value
 
 
 def cluster(kube: KubeServer, name: str = NAME) -> JSON:

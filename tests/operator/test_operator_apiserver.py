@@ -49,9 +49,10 @@ from support.operator_harness import (
     LogCapture,
     OperatorThread,
     RecordingConnection,
+    Request,
     holds,
     mark_pods_ready,
-    settled,
+    settles,
     wait_until,
 )
 
@@ -348,20 +349,24 @@ def rollout_done(world: World, ns: str, name: str) -> JSON | None:
     return None
 
 
+def written(requests: list[Request]) -> list[str]:
+    return [f"{r.method} {r.path} -> {r.status}" for r in requests if r.write]
+
+
 def operator_writes(world: World, ns: str, since: int) -> list[str]:
-    return [
-        f"{r.method} {r.path} -> {r.status}"
-        for r in world.connection.requests(since, ns)
-        if r.write
-    ]
+    return written(world.connection.requests(since, ns))
+
+
+def pass_starts(requests: list[Request], ns: str, name: str = NAME) -> list[int]:
+    """Where the reconciler's passes begin in ``requests``: each GETs the FrontierCluster
+    once, first."""
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}/{name}"
+    return [i for i, r in enumerate(requests) if r.method == "GET" and r.path == path]
 
 
 def cluster_reads(world: World, ns: str, since: int, name: str = NAME) -> int:
-    """How many passes of the reconciler ran (each GETs the FrontierCluster once)."""
-    path = f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}/{name}"
-    return sum(
-        1 for r in world.connection.requests(since, ns) if r.method == "GET" and r.path == path
-    )
+    """How many passes of the reconciler ran."""
+    return len(pass_starts(world.connection.requests(since, ns), ns, name))
 
 
 def quiet_passes(world: World, ns: str, passes: int) -> bool:
@@ -561,7 +566,9 @@ def test_unchanged_cluster_writes_nothing_over_resyncs(
 
     before, since = versions(), world.connection.count()
     # the last status write's Events may still be in kopf's queue: not new ones
-    events_before = settled(lambda: events(world, ns), "the Events of the rollout")
+    events_before = settles(
+        lambda: events(world, ns), "the Events of the rollout", quiet=1.0, timeout=30
+    )
     assert quiet_passes(world, ns, 3), operator_writes(world, ns, since)
     assert operator_writes(world, ns, since) == []
     assert cluster_reads(world, ns, since) >= 3
@@ -862,13 +869,8 @@ def test_deleting_the_cluster_garbage_collects_its_children(
     # GET of the cluster; the one under way at the delete (a child's event started it)
     # may still act on what it read before, so only passes from the second GET on count:
     # those saw the deletionTimestamp and may write the status alone.
-    path = f"/apis/{GROUP}/{VERSION}/namespaces/{ns}/{PLURAL}/{NAME}"
     requests = world.connection.requests(since, ns)
-    starts = [i for i, r in enumerate(requests) if r.method == "GET" and r.path == path]
+    starts = pass_starts(requests, ns)
     assert len(starts) >= 2, "passes after the delete"
-    writes = [
-        f"{r.method} {r.path} -> {r.status}"
-        for r in requests[starts[1] :]
-        if r.write and not r.path.endswith("/status")
-    ]
+    writes = [w for w in written(requests[starts[1] :]) if "/status " not in w]
     assert writes == []

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import kopf
 import kubernetes.client
+import pytest
 from kubernetes.client.exceptions import ApiException
 
 from frontier_operator.handlers import make_registry
@@ -58,27 +59,28 @@ def wait_until(fn: Callable[[], T | None], what: str, timeout: float = 30.0) -> 
         time.sleep(0.1)
 
 
-def holds(fn: Callable[[], object], what: str, duration: float) -> None:
+def holds(fn: Callable[[], object], what: str, duration: float = 0.8) -> None:
     """Assert ``fn`` stays truthy for ``duration`` seconds (how a test shows that something
     does not happen, after it has seen the operator act)."""
     deadline = time.monotonic() + duration
     while time.monotonic() < deadline:
         assert fn(), f"no longer true: {what}"
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 
-def settled(fn: Callable[[], T], what: str, quiet: float = 1.0, timeout: float = 30.0) -> T:
+def settles(fn: Callable[[], T], what: str, quiet: float = 0.5, timeout: float = 8.0) -> T:
     """``fn()`` once it has stopped changing for ``quiet`` seconds. For what arrives on its
     own schedule with nothing to wait on, such as the Events kopf posts from its queue
     after a status write."""
-    value, changed = fn(), time.monotonic()
-    deadline = changed + timeout
-    while time.monotonic() - changed < quiet:
-        assert time.monotonic() < deadline, f"still changing after {timeout} s: {what}"
-        time.sleep(0.1)
-        latest = fn()
-        if latest != value:
-            value, changed = latest, time.monotonic()
+    deadline = time.monotonic() + timeout
+    value, since = fn(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} kept changing for {timeout}s; last value: {value!r}")
+        time.sleep(0.05)
+        current = fn()
+        if current != value:
+            value, since = current, time.monotonic()
     return value
 
 

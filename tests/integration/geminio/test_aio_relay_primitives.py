@@ -29,6 +29,7 @@ from frontier.geminio.aio import (
     serve,
 )
 from frontier.geminio.conn_config import ConnectionConfig
+from support.gateway import until
 from support.loops import LOOPS, LoopFactory, run
 
 STALL = 0.3
@@ -60,15 +61,6 @@ def _put(queue: asyncio.Queue[End]) -> Callable[[End], Coroutine[Any, Any, None]
         queue.put_nowait(end)
 
     return handler
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Poll `condition` (for 5 s at most)."""
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
 
 
 async def echo(request: Request) -> bytes:
