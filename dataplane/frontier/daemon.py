@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -37,21 +38,17 @@ class _Config(Protocol):
 C = TypeVar("C", bound=_Config)
 
 
-def on_stop_signals(callback: Callable[[], None]) -> list[signal.Signals]:
-    """Call `callback` on SIGTERM or SIGINT instead of dying; returns the signals handled.
+def on_stop_signals(callback: Callable[[], None]) -> None:
+    """Call `callback` on SIGTERM or SIGINT instead of dying (replacing an earlier one).
 
     Installed before start-up, not after: Kubernetes may send SIGTERM at any moment (a
     rollout, a scale-down), and one that lands while the listeners are being opened must
     still be a clean stop (exit 0, listeners closed), not the default action."""
     loop = asyncio.get_running_loop()
-    handled = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # NotImplementedError/RuntimeError: no signal handlers here (not on Linux)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, callback)
-            handled.append(sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on Linux
-            pass
-    return handled
 
 
 def daemon_parser(prog: str, description: str) -> argparse.ArgumentParser:

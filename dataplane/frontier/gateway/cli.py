@@ -23,15 +23,13 @@ log = logging.getLogger("frontier")
 
 async def _run(config: FrontierConfig) -> int:
     stop = asyncio.Event()
-    signals = on_stop_signals(stop.set)
+    on_stop_signals(stop.set)
     gateway = Gateway(config)
     await gateway.start()
-    loop = asyncio.get_running_loop()
     try:
         await stop.wait()
         log.info("signal received: draining for up to %.1f s", config.daemon.drain_seconds)
-        for sig in signals:  # a second signal ends the drain at once
-            loop.add_signal_handler(sig, _exit_now)
+        on_stop_signals(_exit_now)  # a second signal ends the drain at once
         await gateway.drain()
     finally:
         await gateway.close()

@@ -65,15 +65,8 @@ async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> 
         env=env,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stderr is not None
     try:
-        lines: list[bytes] = []
-        while True:  # wait for the startup line, not a fixed time
-            line = await asyncio.wait_for(process.stderr.readline(), 20)
-            assert line, b"".join(lines).decode()
-            lines.append(line)
-            if b"frontier up" in line:
-                break
+        line = await _log_line(process, b"frontier up")  # not a fixed time
         assert line.lstrip().startswith(b"{")  # --log-format json
         service = await connect_service(sb)
         edge = await connect_edge(eb)
@@ -88,6 +81,49 @@ async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> 
         assert await asyncio.wait_for(process.wait(), 20) == 0
         await asyncio.wait_for(edge.wait_closed(), 5)
         await asyncio.wait_for(service.wait_closed(), 5)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def _log_line(process: asyncio.subprocess.Process, text: bytes) -> bytes:
+    """The first stderr line containing `text`; fails with what came before if it ends."""
+    assert process.stderr is not None
+    lines: list[bytes] = []
+    while True:
+        line = await asyncio.wait_for(process.stderr.readline(), 20)
+        assert line, b"".join(lines).decode()
+        lines.append(line)
+        if text in line:
+            return line
+
+
+async def test_a_second_signal_ends_the_drain_at_once(tmp_path: Path) -> None:
+    sb, eb = free_port(), free_port()
+    path = tmp_path / "frontier.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "servicebound": {"listen": {"addr": f"127.0.0.1:{sb}"}},
+                "edgebound": {"listen": {"addr": f"127.0.0.1:{eb}"}},
+            }
+        )
+    )
+    env = {**os.environ, "FRONTIER_DRAIN_SECONDS": "120"}
+    process = await asyncio.create_subprocess_exec(
+        *FRONTIER, "--config", str(path), "--loglevel", "info",
+        env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await _log_line(process, b"frontier up")
+        edge = await connect_edge(eb)  # stays: the drain would wait the full 120 s for it
+        process.send_signal(signal.SIGTERM)
+        await _log_line(process, b"draining for up to 120.0 s")
+        process.send_signal(signal.SIGTERM)
+        await _log_line(process, b"second signal")
+        assert await asyncio.wait_for(process.wait(), 20) == 1
+        await edge.close()
     finally:
         if process.returncode is None:
             process.kill()
