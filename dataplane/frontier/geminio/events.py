@@ -56,6 +56,9 @@ class CloseReason(Enum):
     HEARTBEAT_TIMEOUT = "heartbeat timeout"
     PROTOCOL_ERROR = "protocol error"
     TRANSPORT_CLOSED = "transport closed"
+    SLOW_CONSUMER = "slow consumer"
+    """The peer left more than the transport's high-water mark unread for longer than
+    `ConnectionConfig.write_timeout` (NATS's slow-consumer eviction)."""
 
 
 class SessionCloseReason(Enum):

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable
-from typing import Protocol, cast
+from typing import ClassVar, Protocol, cast
 
 from ...timer import get_loop_timer
 from ..connection import Connection
@@ -54,6 +54,9 @@ class EventSink(Protocol):
     def handle_events(self, events: list[Event]) -> None: ...
 
 
+_WRITE_TOKEN = "write"
+
+
 class GeminioProtocol(asyncio.Protocol):
     # Slots, and no container until one is needed: this object is part of what an idle
     # connection costs.
@@ -75,6 +78,14 @@ class GeminioProtocol(asyncio.Protocol):
         "conn",
         "transport",
     )
+
+    READ_WHILE_WRITE_PAUSED: ClassVar[bool] = True
+    """Keep reading while the transport's output is above its high-water mark. A server
+    facing untrusted peers turns this off (see `server._ServerProtocol`): what it reads it
+    answers (heartbeat acks, error responses, nacks) whatever its callers do, so a peer that
+    sends without reading would otherwise grow the output without bound. A client keeps
+    reading: if both ends of a connection stopped reading while their output is full, each
+    would wait for the other for ever."""
 
     def __init__(
         self, conn: Connection, sink: EventSink, timer: TimerService | None = None
@@ -104,8 +115,12 @@ class GeminioProtocol(asyncio.Protocol):
         service = self._timer_service if self._timer_service is not None else get_loop_timer()
         self._timers = TimerTable(service, self)
         self._sink.attach(self)
-        self.conn.start()
+        self._start_connection()
         self.flush()
+
+    def _start_connection(self) -> None:
+        """Start the sans-I/O connection (a server passes its remaining handshake time)."""
+        self.conn.start()
 
     def data_received(self, data: bytes) -> None:
         self.conn.receive_data(data)
@@ -127,9 +142,17 @@ class GeminioProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self.conn.write_blocked(True)  # the slow-consumer deadline, if configured
+        if not self.READ_WHILE_WRITE_PAUSED:
+            self.block(_WRITE_TOKEN)
+        self.flush()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self.conn.write_blocked(False)
+        if not self.READ_WHILE_WRITE_PAUSED:
+            self.unblock(_WRITE_TOKEN)
+        self.flush()
         self._wake_writers()
 
     # ------------------------------------------------------------------------- the contract
