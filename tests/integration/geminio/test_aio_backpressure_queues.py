@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from frontier.geminio.aio import End, Limits, OpenRejected, Request, Stream, connect, serve
+from frontier.geminio.aio import End, Limits, OpenRejected, Request, connect, serve
 from support.gateway import until
 from support.loops import LOOPS, LoopFactory, run
 

@@ -35,7 +35,6 @@ from frontier.geminio.events import (
 )
 from frontier.geminio.states import ConnState
 from frontier.geminio.timer_requests import (
-    CLOSE_TIMER,
     CONNECT_TIMER,
     HEARTBEAT_TIMER,
     IDLE_TIMER,

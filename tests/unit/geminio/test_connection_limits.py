@@ -19,7 +19,7 @@ from frontier.geminio.events import (
     SessionAccepted,
 )
 from frontier.geminio.multiplexer import BACKLOG_FULL, NOT_ACCEPTED
-from frontier.geminio.packets import DismissPacket, RET_ERR
+from frontier.geminio.packets import RET_ERR, DismissPacket
 from frontier.geminio.timer_requests import CONNECT_TIMER, WRITE_TIMER
 from support.geminio_link import Driver, connected_link, frames
 
@@ -59,7 +59,8 @@ def test_output_drained_in_time_cancels_the_deadline() -> None:
     while server.fire_due():  # only the idle timer remains (40 s): a heartbeat timeout
         pass
     closed = server.closed_event
-    assert closed is not None and closed.reason is CloseReason.HEARTBEAT_TIMEOUT
+    assert closed is not None
+    assert closed.reason is CloseReason.HEARTBEAT_TIMEOUT
 
 
 def test_without_a_write_timeout_a_blocked_transport_arms_nothing() -> None:
@@ -78,10 +79,12 @@ def test_a_heartbeat_above_the_servers_maximum_is_refused_at_once(heartbeat: int
     server.feed_packets(ConnPacket(packet_id=1, heartbeat=heartbeat))
     assert server.of(ConnectRequested) == []  # no hook runs for it
     ack = server.take_packets()[0]
-    assert isinstance(ack, ConnAckPacket) and ack.ret_code == RET_ERR
+    assert isinstance(ack, ConnAckPacket)
+    assert ack.ret_code == RET_ERR
     assert ack.error == f"heartbeat interval {heartbeat} s is above this server's maximum of 20 s"
     closed = server.closed_event
-    assert closed is not None and closed.reason is CloseReason.REJECTED
+    assert closed is not None
+    assert closed.reason is CloseReason.REJECTED
     assert server.timers == {}
 
 
@@ -103,7 +106,8 @@ def test_the_adapter_hands_over_what_remains_of_the_handshake_deadline() -> None
     server.clock.now = 2.5
     assert server.fire_due()
     closed = server.closed_event
-    assert closed is not None and closed.reason is CloseReason.CONNECT_TIMEOUT
+    assert closed is not None
+    assert closed.reason is CloseReason.CONNECT_TIMEOUT
 
 
 def test_a_deadline_already_past_expires_at_once() -> None:
