@@ -31,7 +31,7 @@ from ..conventions import (
     append_edge_id,
     split_edge_id,
 )
-from ..geminio.aio import End, EndError, Message, Stream
+from ..geminio.aio import End, EndError, Message, OpenRejected, Stream
 from ..geminio.aio.messages import SyncRequest
 from .errors import ForwardError, error_text
 from .flow import Flow
@@ -52,6 +52,8 @@ _RPC_TO_EDGE = ("rpc", "to_edge")
 _RPC_TO_SERVICE = ("rpc", "to_service")
 _STREAM_TO_EDGE = ("stream", "to_edge")
 _STREAM_TO_SERVICE = ("stream", "to_service")
+_REFUSED = {"max_sessions": "max_streams"}
+"""The connection's refusal reasons in the gateway's terms (a session is a stream)."""
 
 
 def _service_ring_key(entry: object) -> str:
@@ -87,6 +89,8 @@ class Exchange:
         self._service_message = self._on_service_message
         self._service_stream = self._on_service_stream
         self._service_registered = self._on_service_registered
+        self._edge_refused = self._on_edge_stream_refused
+        self._service_refused = self._on_service_stream_refused
 
     # ------------------------------------------------------------------------- attach
 
@@ -101,6 +105,7 @@ class Exchange:
         end.set_message_sink(self._edge_message)
         end.set_stream_sink(self._edge_stream)
         end.on_remote_registered = self._edge_registered
+        end.on_stream_refused = self._edge_refused
 
     def attach_service(self, entry: ServiceEntry) -> None:
         end = entry.end
@@ -108,6 +113,7 @@ class Exchange:
         end.set_message_sink(self._service_message)
         end.set_stream_sink(self._service_stream)
         end.on_remote_registered = self._service_registered
+        end.on_stream_refused = self._service_refused
         # methods registered before the hooks were set (none today, but cheap to be sure)
         for method in end.remote_methods:
             self.registry.add_service_rpc(entry, method)
@@ -173,6 +179,13 @@ class Exchange:
         service = self._service_of(stream.end)
         if service is not None and stream is service.end:
             self.registry.add_service_rpc(service, method)
+
+    def _on_edge_stream_refused(self, end: End, reason: str) -> None:
+        """An edge's own open refused by its connection (more than `max_streams`)."""
+        self.metrics.streams_refused.labels("to_service", _REFUSED.get(reason, reason)).inc()
+
+    def _on_service_stream_refused(self, end: End, reason: str) -> None:
+        self.metrics.streams_refused.labels("to_edge", _REFUSED.get(reason, reason)).inc()
 
     def _flow(self, entry: EdgeEntry | ServiceEntry) -> Flow:
         """The entry's in-flight bound, created with its first message."""
@@ -256,6 +269,7 @@ class Exchange:
         if not services:
             log.info("edge %d opened a stream to unknown service %r", edge.edge_id, stream.peer)
             self.metrics.offline[_STREAM_TO_SERVICE].inc()
+            self.metrics.streams_refused.labels("to_service", "no_target").inc()
             edge.end.spawn(stream.close())
             return
         service = self.pick_service(services, edge)
@@ -305,6 +319,7 @@ class Exchange:
                 stream.peer,
             )
             self.metrics.offline[_STREAM_TO_EDGE].inc()
+            self.metrics.streams_refused.labels("to_edge", "no_target").inc()
             service.end.spawn(stream.close())
             return
         splice = Splice(self, stream, to_edge=True)
@@ -328,8 +343,18 @@ class Exchange:
         except EndError as exc:
             log.info("opening the far half of %r failed: %s", source, exc)
             self.metrics.failed[kind].inc()
+            self.metrics.streams_refused.labels(kind[1], _open_failure(exc)).inc()
             splice.fail()
             await source.close()
             return
         self.metrics.ok[kind].inc()
         splice.connect(target)
+
+
+def _open_failure(exc: EndError) -> str:
+    """`frontier_streams_refused`'s reason for a far half that could not be opened."""
+    if isinstance(exc, OpenRejected):
+        return "refused"  # the target takes no streams, or its accept backlog is full
+    if "too many sessions" in str(exc):
+        return "max_streams"  # the target connection holds its max_streams
+    return "error"

@@ -42,6 +42,9 @@ class ConnectionConfig:
     max_heartbeat: int | None = None
     """Server: the longest heartbeat interval a client may advertise; a ConnPacket asking
     for more is refused at once with a text naming both values. None: any."""
+    max_meta: int | None = None
+    """Server: the largest connection meta a client may send, in bytes (a gateway keeps
+    every edge's meta for the life of its connection). None: up to the frame limit."""
     first_packet_id: int = 1
 
     def __post_init__(self) -> None:
@@ -54,6 +57,8 @@ class ConnectionConfig:
             raise ValueError("write_timeout must be positive (or None)")
         if self.max_heartbeat is not None and self.max_heartbeat < 1:
             raise ValueError("max_heartbeat must be >= 1 (or None)")
+        if self.max_meta is not None and self.max_meta < 0:
+            raise ValueError("max_meta must be >= 0 (or None)")
         if self.max_sessions < 1 or self.max_remote_methods < 0:
             raise ValueError("max_sessions must be >= 1 and max_remote_methods >= 0")
         if not 1 <= self.first_packet_id <= U64_MAX:

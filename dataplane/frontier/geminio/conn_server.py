@@ -39,11 +39,15 @@ _HEARTBEAT_RECEIVED = HeartbeatReceived()
 
 class ServerConnection(Connection):
     side = Side.SERVER
-    __slots__ = ("_client_id_acquire",)
+    __slots__ = ("_client_id_acquire", "refusal")
 
     def __init__(self, *, config: ConnectionConfig | None = None) -> None:
         super().__init__(config)
         self._client_id_acquire = False
+        self.refusal = ""
+        """Why this object refused the client by itself, before asking the adapter
+        (``heartbeat``: above `config.max_heartbeat`; ``meta``: above `config.max_meta`);
+        empty otherwise."""
 
     def start(self, connect_timeout: float | None = None) -> None:
         """Arm the handshake timer (call once the transport is up). `connect_timeout`
@@ -119,12 +123,18 @@ class ServerConnection(Connection):
         self._client_id_acquire = packet.client_id_acquire
         self._meta = packet.meta
         self._heartbeat = packet.heartbeat
-        limit = self.config.max_heartbeat
+        config = self.config
+        limit = config.max_heartbeat
         if limit is not None and packet.heartbeat > limit:
+            self.refusal = "heartbeat"
             self.reject(
                 f"heartbeat interval {packet.heartbeat} s is above this server's maximum "
                 f"of {limit} s"
             )
+            return
+        if config.max_meta is not None and len(packet.meta) > config.max_meta:
+            self.refusal = "meta"
+            self.reject(f"meta too large (at most {config.max_meta} bytes)")
             return
         self._out.emit(
             ConnectRequested(

@@ -40,6 +40,7 @@ __all__ = [
     "SessionCloseReason",
     "SessionClosed",
     "SessionOpened",
+    "SessionRefused",
     "StreamDataReceived",
 ]
 
@@ -157,6 +158,16 @@ class SessionAccepted:
     meta: bytes
     peer: str
     negotiate_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRefused:
+    """We refused a session the peer tried to open (the ack carried `error`): `reason` is
+    ``max_sessions``, ``not_accepted``, ``backlog_full`` or ``closing``. For counting; the
+    peer has been answered already."""
+
+    reason: str
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +321,7 @@ Event: TypeAlias = (
     | SessionOpened
     | SessionAccepted
     | SessionClosed
+    | SessionRefused
     | MessageReceived
     | PublishAcked
     | RequestReceived

@@ -36,6 +36,7 @@ from .events import (
     SessionClosed,
     SessionCloseReason,
     SessionOpened,
+    SessionRefused,
 )
 from .ids import CLIENT_SESSION_BASE, DEFAULT_SESSION, SERVER_SESSION_BASE, SessionIDs
 from .outbox import Outbox
@@ -79,6 +80,11 @@ MUX_PACKET_TYPES: frozenset[type] = frozenset(
 _TOO_MANY = "too many sessions"
 NOT_ACCEPTED = "stream refused: the peer does not accept streams"
 BACKLOG_FULL = "stream refused: the peer's accept backlog is full"
+_REFUSAL_REASONS = {
+    _CLOSING: "closing",
+    NOT_ACCEPTED: "not_accepted",
+    BACKLOG_FULL: "backlog_full",
+}
 
 
 class Multiplexer:
@@ -178,6 +184,7 @@ class Multiplexer:
                     error=_TOO_MANY,
                 )
             )
+            self._out.emit(SessionRefused("max_sessions", _TOO_MANY))
             return
         session_id = self._session_ids().choose(packet.negotiate_id)
         session = Session(
@@ -201,6 +208,7 @@ class Multiplexer:
         )
         if refusal:
             self._send_dismiss(session)
+            self._out.emit(SessionRefused(_REFUSAL_REASONS[refusal], refusal))
             return
         session.announced = True
         self.unclaimed += 1

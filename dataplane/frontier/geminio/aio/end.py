@@ -37,6 +37,7 @@ from ..events import (
     SessionAccepted,
     SessionClosed,
     SessionOpened,
+    SessionRefused,
     StreamDataReceived,
 )
 from .errors import (
@@ -102,6 +103,7 @@ class End(Stream):
         "_tasks",
         "limits",
         "on_remote_registered",
+        "on_stream_refused",
     )
 
     def __init__(
@@ -132,6 +134,9 @@ class End(Stream):
         self.on_remote_registered: Callable[[Stream, str], None] | None = None
         """Called, synchronously, whenever the peer registers an RPC method on a stream
         (Go's RemoteRegistration delegate): the gateway indexes methods with it."""
+        self.on_stream_refused: Callable[[End, str], None] | None = None
+        """Called with a reason (see `SessionRefused`) when a stream the peer opened was
+        refused (the peer got the error already): for metrics."""
 
     @property
     def close_callbacks(self) -> list[Callable[[End], None]]:
@@ -505,6 +510,10 @@ class End(Stream):
                 if not waiter.done():
                     waiter.set_result(None)
 
+    def _ev_session_refused(self, event: SessionRefused) -> None:
+        if self.on_stream_refused is not None:
+            self.on_stream_refused(self, event.reason)
+
     def _ev_session_closed(self, event: SessionClosed) -> None:
         session_id = event.session_id
         if session_id == 1:
@@ -702,6 +711,7 @@ _DISPATCH: dict[type[Any], Callable[[End, Any], None]] = {
     SessionOpened: End._ev_session_opened,
     SessionAccepted: End._ev_session_accepted,
     SessionClosed: End._ev_session_closed,
+    SessionRefused: End._ev_session_refused,
     MessageReceived: End._ev_message,
     StreamDataReceived: End._ev_stream_data,
     PublishAcked: End._ev_publish_acked,

@@ -91,7 +91,8 @@ class ListenerObserver:
         """Accepting stopped (True) at `max_connections`, or resumed (False)."""
 
     def refused(self, reason: str) -> None:
-        """A connection was closed at accept; `reason`: ``per_ip``."""
+        """A connection was refused before any hook ran; `reason`: ``per_ip`` (closed at
+        accept) or ``heartbeat`` (asked for more than `max_heartbeat`)."""
 
     def accept_failed(self, error: str) -> None:
         """accept() failed for lack of resources; `error`: the errno name (EMFILE, ...)."""
@@ -181,7 +182,7 @@ class Listener:
         self._make_protocol = make_protocol
         self.limits = limits
         self.name = name
-        self._observer = observer if observer is not None else ListenerObserver()
+        self.observer = observer if observer is not None else ListenerObserver()
         self._ssl: ssl_module.SSLContext | None = None
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -275,7 +276,7 @@ class Listener:
 
     def _accept_error(self, exc: OSError) -> None:
         name = errno.errorcode.get(exc.errno or 0, "error")
-        self._observer.accept_failed(name)
+        self.observer.accept_failed(name)
         self._log.warning(
             f"accept:{name}",
             "%s: accept() failed (%s: %s), %d connections open; pausing for %.2f s",
@@ -295,7 +296,7 @@ class Listener:
             return
         self._full = True
         self._unwatch()
-        self._observer.paused(True)
+        self.observer.paused(True)
         self._log.warning(
             "full",
             "%s: %d connections (max_connections): not accepting until one closes",
@@ -309,7 +310,7 @@ class Listener:
             ip = str(addr[0]) if isinstance(addr, tuple) else ""
             if self._per_ip.get(ip, 0) >= per_ip:
                 conn.close()
-                self._observer.refused("per_ip")
+                self.observer.refused("per_ip")
                 self._log.info(
                     f"per_ip:{ip}",
                     "%s: refused a connection from %s: %d open from there "
@@ -358,7 +359,7 @@ class Listener:
                 # at the deadline is the deadline's.
                 late = self._loop.time() >= deadline - 0.01
                 reason = "timeout" if late else _tls_reason(exc)
-                self._observer.tls_failed(reason)
+                self.observer.tls_failed(reason)
                 self._log.info(
                     f"tls:{reason}",
                     "%s: TLS handshake from %s failed (%s): %s",
@@ -379,6 +380,6 @@ class Listener:
         limit = self.limits.max_connections
         if self._full and (limit is None or self.connections < limit):
             self._full = False
-            self._observer.paused(False)
+            self.observer.paused(False)
             if self._sockets and self._retry is None:
                 self._watch()

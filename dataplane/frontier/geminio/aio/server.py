@@ -171,6 +171,9 @@ class Server:
 
     def ended(self, end: End) -> None:
         self._ends.pop(end, None)
+        conn = end.connection
+        if isinstance(conn, ServerConnection) and conn.refusal:
+            self._listener.observer.refused(conn.refusal)
 
     def offline(self, end: End) -> None:
         if self.hooks.on_offline is not None:
