@@ -33,6 +33,7 @@ from ..conventions import (
 )
 from ..geminio.aio import End, EndError, Message, OpenRejected, Stream
 from ..geminio.aio.messages import SyncRequest
+from ..throttled_log import ThrottledLog
 from .errors import ForwardError, error_text
 from .flow import Flow
 from .hashing import Picker, make_picker
@@ -45,6 +46,8 @@ from .splice import Splice
 __all__ = ["Exchange"]
 
 log = logging.getLogger("frontier.exchange")
+_peer_log = ThrottledLog(log)
+"""For what a peer can trigger at will (streams to nowhere, refused streams)."""
 
 _MSG_TO_EDGE = ("message", "to_edge")
 _MSG_TO_SERVICE = ("message", "to_service")
@@ -145,7 +148,7 @@ class Exchange:
     def _on_edge_stream(self, stream: Stream) -> None:
         edge = self._edge_of(stream.end)
         if edge is None:
-            stream.end.spawn(stream.close())
+            stream.dismiss()
             return
         self._stream_to_service(edge, stream)
 
@@ -171,7 +174,7 @@ class Exchange:
     def _on_service_stream(self, stream: Stream) -> None:
         service = self._service_of(stream.end)
         if service is None:
-            stream.end.spawn(stream.close())
+            stream.dismiss()
             return
         self._stream_to_edge(service, stream)
 
@@ -267,14 +270,23 @@ class Exchange:
     def _stream_to_service(self, edge: EdgeEntry, stream: Stream) -> None:
         services = self.registry.services_named(stream.peer)
         if not services:
-            log.info("edge %d opened a stream to unknown service %r", edge.edge_id, stream.peer)
+            _peer_log.info(
+                "stream:no_service",
+                "edge %d opened a stream to unknown service %r",
+                edge.edge_id,
+                stream.peer,
+            )
             self.metrics.offline[_STREAM_TO_SERVICE].inc()
             self.metrics.streams_refused.labels("to_service", "no_target").inc()
-            edge.end.spawn(stream.close())
+            stream.dismiss()
             return
         service = self.pick_service(services, edge)
         splice = Splice(self, stream, to_edge=False)
-        edge.end.spawn(self._open_and_splice(splice, service.end.open_stream, str(edge.edge_id)))
+        # Counted in the edge's Flow: an edge opening streams faster than the far side
+        # answers is paused, not given a task per open (the open is a round trip).
+        self._flow(edge).spawn(
+            self._open_and_splice(splice, service.end.open_stream, str(edge.edge_id))
+        )
 
     # ------------------------------------------------------------------- service -> edge
 
@@ -313,17 +325,20 @@ class Exchange:
             edge_id = -1
         edge = self.registry.edges.get(edge_id)
         if edge is None:
-            log.info(
+            _peer_log.info(
+                "stream:no_edge",
                 "service %d opened a stream to edge %r, which is not online",
                 service.service_id,
                 stream.peer,
             )
             self.metrics.offline[_STREAM_TO_EDGE].inc()
             self.metrics.streams_refused.labels("to_edge", "no_target").inc()
-            service.end.spawn(stream.close())
+            stream.dismiss()
             return
         splice = Splice(self, stream, to_edge=True)
-        service.end.spawn(self._open_and_splice(splice, edge.end.open_stream, service.service))
+        self._flow(service).spawn(
+            self._open_and_splice(splice, edge.end.open_stream, service.service)
+        )
 
     # -------------------------------------------------------------------------- streams
 
@@ -341,11 +356,13 @@ class Exchange:
         try:
             target = await open_stream(meta=source.meta, peer=peer)
         except EndError as exc:
-            log.info("opening the far half of %r failed: %s", source, exc)
+            _peer_log.info(
+                f"stream:{_open_failure(exc)}", "opening the far half of %r failed: %s", source, exc
+            )
             self.metrics.failed[kind].inc()
             self.metrics.streams_refused.labels(kind[1], _open_failure(exc)).inc()
             splice.fail()
-            await source.close()
+            source.dismiss()  # not waiting: a peer that never acks must not hold the Flow
             return
         self.metrics.ok[kind].inc()
         splice.connect(target)

@@ -122,6 +122,4 @@ class Splice:
         if not self._ended:
             self._ended = True
             self.exchange.metrics.streams_open.dec()
-        if other.closed or other.end.closed:
-            return
-        other.end.spawn(other.close())
+        other.dismiss()

@@ -258,6 +258,9 @@ class End(Stream):
         """Hand every stream the peer opens to `sink`, synchronously, instead of queueing
         it for `accept_stream()` (streams already queued are handed over at once)."""
         self._stream_sink = sink
+        # A sink takes every stream as it is announced: no backlog to bound (and opens
+        # announced in the same read must not be counted against one).
+        self._conn.accept_limit = None if sink is not None else self.limits.max_accept_backlog
         if sink is not None:
             backlog = self._backlog
             while backlog:

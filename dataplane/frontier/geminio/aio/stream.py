@@ -533,14 +533,23 @@ class Stream:
     async def close(self) -> None:
         """Dismiss the stream (both directions) and wait until the peer agreed or the
         dismiss timed out. Data already received stays readable."""
-        if not self._eof:
-            end = self._end
-            try:
-                end._conn.close_session(self._sid)
-            except (ConnectionStateError, SessionStateError):
-                return
-            end._flush()
-        await self.wait_closed()
+        if self.dismiss():
+            await self.wait_closed()
+
+    def dismiss(self) -> bool:
+        """Start closing the stream without waiting for the peer (what `close()` does
+        first): for code that must not be held by a peer that never answers the
+        dismiss, such as a relay refusing a stream. False if there is nothing to wait for
+        (already closed, or the connection is gone)."""
+        if self._eof:
+            return False
+        end = self._end
+        try:
+            end._conn.close_session(self._sid)
+        except (ConnectionStateError, SessionStateError):
+            return False
+        end._flush()
+        return True
 
     async def wait_closed(self) -> None:
         if self._eof:
