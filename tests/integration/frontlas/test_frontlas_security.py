@@ -1,8 +1,8 @@
 """frontlas's security options. Its two ports behind tokens: a frontier must present
-`frontier_plane.token` to register (else a rogue process could claim edges and misroute every `ClusterService`), and
-the cluster API needs `control_plane.token` as a bearer token (the OpenAPI document stays
-open). A server certificate near its expiry is warned about. Real frontlas, gateway and
-redis-server, in process."""
+`frontier_plane.token` to register (else a rogue process could claim edges and misroute
+every `ClusterService`), and the cluster API needs `control_plane.token` as a bearer token
+(the OpenAPI document stays open). A server certificate near its expiry is warned about.
+Real frontlas, gateway and redis-server, in process."""
 
 from __future__ import annotations
 
