@@ -9,6 +9,7 @@ bytes already relayed (the dismiss is queued behind them).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -54,7 +55,12 @@ class Splice:
         message_forward, message_backward = self._kinds("message")
         source_flow = Flow(source.end, limit)
         target_flow = Flow(target.end, limit)
-        target.hijack_sync(lambda request: relay.call(request, source, request.custom, backward))
+        with contextlib.suppress(EndError):  # already closing: it sends no more calls; what
+            # it sent before its close is relayed below, then the close (it may have
+            # written and closed before this splice was made)
+            target.hijack_sync(
+                lambda request: relay.call(request, source, request.custom, backward)
+            )
         source.set_message_sink(
             lambda m: relay.publish(m, target, m.custom, message_forward, source_flow)
         )

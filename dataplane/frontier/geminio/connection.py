@@ -505,6 +505,7 @@ class Connection:
             return
         self._left_conned = True
         self._mux.teardown_all()
+        self._mux.release()
         self._out.timers.cancel_all()
         self._fsm.fire(ConnEvent.FINI)
         self._out.emit(ConnectionClosed(reason, detail, abort))

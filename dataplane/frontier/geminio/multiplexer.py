@@ -78,6 +78,12 @@ MUX_PACKET_TYPES: frozenset[type] = frozenset(
 )
 """Packet types this layer handles: all but the connection layer's own."""
 _TOO_MANY = "too many sessions"
+
+
+def _nothing() -> None:
+    """The drained callback of a multiplexer whose connection has ended."""
+
+
 NOT_ACCEPTED = "stream refused: the peer does not accept streams"
 BACKLOG_FULL = "stream refused: the peer's accept backlog is full"
 _REFUSAL_REASONS = {
@@ -367,6 +373,13 @@ class Multiplexer:
     @property
     def drained(self) -> bool:
         return not self.sessions and not self._opening
+
+    def release(self) -> None:
+        """The connection ended: drop the callbacks into it and into this object, the
+        reference cycles among them (so that it is freed by reference counting, not by a
+        later garbage collection)."""
+        self._on_drained = _nothing
+        self._ids = None  # it holds `self._in_use`: the other cycle
 
     def _check_drained(self) -> None:
         if self.closing and self.drained:

@@ -138,6 +138,17 @@ class End(Stream):
         """Called with a reason (see `SessionRefused`) when a stream the peer opened was
         refused (the peer got the error already): for metrics."""
 
+    # Stream 1 is the End itself. A `_end` slot holding `self` would make every End a
+    # reference cycle (freed only by the cyclic collector, late and in bulk); the property
+    # answers `self` without storing it.
+    @property
+    def _end(self) -> End:
+        return self
+
+    @_end.setter
+    def _end(self, value: End) -> None:
+        pass
+
     @property
     def close_callbacks(self) -> list[Callable[[End], None]]:
         """Called once, synchronously, when the connection has ended (append to it)."""
@@ -412,6 +423,11 @@ class End(Stream):
     def attach(self, protocol: GeminioProtocol) -> None:
         self._proto = protocol
 
+    def detach(self, protocol: GeminioProtocol) -> None:
+        """The transport is gone (after the connection's end was handled)."""
+        if self._proto is protocol:
+            self._proto = None
+
     def handle_events(self, events: list[Event]) -> None:
         dispatch = _DISPATCH
         for event in events:
@@ -449,6 +465,9 @@ class End(Stream):
         if streams:
             for stream in list(streams.values()):
                 stream._on_closed()
+        # Streams nobody accepted: `accept_stream()` raises from now on, and each refers
+        # back to this End (a cycle while kept).
+        self._backlog = None
         error = ConnectionClosedError(f"{event.reason.value}: {event.detail}".rstrip(": "))
         pending, self._pending = self._pending, None
         opens, self._opens = self._opens, None

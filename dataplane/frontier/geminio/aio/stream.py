@@ -581,6 +581,8 @@ class Stream:
             if self._messages_blocked:
                 self._messages_blocked = False
                 self._end._unblock((self, "messages"))
+            if self._eof:  # nothing more will come: keep no reference (see `_on_closed`)
+                self._message_sink = None
 
     def set_data_sink(self, sink: Callable[[bytes], None] | None) -> None:
         """Hand received raw bytes to `sink` instead of buffering them for `read()`; bytes
@@ -593,6 +595,8 @@ class Stream:
                 self._bytes_blocked = False
                 self._end._unblock((self, "bytes"))
             sink(_joined(parts))
+        if self._eof:  # nothing more will come: keep no reference (see `_on_closed`)
+            self._data_sink = None
 
     def add_closed_callback(self, callback: Callable[[Stream], None]) -> None:
         """Call `callback(stream)` once the stream is gone (at once if it already is)."""
@@ -655,6 +659,12 @@ class Stream:
                 if not waiter.done():
                     waiter.set_result(None)
         callbacks, self._closed_callbacks = self._closed_callbacks, None
+        # Nothing more arrives for a closed stream: drop the callbacks that could (a relay's
+        # sinks and hijacks close over both halves, each half referring to the other: kept,
+        # they made every spliced stream a reference cycle).
+        self._message_sink = self._data_sink = None
+        self._hijack = self._hijack_sync = None
+        self._handlers = None
         if callbacks:
             for callback in callbacks:
                 callback(self)
