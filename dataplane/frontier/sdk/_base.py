@@ -212,6 +212,7 @@ class ClientBase:
         backoff: Backoff | None,
         heartbeat: int,
         accept_streams: bool = False,
+        start_retry: float | None = None,
     ) -> None:
         if heartbeat not in HEARTBEAT_INTERVALS:
             raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
@@ -224,6 +225,9 @@ class ClientBase:
         self._backoff = backoff
         self._heartbeat = heartbeat
         self._accepting = accept_streams
+        if start_retry is not None and start_retry < 0:
+            raise ValueError("start_retry must be >= 0 seconds (or None)")
+        self._start_retry = start_retry
         self._methods: dict[str, Handler] = {}
         self._redialer: _Redialer | None = None
         self._end: End | None = None
@@ -237,13 +241,18 @@ class ClientBase:
 
     # ------------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    async def start(self, *, retry: float | None = None) -> None:
         """Connect and return once online (RPCs registered so far are already served).
 
-        The first connection must succeed, as in Go: if every address fails once (refused,
-        unreachable, or the gateway rejected us, e.g. an `edge_online` hook said no), the
-        last error is raised (`ConnectRejected` preferred, since it carries the gateway's
-        reason). After that, a reconnecting client redials for as long as it is open.
+        By default the first connection must succeed, as in Go: if every address fails
+        once (refused, unreachable, or the gateway rejected us, e.g. an `edge_online` hook
+        said no), the last error is raised (`ConnectRejected` preferred, since it carries
+        the gateway's reason). With `retry` (seconds; default the constructor's
+        ``start_retry``) failures are retried with the reconnect backoff until that long
+        has passed, and only then is the last error raised: what a device starting during
+        a gateway restart or a reconnect storm wants (a transient refusal or reset is not
+        fatal). ``retry=0`` fails fast whatever the constructor said. After the first
+        connection, a reconnecting client redials for as long as it is open.
         """
         if self._closed:
             raise ConnectionClosedError("closed")
@@ -251,15 +260,36 @@ class ClientBase:
             await self._wait_end(None)
             return
         self._started = True
+        patience = self._start_retry if retry is None else retry
+        if patience is not None and patience <= 0:
+            patience = None
         try:
             if self._reconnect:
-                await self._start_redialer()
+                await self._start_redialer(patience)
             else:
-                await self._start_single()
+                await self._start_single_retrying(patience)
         except BaseException:
             self._closed = True
             self._signal()  # operations waiting for the first connection fail too
             raise
+
+    async def _start_single_retrying(self, patience: float | None) -> None:
+        if patience is None:
+            await self._start_single()
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        delays = (self._backoff or Backoff()).delays()
+        while True:
+            try:
+                await self._start_single()
+                return
+            except (OSError, EndError) as exc:
+                left = deadline - loop.time()
+                if left <= 0 or self._closed:
+                    raise
+                _log.info("first connection failed (%s); retrying for %.1f s more", exc, left)
+                await asyncio.sleep(min(delays.next(), left))
 
     async def _start_single(self) -> None:
         errors: list[BaseException] = []
@@ -308,7 +338,7 @@ class ClientBase:
             return
         raise _pick_error(errors)
 
-    async def _start_redialer(self) -> None:
+    async def _start_redialer(self, patience: float | None) -> None:
         loop = asyncio.get_running_loop()
         first: asyncio.Future[None] = loop.create_future()
         self._first = first
@@ -319,7 +349,8 @@ class ClientBase:
             if first.done() or exc is None:
                 return
             errors.append(exc)
-            if len(errors) >= tries:
+            del errors[:-tries]  # one round's worth: a long retry must not grow this
+            if patience is None and len(errors) >= tries:
                 first.set_exception(_pick_error(errors))
 
         def on_online(end: End) -> None:
@@ -344,7 +375,17 @@ class ClientBase:
         self._redialer = redialer
         redialer.start()
         try:
-            await first
+            if patience is None:
+                await first
+            else:
+                try:
+                    await asyncio.wait_for(asyncio.shield(first), patience)
+                except TimeoutError:
+                    if not errors:
+                        raise OperationTimeout(
+                            f"not connected to the gateway within {patience:g} s"
+                        ) from None
+                    raise _pick_error(errors) from None
         except BaseException:
             if self._redialer is redialer:
                 self._redialer = None

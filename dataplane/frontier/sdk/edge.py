@@ -46,6 +46,9 @@ class Edge(ClientBase):
     for `Service`; after a reconnect the gateway may assign a different ID unless a
     `get_edge_id` hook derives it from ``meta``. Streams services open to this edge are
     refused until the first `accept_stream()` call, unless ``accept_streams=True``.
+    ``start_retry`` (seconds) makes `start()` retry a failing first connection for that
+    long instead of raising at once: what a device that may start while its gateway
+    restarts wants.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class Edge(ClientBase):
         backoff: Backoff | None = None,
         heartbeat: int = 20,
         accept_streams: bool = False,
+        start_retry: float | None = None,
     ) -> None:
         super().__init__(
             addr,
@@ -71,6 +75,7 @@ class Edge(ClientBase):
             backoff=backoff,
             heartbeat=heartbeat,
             accept_streams=accept_streams,
+            start_retry=start_retry,
         )
         self.meta = meta
 

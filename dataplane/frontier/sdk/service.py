@@ -175,7 +175,9 @@ class Service(ClientBase):
     ``heartbeat`` is the advertised interval in seconds (5, 20, 80 or 320): the gateway
     drops a service that is silent for twice as long.
 
-    ``token`` is the gateway's ``servicebound.token``, when it requires one. Streams edges
+    ``start_retry`` (seconds) makes `start()` retry a failing first connection for that
+    long instead of raising at once (see `start`). ``token`` is the gateway's
+    ``servicebound.token``, when it requires one. Streams edges
     open to our ``name`` are refused (the edge's stream ends at once) until the first
     `accept_stream()` call, unless ``accept_streams=True``: nobody would take them.
 
@@ -196,6 +198,7 @@ class Service(ClientBase):
         heartbeat: int = 20,
         token: str = "",
         accept_streams: bool = False,
+        start_retry: float | None = None,
     ) -> None:
         if isinstance(topics, str):
             raise TypeError("topics must be an iterable of strings, not a string")
@@ -211,6 +214,7 @@ class Service(ClientBase):
             backoff=backoff,
             heartbeat=heartbeat,
             accept_streams=accept_streams,
+            start_retry=start_retry,
         )
         self._last_id = service_id
 
