@@ -46,10 +46,13 @@ async def test_resets_during_a_storm_are_retried() -> None:
     front of it does); the edge gets through once the gateway takes it."""
     port = free_port()
     resets = 0
+    three = asyncio.Event()
 
     async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal resets
         resets += 1
+        if resets >= 3:
+            three.set()
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()  # RST
@@ -57,8 +60,7 @@ async def test_resets_during_a_storm_are_retried() -> None:
     resetter = await asyncio.start_server(reset, "127.0.0.1", port)
     edge = Edge(f"127.0.0.1:{port}", backoff=FAST, start_retry=20)
     starting = asyncio.create_task(edge.start())
-    while resets < 3:
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(three.wait(), 10)
     resetter.close()
     await resetter.wait_closed()
     async with Gateway(gateway_config(**_config(port))):
