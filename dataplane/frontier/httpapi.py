@@ -26,6 +26,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from .throttled_log import ThrottledLog
+
 __all__ = [
     "MAX_INT64",
     "MAX_UINT64",
@@ -102,7 +104,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def json_errors(log: logging.Logger, api: str) -> Callable[..., Awaitable[web.StreamResponse]]:
     """A middleware answering every failure as JSON: `ApiError` as given, aiohttp's own
     4xx (unknown path, method not allowed: ``Allow`` is kept) with its reason, and any other
-    exception as a bare 500 ``internal error`` after logging it under `api`'s name."""
+    exception as a bare 500 ``internal error`` after logging it, with its traceback, under
+    `api`'s name (throttled per exception class: a client that found a bug must not be
+    able to fill the log with it)."""
+    failures = ThrottledLog(log)
 
     @web.middleware
     async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -117,8 +122,16 @@ def json_errors(log: logging.Logger, api: str) -> Callable[..., Awaitable[web.St
             return error_response(e.status, e.reason.lower(), headers=kept)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("%s: %s %s failed", api, request.method, request.path)
+        except Exception as exc:
+            failures.log(
+                logging.ERROR,
+                type(exc).__name__,
+                "%s: %s %s failed",
+                api,
+                request.method,
+                request.path,
+                exc_info=exc,
+            )
             return error_response(500, "internal error")
 
     return errors_as_json

@@ -1,9 +1,10 @@
 """One small HTTP listener for the side doors: the control API and /healthz, /readyz, /metrics.
 
 The gateway and frontlas each run one or two aiohttp applications next to their geminio
-listeners. `HttpListener` wraps aiohttp's `AppRunner` + `TCPSite` pair so that every caller
-gets the same behaviour: port 0 works (tests and ephemeral deployments read back `.port`),
-TLS is an optional `ssl.SSLContext` (keyword `ssl`, as for the geminio servers), no signal
+listeners. `HttpListener` wraps aiohttp's `AppRunner` and a listening socket (what aiohttp's
+`TCPSite` would open, with our protocol class) so that every caller gets the same
+behaviour: port 0 works (tests and ephemeral deployments read back `.port`), TLS is an
+optional `ssl.SSLContext` (keyword `ssl`, as for the geminio servers), no signal
 handlers are installed (the owning process handles SIGTERM and drains), and the per-request
 access log is off unless asked for, because Prometheus scrapes and kubelet probes would
 otherwise drown the real log lines.
@@ -54,6 +55,17 @@ def _reason(exc: BaseException | None, message: str | None) -> str:
     return first or "malformed request"
 
 
+def _error_text(status: int, exc: BaseException | None, message: str | None) -> str:
+    if status == HTTPStatus.BAD_REQUEST:
+        return f"bad request: {_reason(exc, message)}"
+    if status == HTTPStatus.INTERNAL_SERVER_ERROR:
+        return "internal error"  # as the APIs' own 500: no detail reaches the client
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return f"error {status}"
+
+
 class _JsonErrorsProtocol(web.RequestHandler):
     """aiohttp's HTTP protocol, answering the errors it raises itself (an unparsable
     request; a handler that raised past the application's middlewares; a handler timeout)
@@ -75,14 +87,10 @@ class _JsonErrorsProtocol(web.RequestHandler):
         self._listener.report_error(request, status, exc, message)
         if request.writer.output_size > 0:  # the response had started: nothing to add
             raise ConnectionError(f"response already started; cannot send a {status}")
-        if status == HTTPStatus.BAD_REQUEST:
-            text = f"bad request: {_reason(exc, message)}"
-        elif status == HTTPStatus.INTERNAL_SERVER_ERROR:
-            text = "internal error"
-        else:
-            text = HTTPStatus(status).phrase.lower()
         response = web.json_response(
-            {"error": text}, status=status, headers={"Cache-Control": "no-store"}
+            {"error": _error_text(status, exc, message)},
+            status=status,
+            headers={"Cache-Control": "no-store"},
         )
         response.force_close()
         return response
