@@ -32,9 +32,16 @@ class ThrottledLog:
         self._state: dict[str, tuple[float, int]] = {}
         """kind -> (when the last line was written, occurrences left out since)."""
 
-    def log(self, level: int, kind: str, msg: str, *args: object) -> bool:
-        """Write `msg % args` unless a line of this `kind` was written less than
-        `interval` seconds ago; True if written."""
+    def log(
+        self,
+        level: int,
+        kind: str,
+        msg: str,
+        *args: object,
+        exc_info: BaseException | None = None,
+    ) -> bool:
+        """Write `msg % args` (with `exc_info`'s traceback, if given) unless a line of this
+        `kind` was written less than `interval` seconds ago; True if written."""
         now = self._clock()
         last = self._state.get(kind)
         if last is not None and now - last[0] < self._interval:
@@ -47,7 +54,7 @@ class ThrottledLog:
         if suppressed:
             msg += " (%d more like it in the last %.0f s)"
             args = (*args, suppressed, now - last[0] if last is not None else 0.0)
-        self._logger.log(level, msg, *args)
+        self._logger.log(level, msg, *args, exc_info=exc_info)
         return True
 
     def warning(self, kind: str, msg: str, *args: object) -> bool:

@@ -9,7 +9,8 @@ Same paths and query parameter names as upstream, so existing scripts keep worki
 fixed or decided differently (all listed in ``docs/control-api.md``):
 
 - ``/v1/edges/rpcs`` and ``/v1/services/rpcs|topics`` are registered before the
-  ``{edge_id}``/``{service_id}`` routes, so they are never shadowed;
+  ``{edge_id}``/``{service_id}`` routes and answer every other method with a 405 of their
+  own, so they are never taken for an ID (not even by ``DELETE``);
 - ``count`` is the real number of matches; bad parameters are a 400 naming the parameter,
   an unknown ID a 404 (``edge not online`` / ``service not online``, never mixed up);
 - the RPC and topic lists return (owner, name) pairs, not distinct bare names;
@@ -22,10 +23,7 @@ registry clean-up) stays in one place.
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,6 +31,16 @@ from typing import Any, Final
 from aiohttp import web
 
 from ..conventions import ERR_EDGE_NOT_ONLINE, ERR_SERVICE_NOT_ONLINE
+from ..http_auth import bearer_auth
+from ..httpapi import (
+    ApiError,
+    bad_param,
+    check_query,
+    json_errors,
+    json_response,
+    parse_int64,
+    parse_uint64,
+)
 from .openapi import control_openapi_document
 from .registry import EdgeEntry, Registry, ServiceEntry
 
@@ -51,14 +59,13 @@ __all__ = [
 
 log = logging.getLogger("frontier.controlplane")
 
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 KickFunc = Callable[[int], Awaitable[bool]]
 """Closes the connection with this ID; False when no such connection is online."""
 
 DEFAULT_PAGE_SIZE: Final = 10
 MAX_PAGE_SIZE: Final = 1000
-MAX_UINT64: Final = (1 << 64) - 1
-_MIN_INT64: Final = -(1 << 63)
-_MAX_INT64: Final = (1 << 63) - 1
 OPENAPI_PATH: Final = "/openapi.json"
 
 COMMON_PARAMETERS: Final = ("page", "page_size", "start_time", "end_time", "order")
@@ -81,111 +88,6 @@ ORDER_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "/v1/services/topics": ("create_time", "service_id", "service", "topic"),
 }
 """The fields each list route can be ordered by; the first is the default (descending)."""
-
-_UINT_RE: Final = re.compile(r"[0-9]{1,20}")  # ASCII digits only: int() would take "+1", "1_0"
-_INT_RE: Final = re.compile(r"-?[0-9]{1,19}")
-
-
-# ------------------------------------------------------------------------------------ errors
-
-
-class _ApiError(Exception):
-    """Becomes a JSON ``{"error": message}`` response with `status`."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        param: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.headers = dict(headers or {})
-
-
-def _bad_param(param: str, problem: str) -> _ApiError:
-    return _ApiError(400, f"{param}: {problem}", param=param)
-
-
-def _error_response(
-    status: int,
-    message: str,
-    *,
-    param: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    body: dict[str, str] = {"error": message}
-    if param is not None:
-        body["param"] = param
-    return _json(body, status=status, headers=headers)
-
-
-def _json(
-    body: Mapping[str, Any], *, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    # The registry changes every second; an intermediary must never serve a stale copy.
-    return web.json_response(
-        body, status=status, headers={"Cache-Control": "no-store", **(headers or {})}
-    )
-
-
-@web.middleware
-async def _errors_as_json(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Every failure is JSON ``{"error": ...}``; an unexpected exception is logged here and
-    answered with a bare 500, so no traceback or internal detail reaches the client."""
-    try:
-        return await handler(request)
-    except _ApiError as e:
-        return _error_response(e.status, e.message, param=e.param, headers=e.headers)
-    except web.HTTPException as e:
-        if e.status < 400:
-            raise
-        kept = {k: v for k, v in e.headers.items() if k in ("Allow", "WWW-Authenticate")}
-        return _error_response(e.status, e.reason.lower(), headers=kept)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("control API: %s %s failed", request.method, request.path)
-        return _error_response(500, "internal error")
-
-
-def _bearer_auth(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Requires ``Authorization: Bearer <token>`` on every path but the OpenAPI document.
-
-    The document is exempt because it is the same for every deployment (it holds no
-    registry data) and API tools fetch it without credentials. The comparison is
-    `hmac.compare_digest`, so response timing does not reveal how much of a guess matched.
-    """
-    expected = token.encode()
-
-    @web.middleware
-    async def bearer(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        if request.path == OPENAPI_PATH:
-            return await handler(request)
-        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            raise _ApiError(
-                401,
-                "missing bearer token",
-                headers={"WWW-Authenticate": 'Bearer realm="frontier"'},
-            )
-        if not hmac.compare_digest(given.strip().encode(), expected):
-            raise _ApiError(
-                401,
-                "invalid bearer token",
-                headers={"WWW-Authenticate": 'Bearer realm="frontier", error="invalid_token"'},
-            )
-        return await handler(request)
-
-    return bearer
 
 
 # ------------------------------------------------------------------------------ the objects
@@ -248,18 +150,6 @@ class _Query:
         return self.end_time is None or create_time < self.end_time
 
 
-def _parse_uint64(param: str, text: str) -> int:
-    if not _UINT_RE.fullmatch(text) or (value := int(text)) > MAX_UINT64:
-        raise _bad_param(param, "must be an unsigned 64-bit decimal integer")
-    return value
-
-
-def _parse_int64(param: str, text: str) -> int:
-    if not _INT_RE.fullmatch(text) or not _MIN_INT64 <= (value := int(text)) <= _MAX_INT64:
-        raise _bad_param(param, "must be a 64-bit decimal integer (unix seconds)")
-    return value
-
-
 def _parse_query(request: web.Request, route: str) -> _Query:
     """Strictly parse a list route's query string.
 
@@ -267,31 +157,19 @@ def _parse_query(request: web.Request, route: str) -> _Query:
     everything). An empty value counts as absent, as in upstream. ``page=0`` and
     ``page_size=0`` mean the default, as upstream (protobuf zero values) did.
     """
-    allowed = LIST_FILTERS[route] + COMMON_PARAMETERS
-    raw: dict[str, str] = {}
-    for key, value in request.query.items():
-        if key not in allowed:
-            raise _bad_param(key, f"unknown query parameter (allowed: {', '.join(allowed)})")
-        if key in raw:
-            raise _bad_param(key, "given more than once")
-        raw[key] = value
+    check_query(request.query, LIST_FILTERS[route] + COMMON_PARAMETERS)
     values: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key, value in request.query.items():
         if value == "":
             continue
         if key in ("edge_id", "service_id"):
-            values[key] = _parse_uint64(key, value)
+            values[key] = parse_uint64(key, value)
         elif key in ("start_time", "end_time"):
-            values[key] = _parse_int64(key, value)
+            values[key] = parse_int64(key, value, what=" (unix seconds)")
         elif key == "page":
-            if not _UINT_RE.fullmatch(value):
-                raise _bad_param(key, "must be a positive integer")
-            values[key] = int(value) or 1
+            values[key] = parse_uint64(key, value) or 1
         elif key == "page_size":
-            size = int(value) if _UINT_RE.fullmatch(value) else -1
-            if not 0 <= size <= MAX_PAGE_SIZE:
-                raise _bad_param(key, f"must be an integer from 1 to {MAX_PAGE_SIZE}")
-            values[key] = size or DEFAULT_PAGE_SIZE
+            values[key] = _page_size(value) or DEFAULT_PAGE_SIZE
         elif key == "order":
             values["order"], values["desc"] = _parse_order(value, ORDER_FIELDS[route])
         else:
@@ -302,8 +180,18 @@ def _parse_query(request: web.Request, route: str) -> _Query:
         and query.end_time is not None
         and query.end_time < query.start_time
     ):
-        raise _bad_param("end_time", "must not be before start_time")
+        raise bad_param("end_time", "must not be before start_time")
     return query
+
+
+def _page_size(text: str) -> int:
+    try:
+        size = parse_uint64("page_size", text)
+    except ApiError:
+        size = -1
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise bad_param("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}")
+    return size
 
 
 def _parse_order(text: str, fields: tuple[str, ...]) -> tuple[str, bool]:
@@ -315,7 +203,7 @@ def _parse_order(text: str, fields: tuple[str, ...]) -> tuple[str, bool]:
     desc = text.startswith("-")
     field = text[1:] if text[:1] in ("-", "+", " ") else text
     if field not in fields:
-        raise _bad_param("order", f"must be [-|+]field with field one of {', '.join(fields)}")
+        raise bad_param("order", f"must be [-|+]field with field one of {', '.join(fields)}")
     return field, desc
 
 
@@ -465,69 +353,89 @@ def build_control_app(
     when none is online (then the API answers 404). With a non-empty `token` every route
     except ``GET /openapi.json`` requires ``Authorization: Bearer <token>``.
     """
-    middlewares: list[Any] = [_errors_as_json]
+    middlewares: list[Any] = [json_errors(log, "control API")]
     if token:
-        middlewares.append(_bearer_auth(token))
+        middlewares.append(bearer_auth(token, realm="frontier", exempt=(OPENAPI_PATH,)))
     app = web.Application(middlewares=middlewares)
 
     def lister(
         route: str, produce: Callable[[Registry, _Query], dict[str, Any]]
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
-            return _json(produce(registry, _parse_query(request, route)))
+            return json_response(produce(registry, _parse_query(request, route)))
 
         return handle
 
     def no_query(request: web.Request) -> None:
-        for key in request.query:
-            raise _bad_param(key, "unknown query parameter (this route takes none)")
+        check_query(request.query, ())
 
     async def get_edge(request: web.Request) -> web.Response:
         no_query(request)
-        edge_id = _parse_uint64("edge_id", request.match_info["edge_id"])
+        edge_id = parse_uint64("edge_id", request.match_info["edge_id"])
         entry = registry.edges.get(edge_id)
         if entry is None:
-            raise _ApiError(404, ERR_EDGE_NOT_ONLINE)
-        return _json(edge_json(entry))
+            raise ApiError(404, ERR_EDGE_NOT_ONLINE)
+        return json_response(edge_json(entry))
 
     async def delete_edge(request: web.Request) -> web.Response:
         no_query(request)
-        edge_id = _parse_uint64("edge_id", request.match_info["edge_id"])
+        edge_id = parse_uint64("edge_id", request.match_info["edge_id"])
         if not await kick_edge(edge_id):
-            raise _ApiError(404, ERR_EDGE_NOT_ONLINE)
-        return _json({})
+            raise ApiError(404, ERR_EDGE_NOT_ONLINE)
+        return json_response({})
 
     async def get_service(request: web.Request) -> web.Response:
         no_query(request)
-        service_id = _parse_uint64("service_id", request.match_info["service_id"])
+        service_id = parse_uint64("service_id", request.match_info["service_id"])
         entry = registry.services.get(service_id)
         if entry is None:
-            raise _ApiError(404, ERR_SERVICE_NOT_ONLINE)
-        return _json(service_json(entry))
+            raise ApiError(404, ERR_SERVICE_NOT_ONLINE)
+        return json_response(service_json(entry))
 
     async def delete_service(request: web.Request) -> web.Response:
         no_query(request)
-        service_id = _parse_uint64("service_id", request.match_info["service_id"])
+        service_id = parse_uint64("service_id", request.match_info["service_id"])
         if not await kick_service(service_id):
-            raise _ApiError(404, ERR_SERVICE_NOT_ONLINE)
-        return _json({})
+            raise ApiError(404, ERR_SERVICE_NOT_ONLINE)
+        return json_response({})
 
-    document = control_openapi_document()
+    document = control_openapi_document(token_required=bool(token))
 
     async def openapi(request: web.Request) -> web.Response:
+        no_query(request)
         return web.json_response(document)
 
     router = app.router
     # Fixed paths first: aiohttp matches in registration order, and upstream's late
-    # registration let /v1/edges/{edge_id} swallow /v1/edges/rpcs.
-    router.add_get("/v1/edges", lister("/v1/edges", _list_edges))
-    router.add_get("/v1/edges/rpcs", lister("/v1/edges/rpcs", _list_edge_rpcs))
+    # registration let /v1/edges/{edge_id} swallow /v1/edges/rpcs. Each fixed path also
+    # takes every other method itself (a 405), or aiohttp would go on to the ID route,
+    # which has DELETE, and read "rpcs" as an edge ID.
+    _add_get_only(router, "/v1/edges", lister("/v1/edges", _list_edges))
+    _add_get_only(router, "/v1/edges/rpcs", lister("/v1/edges/rpcs", _list_edge_rpcs))
     router.add_get("/v1/edges/{edge_id}", get_edge)
     router.add_delete("/v1/edges/{edge_id}", delete_edge)
-    router.add_get("/v1/services", lister("/v1/services", _list_services))
-    router.add_get("/v1/services/rpcs", lister("/v1/services/rpcs", _list_service_rpcs))
-    router.add_get("/v1/services/topics", lister("/v1/services/topics", _list_service_topics))
+    _add_get_only(router, "/v1/services", lister("/v1/services", _list_services))
+    _add_get_only(router, "/v1/services/rpcs", lister("/v1/services/rpcs", _list_service_rpcs))
+    _add_get_only(
+        router, "/v1/services/topics", lister("/v1/services/topics", _list_service_topics)
+    )
     router.add_get("/v1/services/{service_id}", get_service)
     router.add_delete("/v1/services/{service_id}", delete_service)
-    router.add_get(OPENAPI_PATH, openapi)
+    _add_get_only(router, OPENAPI_PATH, openapi)
     return app
+
+
+_GET_ONLY: Final = frozenset({"GET", "HEAD"})
+
+
+def _add_get_only(router: web.UrlDispatcher, path: str, handler: _Handler) -> None:
+    """GET (and HEAD) `path`; any other method, OPTIONS included, is a 405 with
+    ``Allow: GET,HEAD`` from this route, never a match of a later route."""
+
+    async def not_allowed(request: web.Request) -> web.Response:
+        raise web.HTTPMethodNotAllowed(request.method, _GET_ONLY)
+
+    resource = router.add_resource(path)
+    resource.add_route("HEAD", handler)
+    resource.add_route("GET", handler)
+    resource.add_route("*", not_allowed)

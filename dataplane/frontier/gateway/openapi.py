@@ -2,7 +2,14 @@
 
 Written by hand (there is no schema framework under the API), so the tests hold it to the
 code: every route the application registers appears here with the query parameters its
-handler accepts and the order fields it allows. Change both together.
+handler accepts and the order fields it allows, and tests/api runs schemathesis against a
+live gateway from this document. Change both together.
+
+The rules are stated as precisely as OpenAPI 3.0 can: 64-bit bounds as ``minimum`` /
+``maximum``, ``allowEmptyValue`` where an empty value means absent, and links from every
+listing to the operations that take its IDs, so a client (or a stateful fuzzer) can follow
+real IDs instead of guessing them. Whether the bearer token is required depends on the
+deployment, so the document is built for one: `control_openapi_document(token_required=)`.
 """
 
 from __future__ import annotations
@@ -10,19 +17,28 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+from ..httpapi import MAX_INT64, MAX_UINT64, MIN_INT64, require_bearer
+
 __all__ = ["control_openapi_document"]
 
-_UINT64: Final = {"type": "integer", "format": "uint64", "minimum": 0}
-_UNIX: Final = {"type": "integer", "format": "int64"}
+_UINT64: Final = {"type": "integer", "format": "uint64", "minimum": 0, "maximum": MAX_UINT64}
+_UNIX: Final = {"type": "integer", "format": "int64", "minimum": MIN_INT64, "maximum": MAX_INT64}
 _ERROR_REF: Final = {"$ref": "#/components/schemas/Error"}
+_LIMITS: Final = (
+    "A request line (method, path and percent-encoded query) or header line longer than "
+    "8190 bytes, or any other malformed request, is refused with a 400 "
+    '`{"error": "bad request: ..."}` before authentication, and the connection is closed.'
+)
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional query parameter; on every list route an empty value means absent."""
     return {
         "name": name,
         "in": "query",
         "required": False,
-        "description": description,
+        "allowEmptyValue": True,
+        "description": description + " An empty value counts as absent.",
         "schema": schema,
     }
 
@@ -32,12 +48,13 @@ def _ref(kind: str, name: str) -> dict[str, str]:
 
 
 def _order(fields: tuple[str, ...]) -> dict[str, Any]:
-    values = [f"{sign}{field}" for field in fields for sign in ("", "+", "-")]
+    values = ["", *(f"{sign}{field}" for field in fields for sign in ("", "+", " ", "-"))]
     return _query(
         "order",
         "Sort order: `-field` descending, `+field` or `field` ascending (send `+` as `%2B`; "
-        "an unescaped `+`, decoded as a space, is accepted too). Default `-create_time`. "
-        "Ties are broken by the object's IDs, so paging is stable.",
+        "an unescaped `+`, decoded as a space, is accepted too, hence the values with a "
+        "leading space). Default (absent or empty) `-create_time`. Ties are broken by the "
+        "object's IDs, so paging is stable.",
         {"type": "string", "enum": values},
     )
 
@@ -51,6 +68,24 @@ def _common() -> list[dict[str, Any]]:
     ]
 
 
+def _link(op_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link: `op_id` called with `parameters` taken from this response."""
+    return {"operationId": op_id, "description": description, "parameters": parameters}
+
+
+_STATUS: Final = {
+    "BadRequest": "400",
+    "EdgeNotOnline": "404",
+    "ServiceNotOnline": "404",
+    "InternalError": "500",
+}
+
+
+def _errors(*names: str) -> dict[str, Any]:
+    """The error responses `names` (components), keyed by their status."""
+    return {_STATUS[name]: _ref("responses", name) for name in names}
+
+
 def _list_op(
     summary: str,
     op_id: str,
@@ -58,12 +93,13 @@ def _list_op(
     order_fields: tuple[str, ...],
     schema: str,
     description: str,
+    links: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "get": {
             "operationId": op_id,
             "summary": summary,
-            "description": description,
+            "description": description + _TIME_RULE,
             "tags": ["service" if "Service" in op_id else "edge"],
             "parameters": [_ref("parameters", f) for f in filters]
             + _common()
@@ -72,16 +108,21 @@ def _list_op(
                 "200": {
                     "description": "One page of matches, and how many match in all.",
                     "content": {"application/json": {"schema": _ref("schemas", schema)}},
+                    "links": links,
                 },
-                "400": _ref("responses", "BadRequest"),
-                "401": _ref("responses", "Unauthorized"),
-                "500": _ref("responses", "InternalError"),
+                **_errors("BadRequest", "InternalError"),
             },
         }
     }
 
 
-def _item_op(kind: str, id_param: str) -> dict[str, Any]:
+_TIME_RULE: Final = (
+    " The time range is `[start_time, end_time)`; either bound may be given alone, and with "
+    "both `end_time >= start_time` must hold (else 400, naming `end_time`)."
+)
+
+
+def _item_op(kind: str, id_param: str, links: dict[str, Any]) -> dict[str, Any]:
     title = kind.capitalize()
     not_found = f"{title}NotOnline"
     return {
@@ -94,17 +135,17 @@ def _item_op(kind: str, id_param: str) -> dict[str, Any]:
                 "200": {
                     "description": f"The {kind}.",
                     "content": {"application/json": {"schema": _ref("schemas", title)}},
+                    "links": links,
                 },
-                "400": _ref("responses", "BadRequest"),
-                "401": _ref("responses", "Unauthorized"),
-                "404": _ref("responses", not_found),
-                "500": _ref("responses", "InternalError"),
+                **_errors("BadRequest", not_found, "InternalError"),
             },
         },
         "delete": {
             "operationId": f"Kick{title}",
             "summary": f"Close the {kind}'s connection (kick it).",
-            "description": f"Returns once the connection is closed. The {kind} may reconnect.",
+            "description": f"Returns once the connection is closed and the {kind} is gone "
+            f"from every listing. The {kind} may reconnect, with a new connection (and, "
+            "unless an ID hook derives it from the meta, a new ID).",
             "tags": [kind],
             "responses": {
                 "200": {
@@ -113,12 +154,36 @@ def _item_op(kind: str, id_param: str) -> dict[str, Any]:
                         "application/json": {"schema": {"type": "object", "maxProperties": 0}}
                     },
                 },
-                "400": _ref("responses", "BadRequest"),
-                "401": _ref("responses", "Unauthorized"),
-                "404": _ref("responses", not_found),
-                "500": _ref("responses", "InternalError"),
+                **_errors("BadRequest", not_found, "InternalError"),
             },
         },
+    }
+
+
+def _edge_links(pointer: str, *, kick: bool = True) -> dict[str, Any]:
+    """Links from a response holding an edge ID at JSON `pointer` to what takes one."""
+    at = f"$response.body#{pointer}"
+    links = {
+        "GetEdge": _link("GetEdge", "The edge of this item.", edge_id=at),
+        "ListEdgeRPCs": _link("ListEdgeRPCs", "The RPCs of this item's edge.", edge_id=at),
+    }
+    if kick:
+        links["KickEdge"] = _link("KickEdge", "Kick this item's edge.", edge_id=at)
+    return links
+
+
+def _service_links(pointer: str) -> dict[str, Any]:
+    """Links from a response holding a service ID at JSON `pointer` to what takes one."""
+    at = f"$response.body#{pointer}"
+    return {
+        "GetService": _link("GetService", "The service of this item.", service_id=at),
+        "KickService": _link("KickService", "Kick this item's service.", service_id=at),
+        "ListServiceRPCs": _link(
+            "ListServiceRPCs", "The RPCs of this item's service.", service_id=at
+        ),
+        "ListServiceTopics": _link(
+            "ListServiceTopics", "The topics of this item's service.", service_id=at
+        ),
     }
 
 
@@ -165,10 +230,10 @@ def _build() -> dict[str, Any]:
             "version": "1",
             "description": (
                 "The gateway's per-instance view of the edges and services connected to it "
-                "now. Read-only except for kicking a connection. See docs/control-api.md."
+                "now. Read-only except for kicking a connection. See docs/control-api.md. "
+                + _LIMITS
             ),
         },
-        "security": [{"bearerAuth": []}, {}],
         "paths": {
             "/v1/edges": _list_op(
                 "List the online edges.",
@@ -177,6 +242,7 @@ def _build() -> dict[str, Any]:
                 ("create_time", "edge_id", "meta", "addr"),
                 "EdgeList",
                 "All filters combine (logical AND).",
+                _edge_links("/edges/0/edge_id"),
             ),
             "/v1/edges/rpcs": _list_op(
                 "List the RPCs edges registered, one item per (edge, rpc).",
@@ -185,8 +251,16 @@ def _build() -> dict[str, Any]:
                 ("create_time", "edge_id", "rpc"),
                 "EdgeRPCList",
                 "meta, addr, edge_id and the time range select edges; rpc selects the RPC.",
+                {
+                    **_edge_links("/edge_rpcs/0/edge_id"),
+                    "ListEdgesByRPC": _link(
+                        "ListEdges",
+                        "The edges with this RPC.",
+                        rpc="$response.body#/edge_rpcs/0/rpc",
+                    ),
+                },
             ),
-            "/v1/edges/{edge_id}": _item_op("edge", "edge_id"),
+            "/v1/edges/{edge_id}": _item_op("edge", "edge_id", _edge_links("/edge_id")),
             "/v1/services": _list_op(
                 "List the online services.",
                 "ListServices",
@@ -194,6 +268,7 @@ def _build() -> dict[str, Any]:
                 ("create_time", "service_id", "service", "addr"),
                 "ServiceList",
                 "All filters combine (logical AND).",
+                _service_links("/services/0/service_id"),
             ),
             "/v1/services/rpcs": _list_op(
                 "List the RPCs services registered, one item per (service, rpc).",
@@ -203,6 +278,14 @@ def _build() -> dict[str, Any]:
                 "ServiceRPCList",
                 "service, addr, service_id and the time range select services; rpc selects "
                 "the RPC.",
+                {
+                    **_service_links("/service_rpcs/0/service_id"),
+                    "ListServicesByRPC": _link(
+                        "ListServices",
+                        "The services with this RPC.",
+                        rpc="$response.body#/service_rpcs/0/rpc",
+                    ),
+                },
             ),
             "/v1/services/topics": _list_op(
                 "List the topics services claimed, one item per (service, topic).",
@@ -212,31 +295,34 @@ def _build() -> dict[str, Any]:
                 "ServiceTopicList",
                 "service, addr, service_id and the time range select services; topic "
                 "selects the topic.",
+                {
+                    **_service_links("/service_topics/0/service_id"),
+                    "ListServicesByTopic": _link(
+                        "ListServices",
+                        "The services that claimed this topic.",
+                        topic="$response.body#/service_topics/0/topic",
+                    ),
+                },
             ),
-            "/v1/services/{service_id}": _item_op("service", "service_id"),
+            "/v1/services/{service_id}": _item_op(
+                "service", "service_id", _service_links("/service_id")
+            ),
             "/openapi.json": {
                 "get": {
                     "operationId": "GetOpenAPI",
                     "summary": "This document. Never needs the bearer token.",
-                    "security": [],
                     "tags": ["misc"],
                     "responses": {
                         "200": {
                             "description": "The OpenAPI 3 document.",
                             "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
+                        },
+                        **_errors("BadRequest"),
                     },
                 }
             },
         },
         "components": {
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "Required when the gateway's controlplane.token is set.",
-                }
-            },
             "parameters": {
                 "meta": _query(
                     "meta",
@@ -261,7 +347,7 @@ def _build() -> dict[str, Any]:
                 "page": _query(
                     "page",
                     "1-based page number; 0 or absent means 1. A page past the end is empty.",
-                    {"type": "integer", "minimum": 0, "default": 1},
+                    {**_UINT64, "default": 1},
                 ),
                 "page_size": _query(
                     "page_size",
@@ -275,22 +361,24 @@ def _build() -> dict[str, Any]:
                 ),
                 "end_time": _query(
                     "end_time",
-                    "Only connections that came online before this unix second "
-                    "(must not be before start_time).",
+                    "Only connections that came online before this unix second. With "
+                    "start_time, `end_time >= start_time` must hold (else 400).",
                     _UNIX,
                 ),
                 "edge_id_path": {
                     "name": "edge_id",
                     "in": "path",
                     "required": True,
-                    "description": "Edge ID, unsigned 64-bit decimal.",
+                    "description": "Edge ID, unsigned 64-bit decimal (ASCII digits; leading "
+                    "zeros allowed).",
                     "schema": _UINT64,
                 },
                 "service_id_path": {
                     "name": "service_id",
                     "in": "path",
                     "required": True,
-                    "description": "Service ID, unsigned 64-bit decimal.",
+                    "description": "Service ID, unsigned 64-bit decimal (ASCII digits; "
+                    "leading zeros allowed).",
                     "schema": _UINT64,
                 },
             },
@@ -299,15 +387,6 @@ def _build() -> dict[str, Any]:
                     "A malformed, unknown or repeated parameter; `param` names it.",
                     "page_size: must be an integer from 1 to 1000",
                 ),
-                "Unauthorized": {
-                    **_error("Missing or wrong bearer token.", "missing bearer token"),
-                    "headers": {
-                        "WWW-Authenticate": {
-                            "schema": {"type": "string"},
-                            "description": 'Bearer realm="frontier"',
-                        }
-                    },
-                },
                 "EdgeNotOnline": _error("No edge with this ID is online.", "edge not online"),
                 "ServiceNotOnline": _error(
                     "No service with this ID is online.", "service not online"
@@ -378,9 +457,13 @@ def _build() -> dict[str, Any]:
     }
 
 
-_DOCUMENT: Final = _build()
+_WITHOUT_TOKEN: Final = _build()
+_WITH_TOKEN: Final = require_bearer(
+    _WITHOUT_TOKEN, realm="frontier", setting="controlplane.token", exempt=("/openapi.json",)
+)
 
 
-def control_openapi_document() -> dict[str, Any]:
-    """A fresh copy of the document (callers may add ``servers`` and the like)."""
-    return copy.deepcopy(_DOCUMENT)
+def control_openapi_document(*, token_required: bool) -> dict[str, Any]:
+    """A fresh copy of the document for a gateway with or without ``controlplane.token``
+    (callers may add ``servers`` and the like)."""
+    return copy.deepcopy(_WITH_TOKEN if token_required else _WITHOUT_TOKEN)

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from frontier.frontlas.app import Frontlas
@@ -127,6 +128,73 @@ async def test_bad_input_fails_the_call_and_keeps_the_connection(frontlas: Front
     status, body = await get_json(port, "/cluster/v1/frontier")
     assert status == 400
     assert "required" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("/cluster/v1/edge?edge_id=\u0661\u0662", "edge_id"),  # Arabic-Indic digits, not 12
+        ("/cluster/v1/edge?edge_id=\uff11\uff12", "edge_id"),  # fullwidth digits
+        ("/cluster/v1/frontier?edge_id=\u00b2", "edge_id"),  # a superscript two
+        ("/cluster/v1/edge?edge_id=%2B12", "edge_id"),
+        ("/cluster/v1/edge?edge_id=1_2", "edge_id"),
+        ("/cluster/v1/edge?edge_id=18446744073709551616", "edge_id"),
+        ("/cluster/v1/edge?edge_id=", "edge_id"),  # required: empty is absent
+        ("/cluster/v1/frontiers?count=1&count=abc", "count"),  # repeats are not ignored
+        ("/cluster/v1/frontiers?count=1&count=1", "count"),
+        ("/cluster/v1/edge?edge_id=12&edge_id=12", "edge_id"),
+        ("/cluster/v1/edges?cursor=%D9%A1", "cursor"),
+        ("/cluster/v1/edges?edge_ids=12,\u0662", "edge_ids"),
+        ("/cluster/v1/edges?edge_ids=", "edge_ids"),  # an empty list is not "everything"
+        ("/cluster/v1/services?service_ids=1,,2", "service_ids"),
+        ("/cluster/v1/frontiers?frontier_ids=f1,", "frontier_ids"),
+        ("/cluster/v1/edges?edge_id=12", "edge_id"),  # a typo is not a full listing
+        ("/cluster/v1/edges/count?verbose=1", "verbose"),
+        ("/cluster/v1/health?x=", "x"),
+    ],
+)
+async def test_bad_parameters_are_400_naming_them(
+    frontlas: Frontlas, query: str, param: str
+) -> None:
+    status, body = await get_json(frontlas.cluster_api_port, query)
+    assert status == 400, body
+    assert body["param"] == param
+    assert body["error"].startswith(f"{param}: ") or f" {param} " in body["error"]
+
+
+async def test_parameters_in_every_accepted_form(frontlas: Frontlas) -> None:
+    end = await _frontier(frontlas)
+    try:
+        for edge_id in (12, 13):
+            await end.call("edge_online", payload(frontier_id="f1", edge_id=edge_id, addr="a:1"))
+        port = frontlas.cluster_api_port
+        for query in ("edge_ids=12&edge_ids=13", "edge_ids=12,13", "edge_ids=0012&edge_ids=13"):
+            status, body = await get_json(port, f"/cluster/v1/edges?{query}")
+            assert status == 200, (query, body)
+            assert sorted(e["edge_id"] for e in body["edges"]) == [12, 13], query
+        status, body = await get_json(port, "/cluster/v1/edge?edge_id=00012")
+        assert (status, body["edge"]["edge_id"]) == (200, 12)
+        status, body = await get_json(port, "/cluster/v1/edges?cursor=&count=")  # absent
+        assert status == 200
+        assert "cursor" not in body
+        status, body = await get_json(port, "/cluster/v1/edges?cursor=0&count=18446744073709551615")
+        assert status == 200  # the count is capped, not refused
+        assert body["cursor"] == 0
+        assert len(body["edges"]) == 2
+    finally:
+        await end.close()
+
+
+async def test_unknown_paths_and_methods_are_json(frontlas: Frontlas) -> None:
+    base = f"http://127.0.0.1:{frontlas.cluster_api_port}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/cluster/v1/nothing") as response:
+            assert response.status == 404
+            assert await response.json() == {"error": "not found"}
+        async with session.post(f"{base}/cluster/v1/edges") as response:
+            assert response.status == 405
+            assert response.headers["Allow"] == "GET,HEAD"
+            assert await response.json() == {"error": "method not allowed"}
 
 
 async def test_the_openapi_document_describes_every_route(frontlas: Frontlas) -> None:

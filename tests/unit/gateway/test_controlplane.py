@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -27,6 +28,7 @@ from frontier.gateway.controlplane import (
 from frontier.gateway.registry import EdgeEntry, Registry, ServiceEntry
 from frontier.geminio.aio import End, ServerHooks, connect, serve
 from frontier.httpserve import HttpListener
+from support.openapi_wire import resolve
 
 MAX = (1 << 64) - 1
 
@@ -241,13 +243,20 @@ async def test_kick_edge(served: Served) -> None:
     assert served.services.calls == []
 
 
-async def test_kick_failure_is_a_bare_500(served: Served) -> None:
+async def test_kick_failure_is_a_bare_500_logged_with_its_traceback_once(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     served.edges.fail = True
-    reply = await served.api.request("DELETE", "/v1/edges/2")
-    assert reply.status == 500
-    assert reply.body == {"error": "internal error"}
-    assert "secret" not in reply.text
-    assert "Traceback" not in reply.text
+    for _ in range(3):
+        reply = await served.api.request("DELETE", "/v1/edges/2")
+        assert reply.status == 500
+        assert reply.body == {"error": "internal error"}
+        assert "secret" not in reply.text
+        assert "Traceback" not in reply.text
+    (record,) = [r for r in caplog.records if r.name == "frontier.controlplane"]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == "control API: DELETE /v1/edges/2 failed"
+    assert record.exc_info is not None  # our bug: the trace is wanted, but not 3 times
 
 
 # ---------------------------------------------------------------------------------- services
@@ -381,7 +390,7 @@ async def test_paging(served: Served) -> None:
         assert body["count"] == 4
         seen.append(ids(body, "edges", "edge_id"))
     assert seen == [[3, 2, 1], [MAX], []]
-    big = await served.api.ok("/v1/edges", {"page": "99999999999999999999", "page_size": "1"})
+    big = await served.api.ok("/v1/edges", {"page": str(MAX), "page_size": "1000"})
     assert big == {"edges": [], "count": 4}
     zero = await served.api.ok("/v1/edges", {"page": "0", "page_size": "0"})  # upstream defaults
     assert ids(zero, "edges", "edge_id") == [3, 2, 1, MAX]
@@ -510,6 +519,9 @@ async def test_time_range_on_rpc_lists_uses_the_owner(served: Served) -> None:
         ("/v1/edges", "page=-1", "page"),
         ("/v1/edges", "page=x", "page"),
         ("/v1/edges", "page=1.5", "page"),
+        ("/v1/edges", "page=18446744073709551616", "page"),  # uint64, like every count here
+        ("/v1/edges", "page=\u0661", "page"),  # other scripts' digits are not digits here
+        ("/v1/edges", "page_size=\uff15", "page_size"),
         ("/v1/edges", "page_size=1001", "page_size"),
         ("/v1/edges", "page_size=-3", "page_size"),
         ("/v1/edges", "page_size=ten", "page_size"),
@@ -547,7 +559,29 @@ async def test_unknown_route_and_method_are_json(served: Served) -> None:
     reply = await served.api.request("POST", "/v1/edges")
     assert reply.status == 405
     assert reply.body == {"error": "method not allowed"}
-    assert "GET" in reply.headers["Allow"]
+    assert reply.headers["Allow"] == "GET,HEAD"
+
+
+@pytest.mark.parametrize("path", ["/v1/edges/rpcs", "/v1/services/rpcs", "/v1/services/topics"])
+@pytest.mark.parametrize("method", ["DELETE", "OPTIONS", "POST", "PUT", "PATCH"])
+async def test_fixed_paths_are_never_taken_for_an_id(
+    served: Served, path: str, method: str
+) -> None:
+    """The {id} routes take DELETE; a fixed path must not fall through to them for it (or
+    advertise their methods): it answers 405 itself, allowing exactly what it serves."""
+    reply = await served.api.request(method, path)
+    assert reply.status == 405, reply.text
+    assert reply.headers["Allow"] == "GET,HEAD"
+    assert reply.body == {"error": "method not allowed"}
+    assert served.edges.calls == served.services.calls == []
+
+
+async def test_item_routes_allow_get_and_delete(served: Served) -> None:
+    for path in ("/v1/edges/1", "/v1/services/10"):
+        reply = await served.api.request("OPTIONS", path)
+        assert (reply.status, reply.headers["Allow"]) == (405, "DELETE,GET,HEAD")
+    reply = await served.api.request("HEAD", "/v1/edges/rpcs")
+    assert reply.status == 200
 
 
 async def test_responses_are_not_cacheable(served: Served) -> None:
@@ -597,6 +631,19 @@ async def test_openapi_needs_no_token(guarded: tuple[aiohttp.ClientSession, str]
     reply = await Api(session, base).get("/openapi.json")
     assert reply.status == 200
     assert reply.body["openapi"].startswith("3.")
+    # ... and it says the token is required, for every operation but itself
+    assert reply.body["security"] == [{"bearerAuth": []}]
+    assert reply.body["paths"]["/openapi.json"]["get"]["security"] == []
+    assert "401" in reply.body["paths"]["/v1/edges"]["get"]["responses"]
+
+
+async def test_openapi_without_token_declares_no_auth(served: Served) -> None:
+    document = await served.api.ok("/openapi.json")
+    assert "security" not in document
+    assert "securitySchemes" not in document["components"]
+    text = json.dumps(document)
+    assert "401" not in text
+    assert "Unauthorized" not in text
 
 
 async def test_no_token_means_no_auth(served: Served) -> None:
@@ -607,15 +654,6 @@ async def test_no_token_means_no_auth(served: Served) -> None:
 # --------------------------------------------------------------------------------- openapi
 
 
-def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 async def test_openapi_describes_every_route(served: Served) -> None:
     document = await served.api.ok("/openapi.json")
     assert document["openapi"] == "3.0.3"
@@ -623,7 +661,7 @@ async def test_openapi_describes_every_route(served: Served) -> None:
     for route in served.app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = str(info.get("path") or info.get("formatter"))
-        if route.method != "HEAD":
+        if route.method not in ("HEAD", "*"):  # "*": the GET-only routes' 405 answer
             registered.setdefault(path, set()).add(route.method.lower())
     documented = {
         path: {m for m in ops if m in ("get", "delete", "post", "put", "patch")}
@@ -633,36 +671,36 @@ async def test_openapi_describes_every_route(served: Served) -> None:
     # every $ref resolves
     text = json.dumps(document)
     for ref in {part.split('"')[0] for part in text.split('"$ref": "')[1:]}:
-        _resolve(document, {"$ref": ref})
+        resolve(document, {"$ref": ref})
 
 
 async def test_openapi_list_parameters_match_the_code(served: Served) -> None:
     document = await served.api.ok("/openapi.json")
     for path, filters in LIST_FILTERS.items():
         op = document["paths"][path]["get"]
-        params = [_resolve(document, p) for p in op["parameters"]]
+        params = [resolve(document, p) for p in op["parameters"]]
         assert {p["name"] for p in params} == set(filters) | set(COMMON_PARAMETERS), path
         assert all(p["in"] == "query" for p in params)
         order = next(p for p in params if p["name"] == "order")
-        assert {v.lstrip("+-") for v in order["schema"]["enum"]} == set(ORDER_FIELDS[path])
+        assert {v.lstrip("+- ") for v in order["schema"]["enum"]} == {"", *ORDER_FIELDS[path]}
 
 
 async def test_openapi_schemas_match_the_responses(served: Served) -> None:
     document = await served.api.ok("/openapi.json")
     for path in LIST_FILTERS:
         op = document["paths"][path]["get"]
-        schema = _resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
+        schema = resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
         body = await served.api.ok(path)
         assert set(body) == set(schema["properties"]) == set(schema["required"])
         key = next(k for k in body if k != "count")
-        item_schema = _resolve(document, schema["properties"][key]["items"])
+        item_schema = resolve(document, schema["properties"][key]["items"])
         assert set(body[key][0]) == set(item_schema["properties"]), path
     for path, sample in (
         ("/v1/edges/{edge_id}", "/v1/edges/1"),
         ("/v1/services/{service_id}", "/v1/services/10"),
     ):
         op = document["paths"][path]["get"]
-        schema = _resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
+        schema = resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
         assert set(await served.api.ok(sample)) == set(schema["properties"])
 
 

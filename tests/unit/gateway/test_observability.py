@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -195,3 +197,57 @@ async def test_listener_serves_tls(tmp_path: Path) -> None:
             session.get(f"https://127.0.0.1:{listener.port}/healthz", ssl=client_ctx) as r,
         ):
             assert (r.status, await r.text()) == (200, "ok")
+
+
+async def test_listener_answers_a_failing_handler_with_json_and_one_logged_trace(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception that escapes the application (no error middleware) is aiohttp's to
+    answer; the listener makes that a bare JSON 500 and logs the traceback once per
+    interval, not once per request."""
+    caplog.set_level(logging.INFO)
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internal detail")
+
+    app = web.Application()
+    app.router.add_get("/broken", broken)
+    async with HttpListener(app, "127.0.0.1", 0) as listener:
+        for _ in range(3):
+            status, text, content_type = await fetch(
+                session, f"http://127.0.0.1:{listener.port}/broken"
+            )
+            assert (status, json.loads(text)) == (500, {"error": "internal error"})
+            assert content_type.startswith("application/json")
+    ours = [r for r in caplog.records if r.name == "frontier.http"]
+    assert len(ours) == 1
+    assert ours[0].levelno == logging.ERROR
+    assert ours[0].exc_info is not None
+    assert "GET /broken" in ours[0].getMessage()
+    assert not [r for r in caplog.records if r.name.startswith("aiohttp")]
+
+
+async def test_listener_close_lets_a_request_in_flight_finish(
+    session: aiohttp.ClientSession,
+) -> None:
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        entered.set()
+        await release.wait()
+        return web.Response(text="done")
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    listener = HttpListener(app, "127.0.0.1", 0, shutdown_timeout=10)
+    await listener.start()
+    request = asyncio.create_task(fetch(session, f"http://127.0.0.1:{listener.port}/slow"))
+    await entered.wait()
+    closing = asyncio.create_task(listener.close())
+    # close() waits for the request (up to shutdown_timeout) instead of cutting it off
+    done, _ = await asyncio.wait({closing, request}, timeout=0.3)
+    assert not done
+    release.set()
+    assert (await request)[:2] == (200, "done")
+    await closing
