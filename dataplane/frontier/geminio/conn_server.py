@@ -15,6 +15,7 @@ from __future__ import annotations
 from .conn_config import ConnectionConfig
 from .conn_errors import ConnectionStateError, ProtocolViolation
 from .connection import Connection
+from .encoder import heartbeat_ack_frame
 from .events import CloseReason, Connected, ConnectRequested, HeartbeatReceived
 from .ids import U64_MAX
 from .packets import (
@@ -22,7 +23,6 @@ from .packets import (
     RET_OK,
     ConnAckPacket,
     ConnPacket,
-    HeartbeatAckPacket,
     HeartbeatPacket,
     Packet,
 )
@@ -39,11 +39,14 @@ _HEARTBEAT_RECEIVED = HeartbeatReceived()
 
 class ServerConnection(Connection):
     side = Side.SERVER
-    __slots__ = ("_client_id_acquire", "refusal")
+    __slots__ = ("_client_id_acquire", "refusal", "report_heartbeats")
 
     def __init__(self, *, config: ConnectionConfig | None = None) -> None:
         super().__init__(config)
         self._client_id_acquire = False
+        self.report_heartbeats = True
+        """Emit `HeartbeatReceived` for each heartbeat; an adapter that has no use for it
+        turns this off (a gateway answers 5000 heartbeats per second per 10^5 edges)."""
         self.refusal = ""
         """Why this object refused the client by itself, before asking the adapter
         (``heartbeat``: above `config.max_heartbeat`; ``meta``: above `config.max_meta`);
@@ -109,8 +112,9 @@ class ServerConnection(Connection):
         if isinstance(packet, HeartbeatPacket):
             # Outside `conned` Go discards it.
             if self._fsm.state is ConnState.CONNED:
-                self._out.send(HeartbeatAckPacket(packet_id=packet.packet_id))
-                self._out.emit(_HEARTBEAT_RECEIVED)
+                self._out.send_frame(heartbeat_ack_frame(packet.packet_id))
+                if self.report_heartbeats:
+                    self._out.emit(_HEARTBEAT_RECEIVED)
         elif isinstance(packet, ConnPacket):
             self._on_conn(packet)
         # ConnAck and HeartbeatAck are the client's: dropped.

@@ -91,6 +91,15 @@ def _enc_header_only(p: DisConnPacket | HeartbeatPacket | HeartbeatAckPacket) ->
     return HEADER.pack(VERSION, p.TYPE, p.packet_id, 0)
 
 
+_HEARTBEAT_ACK = int(PacketType.HEARTBEAT_ACK)
+
+
+def heartbeat_ack_frame(packet_id: int) -> bytes:
+    """A HeartbeatAck echoing `packet_id`, without building the packet object: a server
+    answers one per client every heartbeat interval (10^5 edges: 5000 per second)."""
+    return HEADER.pack(VERSION, _HEARTBEAT_ACK, packet_id, 0)
+
+
 def _enc_disconn_ack(p: DisConnAckPacket) -> bytes:
     doc = conn_doc(p.meta, p.error)
     length = len(doc) + 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, NamedTuple, TypeAlias
+from typing import Final, NamedTuple, Protocol, TypeAlias
 
 __all__ = [
     "CLOSE_TIMER",
@@ -31,6 +31,7 @@ __all__ = [
     "TimerKey",
     "TimerKind",
     "TimerRequest",
+    "TimerSink",
 ]
 
 
@@ -100,6 +101,14 @@ _CONN_KEYS: Final = (CONNECT_TIMER, HEARTBEAT_TIMER, IDLE_TIMER, CLOSE_TIMER, WR
 _CONN_BITS: Final = {key: 1 << index for index, key in enumerate(_CONN_KEYS)}
 """The connection's own timers are armed as bits, not set members: an idle connection
 (its idle or heartbeat timer armed) then holds no set."""
+
+
+class TimerSink(Protocol):
+    """Where `TimerBook.drain_into` delivers requests (the adapter's timer table)."""
+
+    def set(self, key: TimerKey, delay: float) -> None: ...
+
+    def cancel(self, key: TimerKey) -> None: ...
 
 
 class TimerBook:
@@ -175,6 +184,20 @@ class TimerBook:
         if self._armed:
             keys.extend(self._armed)
         return frozenset(keys)
+
+    def drain_into(self, sink: TimerSink) -> None:
+        """Hand the coalesced requests to `sink` and forget them: what `take` returns,
+        without building a request object per timer (the adapter's hot path: a received
+        packet re-arms the idle timer)."""
+        pending = self._pending
+        if not pending:
+            return
+        for key, delay in pending.items():
+            if delay is None:
+                sink.cancel(key)
+            else:
+                sink.set(key, delay)
+        pending.clear()
 
     def take(self) -> list[TimerRequest]:
         """The coalesced requests since the last call, in first-touched order."""

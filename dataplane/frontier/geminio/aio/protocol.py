@@ -71,6 +71,7 @@ class GeminioProtocol(asyncio.Protocol):
         "_held_size",
         "_lost",
         "_reading_paused",
+        "_receiving",
         "_send_scheduled",
         "_sink",
         "_timer_service",
@@ -101,6 +102,7 @@ class GeminioProtocol(asyncio.Protocol):
         self._held: list[bytes | memoryview] | None = None
         self._held_size = 0
         self._send_scheduled = False
+        self._receiving = False
         self._flushing = False
         self._closing_transport = False
         self._abort = False
@@ -129,8 +131,19 @@ class GeminioProtocol(asyncio.Protocol):
         self.conn.start()
 
     def data_received(self, data: bytes) -> None:
-        self.conn.receive_data(data)
-        self.flush()
+        # The answers to one read (heartbeat acks, responses, acks) are complete once the
+        # read is handled: written at once, in one call, rather than at the end of the
+        # iteration (a scheduled callback per connection that only sends a heartbeat ack
+        # cost a tenth of a heartbeat). Frames other connections' events produce for this
+        # one are still held and coalesced as before.
+        self._receiving = True
+        try:
+            self.conn.receive_data(data)
+            self.flush()
+        finally:
+            self._receiving = False
+        if self._held:
+            self._send_held()
 
     def eof_received(self) -> bool | None:
         self.conn.receive_eof()
@@ -188,9 +201,8 @@ class GeminioProtocol(asyncio.Protocol):
                 frames = conn.data_to_send()
                 if frames and not self._closing_transport and self.transport is not None:
                     self._hold(frames)
-                requests = conn.timer_requests()
-                if requests and self._timers is not None:
-                    self._timers.apply(requests)
+                if self._timers is not None:
+                    conn.drain_timers(self._timers)
                 events = conn.events_received()
                 if not events:
                     # Only handling events calls back into the connection: holding frames
@@ -219,7 +231,7 @@ class GeminioProtocol(asyncio.Protocol):
             self._send_held()
             return
         self._held_size = size
-        if not self._send_scheduled:
+        if not self._send_scheduled and not self._receiving:
             self._send_scheduled = True
             asyncio.get_running_loop().call_soon(self._end_of_iteration)
 

@@ -115,6 +115,8 @@ class Server:
 
     def _make_protocol(self, listener: Listener, ip: str, deadline: float) -> _ServerProtocol:
         conn = ServerConnection(config=self._config)
+        if self.hooks.on_heartbeat is None:
+            conn.report_heartbeats = False
         end = End(conn, limits=self._limits, role=self)
         return _ServerProtocol(conn, end, self._timer, listener, ip, deadline)
 

@@ -49,34 +49,46 @@ class TimerTable:
 
     def apply(self, requests: list[TimerRequest]) -> None:
         for request in requests:
-            key = request.key
-            first = self._key
-            if first is not None and (key is first or key == first):
-                handle = self._handle
-                assert handle is not None
-                if isinstance(request, SetTimer):
-                    handle.reset(request.delay)
-                else:
-                    self._key = self._handle = None
-                    handle.cancel()
-                continue
-            handles = self._handles
             if isinstance(request, SetTimer):
-                old = handles.get(key) if handles else None
-                if old is not None:
-                    old.reset(request.delay)
-                elif first is None:
-                    # The table itself is the callback (see `__call__`): no bound method.
-                    self._handle = self._service.add(request.delay, self, key)
-                    self._key = key
-                else:
-                    if handles is None:
-                        handles = self._handles = {}
-                    handles[key] = self._service.add(request.delay, self, key)
-            elif handles:
-                old = handles.pop(key, None)
-                if old is not None:
-                    old.cancel()
+                self.set(request.key, request.delay)
+            else:
+                self.cancel(request.key)
+
+    def set(self, key: TimerKey, delay: float) -> None:
+        """(Re)arm `key` to fire `delay` seconds from now (`TimerSink`)."""
+        first = self._key
+        if first is not None and (key is first or key == first):
+            handle = self._handle
+            assert handle is not None
+            handle.reset(delay)
+            return
+        handles = self._handles
+        old = handles.get(key) if handles else None
+        if old is not None:
+            old.reset(delay)
+        elif first is None:
+            # The table itself is the callback (see `__call__`): no bound method.
+            self._handle = self._service.add(delay, self, key)
+            self._key = key
+        else:
+            if handles is None:
+                handles = self._handles = {}
+            handles[key] = self._service.add(delay, self, key)
+
+    def cancel(self, key: TimerKey) -> None:
+        """Disarm `key`, a no-op when it is not armed (`TimerSink`)."""
+        first = self._key
+        if first is not None and (key is first or key == first):
+            handle = self._handle
+            self._key = self._handle = None
+            if handle is not None:
+                handle.cancel()
+            return
+        handles = self._handles
+        if handles:
+            old = handles.pop(key, None)
+            if old is not None:
+                old.cancel()
 
     def __call__(self, key: TimerKey) -> None:
         """A handle fired: forget it and tell the owner."""
