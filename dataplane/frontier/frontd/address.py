@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from typing import Final
 
@@ -58,6 +59,16 @@ def parse_backend(plaintext: bytes) -> Backend:
         return Backend(str(ipaddress.IPv4Address(host)), int(port))
     except ValueError:
         pass
-    if len(host) > 253 or not _HOSTNAME.fullmatch(host) or host.replace(".", "").isdigit():
+    if len(host) > 253 or not _HOSTNAME.fullmatch(host) or _numeric(host):
         raise ValueError(f"{host!r} is not a host name or IPv4 address")
     return Backend(host.lower(), int(port))
+
+
+def _numeric(host: str) -> bool:
+    """Forms the resolver reads as an IPv4 address (``127.1``, ``0x7f000001``, ``2130706433``):
+    not names, and only dotted quads are addresses here."""
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return host.replace(".", "").isdigit()
+    return True
