@@ -76,7 +76,8 @@ class FrontdProcess:
         return self
 
     def _read(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
+        assert self.process is not None
+        assert self.process.stderr is not None
         for line in self.process.stderr:
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
@@ -136,9 +137,19 @@ class FrontdProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # In async tests: start and stop in a thread, so that the test's event loop keeps
+    # running (closing the test's sockets) while frontd drains.
+    async def __aenter__(self) -> FrontdProcess:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.sleep(0)  # let transports closed just before actually close
+        await asyncio.to_thread(self.stop)
+
 
 @contextlib.contextmanager
 def frontd(*args: str, **kwargs: Any) -> Iterator[FrontdProcess]:
+    """For sync tests and module fixtures; async tests use ``async with FrontdProcess``."""
     process = FrontdProcess(*args, **kwargs)
     try:
         yield process.start()

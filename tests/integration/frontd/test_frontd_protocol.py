@@ -201,7 +201,7 @@ async def test_http_head_too_large_is_a_400_response(gateway: FrontdProcess) -> 
 
 
 async def test_without_allow_loopback_is_refused_with_a_warning(tmp_path: Path) -> None:
-    with frontd(config={"backend": {"timeout": 1.0}}, tmp_path=tmp_path) as process:
+    async with FrontdProcess(config={"backend": {"timeout": 1.0}}, tmp_path=tmp_path) as process:
         assert any("no allowlist" in line for line in process.lines)
         async with Backend() as backend:
             assert await status_of(process.port, line_for(backend.addr)) == b"401\n"
