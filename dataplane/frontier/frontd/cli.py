@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--retry", type=int, metavar="N", help="further connect attempts after a failure (1)")
     add("--timeout", type=float, metavar="SECONDS", help="backend connect timeout per attempt (3)")
-    add("--buffer", type=int, metavar="BYTES", help="relay buffer per direction (65536)")
+    add("--buffer", type=int, metavar="BYTES", help="relay buffer per direction (262144)")
     add("--pidfile", metavar="PATH", help="write the pid here; removed at exit")
     add(
         "--allow",

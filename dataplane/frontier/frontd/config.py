@@ -74,7 +74,7 @@ class Backend:
 @dataclass(frozen=True)
 class Relay:
     mode: Literal["auto", "splice", "copy"] = "auto"
-    buffer: int = 65536
+    buffer: int = 262144
     idle_timeout: float = 900.0
 
 
@@ -311,7 +311,7 @@ backend:
                            # loopback, link-local and cloud metadata addresses  (--allow)
 relay:
   mode: auto               # auto (splice on Linux) | splice | copy             (--relay)
-  buffer: 65536            # bytes per direction: pipe size or copy buffer      (--buffer)
+  buffer: 262144           # bytes per direction: pipe size or copy buffer      (--buffer)
   idle_timeout: 900        # seconds without a byte either way; 0: never        (--idle-timeout)
 daemon:
   pidfile: ""              # written at start, removed at exit                  (--pidfile)

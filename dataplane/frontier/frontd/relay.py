@@ -200,34 +200,44 @@ class _SpliceDirection(_Direction):
         self.pending = 0  # bytes in the pipe
 
     def readable(self) -> None:
+        """Source -> pipe -> destination, until the source is empty, the destination is
+        full, or `_ROUNDS` pipefuls moved (then the loop serves other connections)."""
         relay = self.relay
-        src = self.src.fileno()
         pool = self.pool
+        src, dst = self.src.fileno(), self.dst.fileno()
+        pipe = self.pipe if self.pipe is not None else pool.take()
+        pipe_r, pipe_w = pipe
+        moved = 0
         try:
             for _ in range(_ROUNDS):
-                pipe = self.pipe
-                if pipe is None:
-                    pipe = self.pipe = pool.take()
                 try:
-                    n = os.splice(src, pipe[1], pool.capacity, flags=_SPLICE_FLAGS)
+                    n = os.splice(src, pipe_w, pool.capacity, flags=_SPLICE_FLAGS)
                 except BlockingIOError:
                     break
                 if n == 0:
                     self.source_ended()
                     break
-                self.pending += n
-                if not self.flush():
-                    self.blocked()
-                    relay.touch()
-                    return
-            if self.pipe is not None and not self.pending:
-                pool.give(self.pipe)
-                self.pipe = None
+                while n:
+                    try:
+                        sent = os.splice(pipe_r, dst, n, flags=_SPLICE_FLAGS)
+                    except BlockingIOError:
+                        self.pipe, self.pending = pipe, n  # held until the destination drains
+                        self.count(moved)
+                        self.blocked()
+                        relay.touch()
+                        return
+                    n -= sent
+                    moved += sent
         except OSError as exc:
+            self.pipe = pipe  # may hold bytes: discarded by the relay's close
             relay.fail(exc)
             return
-        relay.touch()
-        if self.eof and not self.pending:
+        self.pipe = None
+        pool.give(pipe)  # empty: idle directions hold no pipe
+        if moved:
+            self.count(moved)
+            relay.touch()
+        if self.eof:
             self.finish()
 
     def flush(self) -> bool:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import resource
 import socket
 from typing import Final
 
@@ -70,6 +71,16 @@ def bind_listener(addr: str, *, reuse_port: bool, backlog: int | None) -> socket
         sock.close()
         raise
     return sock
+
+
+def raise_fd_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit: each relay holds two sockets (and, while
+    bytes sit in them, two pipe ends per direction), so the usual soft 1024 would cap a
+    worker near 500 relays. The original frontd did the same."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class Worker:
@@ -122,6 +133,7 @@ class Worker:
         """Listen (on `listener` if given) and start accepting."""
         config = self.config
         loop = asyncio.get_running_loop()
+        raise_fd_limit()
         self._timers = LoopTimer(tick=0.05, loop=loop)
         if self.mode == "splice":
             self._pool = PipePool(config.relay.buffer)
