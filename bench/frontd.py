@@ -9,7 +9,8 @@ its best round so that noise from the rest of the machine falls on both alike.
    this process (``os.sendfile`` from a memfd: the sender copies nothing) to a sink that
    counts them and answers the count, through frontd with splice, frontd with copy, socat
    (``socat -b 262144 TCP-LISTEN TCP``: frontd's buffer size; Debian's package, one
-   connection, no fork), and with no relay at all (direct). Timed from the first byte sent to the count received.
+   connection, no fork), and with no relay at all (direct). Timed from the first byte sent
+   to the count received.
    Also the relay process's CPU time per GiB (from /proc/<pid>/task/*/schedstat), which
    is steadier than throughput on a shared machine. Targets: frontd splice >= 0.8x of
    direct throughput, and faster than socat.
