@@ -9,8 +9,8 @@ the builder's ``pip`` / ``python`` commands run with every absolute path moved u
 temporary root (``/wheels`` -> ``<root>/wheels``, ``/opt/frontier`` -> ``<root>/opt/frontier``)
 and a fresh virtualenv standing in for the base image's Python, the final stage's COPYs are
 applied, and the image's command (ENTRYPOINT + CMD, paths remapped the same way) is started:
-frontier, frontlas and frontd must serve ``/healthz`` on their metrics port (the baked default config
-with its listen ports moved to free loopback ports), the operator must parse its CMD and
+frontier, frontlas and frontd must serve ``/healthz`` on their metrics port (the baked default
+config with its listen ports moved to free loopback ports), the operator must parse its CMD and
 import its dependencies (it needs an API server to do more). pip's cache is shared, so after
 the first run this costs about 10-20 s per image.
 """

@@ -22,10 +22,14 @@ DOC = ROOT / "docs" / "frontd.md"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 
 
-def quick_start() -> list[tuple[str, str]]:
-    text = DOC.read_text()
-    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+def blocks_of(path: Path, heading: str) -> list[tuple[str, str]]:
+    """(language, body) of the fenced blocks under ``## heading``."""
+    section = path.read_text().split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     return [(m.group(1), m.group(2)) for m in BLOCK.finditer(section)]
+
+
+def quick_start() -> list[tuple[str, str]]:
+    return blocks_of(DOC, "Quick start")
 
 
 def test_the_python_block_is_the_example_file() -> None:
@@ -33,17 +37,20 @@ def test_the_python_block_is_the_example_file() -> None:
     assert blocks == [(ROOT / "examples" / "frontd" / "client.py").read_text()]
 
 
-@pytest.mark.skipif(
+needs_tools = pytest.mark.skipif(
     not (shutil.which("curl") and shutil.which("openssl")),
-    reason="the quick start uses curl and openssl (./dev test installs them)",
+    reason="the examples use curl and openssl (./dev test installs them)",
 )
-def test_the_quick_start_runs_as_documented(tmp_path: Path) -> None:
-    blocks = quick_start()
-    ports = {"4043": str(free_port()), "9093": str(free_port()), "8000": str(free_port())}
+
+
+def run_session(blocks: list[tuple[str, str]], tmp_path: Path, ports: list[str]) -> None:
+    """The shell blocks as one bash session (background jobs killed at the end), each
+    checked against the ``text`` block after it; `ports` are swapped for free ones."""
+    swap = {port: str(free_port()) for port in ports}
     script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT"]
     expected: list[list[str]] = []
     for kind, body in blocks:
-        for old, new in ports.items():
+        for old, new in swap.items():
             body = body.replace(old, new)
         if kind == "sh":
             script += [f"echo @@block{len(expected)}", body]
@@ -64,3 +71,17 @@ def test_the_quick_start_runs_as_documented(tmp_path: Path) -> None:
     for got, want in zip(outputs, expected, strict=True):
         if want:  # a block with no output block after it is only checked for success
             assert sorted(got.strip().splitlines()) == sorted(want), (got, want)
+
+
+@needs_tools
+def test_the_quick_start_runs_as_documented(tmp_path: Path) -> None:
+    run_session(quick_start(), tmp_path, ["4043", "9093", "8000"])
+
+
+def test_the_readme_example_runs(tmp_path: Path) -> None:
+    blocks = blocks_of(ROOT / "README.md", "frontd: the encrypted-address TCP gateway")
+    assert [kind for kind, _ in blocks] == ["sh"]
+    # frontd's default ports, swapped: the README shows the defaults
+    body = blocks[0][1].replace("frontd --allow", "frontd --addr 127.0.0.1:4043 --allow")
+    body = body.replace("&", "--observability 127.0.0.1:9093 &", 1)
+    run_session([("sh", body)], tmp_path, ["4043", "9093"])
