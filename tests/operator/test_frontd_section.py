@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,3 +216,15 @@ def test_parse_never_raises_anything_but_spec_error(frontd: dict[str, Any]) -> N
         return
     assert parsed.frontd is not None
     objs(with_frontd(**frontd))  # and whatever parses builds
+
+
+def test_the_example_in_docs_operator_md_is_a_valid_spec() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+    section = doc.split("### `spec.frontd` (optional)", 1)[1].split("\n### ", 1)[0]
+    example = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    spec = {**copy.deepcopy(BASE), **example["spec"]}
+    fd = parse_spec(spec, name=NAME).frontd
+    assert fd is not None
+    assert (fd.secret.name, fd.service_type, fd.allow) == (
+        "frontd-secret", "LoadBalancer", ("10.0.0.0/8:7000-7999",),
+    )  # fmt: skip
