@@ -317,12 +317,27 @@ class Worker:
         """Stop accepting (the port is released at once: other workers, or the next
         process, take new connections), then give open connections up to `seconds`."""
         self.draining = True
+        self._take_queued()
         self._stop_listening()
         if self.connections:
             log.info("draining %d connections for up to %.1f s", self.connections, seconds)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
                     await self._idle.wait()
+
+    def _take_queued(self) -> None:
+        """Accept what already waits in the accept queue: closing a listening socket resets
+        the connections queued on it (unless net.ipv4.tcp_migrate_req moves them to another
+        SO_REUSEPORT listener), so a drain serves them instead."""
+        listener = self._listener
+        if listener is None or listener.fileno() < 0:
+            return
+        for _ in range(self.config.listen.backlog):
+            try:
+                client, peer = listener.accept()
+            except OSError:
+                return  # empty (BlockingIOError), or out of descriptors: nothing more to do
+            self._admit(client, str(peer[0]))
 
     def _stop_listening(self) -> None:
         self._accept_off()

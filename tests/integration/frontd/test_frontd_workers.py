@@ -15,6 +15,7 @@ import pytest
 
 from support.frontd import Backend, FrontdProcess, frontd, line_for, open_client
 from support.frontlas import until_async
+from support.gateway import until
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +25,13 @@ ALLOW = ["--allow", "127.0.0.0/8"]
 def worker_pids(supervisor: int) -> list[int]:
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
     return [int(pid) for pid in children]
+
+
+def _has_fds(pid: int) -> bool:
+    try:
+        return any(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False  # gone (or a zombie: no descriptors left)
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -109,6 +117,10 @@ async def test_a_dead_worker_is_restarted_and_the_port_keeps_serving() -> None:
         obs = process.observability_port
         victim = worker_pids(process.pid)[0]
         os.kill(victim, signal.SIGKILL)
+        # Until it has exited, the kernel may still hand new connections to the victim's
+        # listening socket, and they are reset when it closes (SO_REUSEPORT's known edge;
+        # net.ipv4.tcp_migrate_req moves them): what is tested is the port after that.
+        await until(lambda: not _has_fds(victim), 20, "the killed worker to exit")
         async with Backend() as backend:
             for _ in range(10):  # the survivor serves while the victim is replaced
                 await relay_once(process.port, backend)
