@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import resource
 import socket
@@ -71,6 +72,18 @@ def bind_listener(addr: str, *, reuse_port: bool, backlog: int | None) -> socket
         sock.close()
         raise
     return sock
+
+
+def client_ip(host: str) -> str:
+    """The client's address as X-Forwarded-For should name it: an IPv4 client of a
+    dual-stack listener is ``1.2.3.4``, not ``::ffff:1.2.3.4``."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return host
 
 
 def raise_fd_limit() -> None:
@@ -180,7 +193,7 @@ class Worker:
                     return
                 log.debug("accept failed: %s", exc)  # ECONNABORTED and the like: next one
                 continue
-            self._admit(client, str(peer[0]))
+            self._admit(client, client_ip(peer[0]))
 
     def _resume_accepting(self) -> None:
         self._resume = None
@@ -337,7 +350,7 @@ class Worker:
                 client, peer = listener.accept()
             except OSError:
                 return  # empty (BlockingIOError), or out of descriptors: nothing more to do
-            self._admit(client, str(peer[0]))
+            self._admit(client, client_ip(peer[0]))
 
     def _stop_listening(self) -> None:
         self._accept_off()

@@ -240,3 +240,17 @@ def test_results_are_well_formed(data: bytes) -> None:
         else:
             assert result.head == b""
         assert data.endswith(result.rest)
+
+
+@pytest.mark.parametrize(
+    ("peer", "shown"),
+    [
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("10.0.0.1", "10.0.0.1"),
+    ],
+)
+def test_the_client_address_for_forwarded_for(peer: str, shown: str) -> None:
+    from frontier.frontd.server import client_ip
+
+    assert client_ip(peer) == shown
