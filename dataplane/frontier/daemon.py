@@ -1,7 +1,8 @@
 """What the `frontier` and `frontlas` commands share: flags, config loading, logging, the
 event loop, and exit codes (2 for a configuration error, 1 when it cannot start).
 
-Flags as upstream (`--config`, `--loglevel`, `--log-format`) plus `--print-default-config`;
+Flags as upstream (`--config`, `--loglevel`, `--log-format`) plus `--print-default-config`,
+`--log-level` (the spelling of `--log-format`'s family, same as `--loglevel`) and `--version`;
 for logging, flag > environment > file > default, as upstream.
 """
 
@@ -17,10 +18,11 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
+from . import __version__
 from .logs import configure_logging
 from .strict_yaml import ConfigError
 
-__all__ = ["daemon_main", "daemon_parser", "on_stop_signals"]
+__all__ = ["daemon_main", "daemon_parser", "on_stop_signals", "stop_event"]
 
 
 class _LogSettings(Protocol):
@@ -53,9 +55,14 @@ def on_stop_signals(callback: Callable[[], None]) -> None:
 
 def daemon_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in)")
     parser.add_argument(
-        "--loglevel", choices=("debug", "info", "warn", "warning", "error"), default=None
+        "--log-level",
+        "--loglevel",
+        dest="loglevel",
+        choices=("debug", "info", "warn", "warning", "error"),
+        default=None,
     )
     parser.add_argument("--log-format", choices=("text", "json"), default=None)
     parser.add_argument(
@@ -73,7 +80,10 @@ def daemon_main(
     default_yaml: Callable[[], str],
     load: Callable[[str | Path | None, Mapping[str, str]], C],
     run: Callable[[C], Coroutine[Any, Any, int]],
+    overrides: Callable[[argparse.Namespace, C], C] | None = None,
 ) -> int:
+    """Parse `argv`, load the config (then `overrides`: a command's own flags over it), set
+    up logging and run `run(config)` on uvloop; the exit code."""
     args = parser.parse_args(argv)
     prog = parser.prog
     if args.print_default_config:
@@ -81,6 +91,8 @@ def daemon_main(
         return 0
     try:
         config = load(args.config, os.environ)
+        if overrides is not None:
+            config = overrides(args, config)
     except ConfigError as exc:
         print(f"{prog}: config error: {exc}", file=sys.stderr)
         return 2
@@ -100,3 +112,16 @@ def daemon_main(
     except OSError as exc:
         print(f"{prog}: cannot start: {exc}", file=sys.stderr)
         return 1
+
+
+def stop_event(on_second: Callable[[], None]) -> asyncio.Event:
+    """An event the first SIGTERM/SIGINT sets; a second signal calls `on_second` (a daemon
+    that drains uses it to give up the drain and exit at once)."""
+    stop = asyncio.Event()
+
+    def first() -> None:
+        stop.set()
+        on_stop_signals(on_second)
+
+    on_stop_signals(first)
+    return stop

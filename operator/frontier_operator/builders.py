@@ -39,11 +39,13 @@ from .config import (
     TLS_KEY_KEY,
     RenderedConfig,
     frontlas_address,
+    render_frontd_config,
     render_frontier_config,
     render_frontlas_config,
 )
 from .spec import (
     ANNOTATION_PREFIX,
+    FRONTD_METRICS_PORT,
     FRONTIER_METRICS_PORT,
     FRONTLAS_METRICS_PORT,
     LABEL_COMPONENT,
@@ -59,7 +61,8 @@ from .spec import (
 
 FRONTIER: Final = "frontier"
 FRONTLAS: Final = "frontlas"
-_COMPONENT_ROLE: Final = {FRONTIER: "gateway", FRONTLAS: "coordinator"}
+FRONTD: Final = "frontd"
+_COMPONENT_ROLE: Final = {FRONTIER: "gateway", FRONTLAS: "coordinator", FRONTD: "tcp-gateway"}
 MANAGED_BY: Final = "frontier-operator"
 PART_OF: Final = "frontier"
 
@@ -72,6 +75,8 @@ FRONTIER_PRESTOP_SLEEP: Final = 10
 FRONTLAS_PRESTOP_SLEEP: Final = 5
 FRONTIER_GRACE_SECONDS: Final = 60
 FRONTLAS_GRACE_SECONDS: Final = 30
+FRONTD_PRESTOP_SLEEP: Final = 5
+FRONTD_GRACE_SECONDS: Final = 60
 #: Time left after the drain for frontier to close its connections before SIGKILL.
 DRAIN_HEADROOM_SECONDS: Final = 10
 RUN_AS_ID: Final = 65532
@@ -80,11 +85,12 @@ NODE_PORT_RANGE: Final = range(30000, 32768)
 
 @dataclass(frozen=True)
 class Images:
-    """Data-plane images. The operator fills these from ``FRONTIER_IMAGE`` / ``FRONTLAS_IMAGE``;
-    ``spec.<component>.image`` overrides them per cluster."""
+    """Data-plane images. The operator fills these from ``FRONTIER_IMAGE`` / ``FRONTLAS_IMAGE``
+    / ``FRONTD_IMAGE``; ``spec.<component>.image`` overrides them per cluster."""
 
     frontier: str
     frontlas: str
+    frontd: str = "frontier-py/frontd:0.1.0"
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,7 @@ class SecretDigests:
 
     frontier: str | None = None
     frontlas: str | None = None
+    frontd: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -649,6 +656,84 @@ def build_frontlas_deployment(
     )
 
 
+# --------------------------------------------------------------------------------------------
+# frontd (optional)
+
+
+def frontd_drain_seconds(spec: ClusterSpec) -> int:
+    """frontd's ``daemon.drain_seconds``: explicit, else what fits in the grace period after
+    the preStop sleep and the headroom (as for frontier)."""
+    fd = spec.frontd
+    assert fd is not None
+    if fd.drain_seconds is not None:
+        return fd.drain_seconds
+    pre_stop = FRONTD_PRESTOP_SLEEP if fd.pod.lifecycle is None else 0
+    return max(0, _grace(fd.pod, FRONTD_GRACE_SECONDS) - pre_stop - DRAIN_HEADROOM_SECONDS)
+
+
+def _frontd_config(spec: ClusterSpec, name: str, namespace: str) -> RenderedConfig:
+    return render_frontd_config(spec, name, namespace, frontd_drain_seconds(spec))
+
+
+def build_frontd_config_map(spec: ClusterSpec, name: str, namespace: str) -> JSONDict:
+    config_map = spec.names(name).frontd_config_map
+    assert config_map is not None
+    return _config_map(
+        config_map, namespace, component_labels(name, FRONTD), _frontd_config(spec, name, namespace)
+    )
+
+
+def build_frontd_service(spec: ClusterSpec, name: str, namespace: str) -> JSONDict:
+    fd = spec.frontd
+    svc = spec.names(name).frontd_service
+    assert fd is not None
+    assert svc is not None
+    return _service(svc, namespace, name, FRONTD, fd.service_type, [("frontd", fd.port)])
+
+
+def build_frontd_deployment(
+    spec: ClusterSpec,
+    name: str,
+    namespace: str,
+    images: Images,
+    secrets_digest: str | None = None,
+) -> JSONDict:
+    """frontd's pods: the secret from the Secret key through ``FRONTD_SECRET`` (never in the
+    ConfigMap or the spec); the Secret's digest on the template rolls them on rotation."""
+    fd = spec.frontd
+    names = spec.names(name)
+    assert fd is not None
+    assert names.frontd_deployment is not None
+    assert names.frontd_config_map is not None
+    config = _frontd_config(spec, name, namespace)
+    ref = {"name": fd.secret.name, "key": fd.secret.key}
+    container = _container(
+        component=FRONTD,
+        image=fd.image or images.frontd,
+        pod=fd.pod,
+        config=config,
+        ports=[("frontd", fd.port), ("metrics", FRONTD_METRICS_PORT)],
+        env=[{"name": "FRONTD_SECRET", "valueFrom": {"secretKeyRef": ref}}],
+        mounts=[],
+        liveness=_http_probe("/healthz", initial=10, period=20),
+        readiness=_http_probe("/readyz", initial=3, period=5),
+        lifecycle=_pre_stop_sleep(FRONTD_PRESTOP_SLEEP),
+    )
+    return _deployment(
+        deploy_name=names.frontd_deployment,
+        namespace=namespace,
+        name=name,
+        component=FRONTD,
+        replicas=fd.replicas,
+        pod=fd.pod,
+        node_affinity=None,
+        container=container,
+        volumes=_base_volumes(names.frontd_config_map),
+        grace=_grace(fd.pod, FRONTD_GRACE_SECONDS),
+        annotations=_template_annotations(config, secrets_digest),
+    )
+
+
 def build_children(
     spec: ClusterSpec,
     name: str,
@@ -658,14 +743,24 @@ def build_children(
 ) -> list[JSONDict]:
     """Every child of the FrontierCluster ``namespace/name``, in the order to apply them:
     ConfigMaps, Services, the frontlas Deployment, and last the frontier Deployment (which the
-    handlers hold back until frontlas is ready). Owner references are left to the caller."""
+    handlers hold back until frontlas is ready). With a ``frontd`` section its ConfigMap,
+    Service and Deployment join in (it needs neither frontlas nor frontier). Owner
+    references are left to the caller."""
     digests = secret_digests or SecretDigests()
+    frontd = spec.frontd is not None
     return [
         build_frontier_config_map(spec, name, namespace),
         build_frontlas_config_map(spec, name, namespace),
+        *([build_frontd_config_map(spec, name, namespace)] if frontd else []),
         build_servicebound_service(spec, name, namespace),
         build_edgebound_service(spec, name, namespace),
         build_frontlas_service(spec, name, namespace),
+        *([build_frontd_service(spec, name, namespace)] if frontd else []),
         build_frontlas_deployment(spec, name, namespace, images, digests.frontlas),
+        *(
+            [build_frontd_deployment(spec, name, namespace, images, digests.frontd)]
+            if frontd
+            else []
+        ),
         build_frontier_deployment(spec, name, namespace, images, digests.frontier),
     ]

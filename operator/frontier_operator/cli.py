@@ -21,6 +21,7 @@ LOG_FORMATS: Final = ("full", "plain", "json")
 _EPILOG = """\
 environment:
   FRONTIER_IMAGE, FRONTLAS_IMAGE      data-plane images for clusters that name none
+  FRONTD_IMAGE                        likewise, for clusters with a frontd section
   FRONTIER_OPERATOR_RETRY_DELAY       seconds before retrying after an API failure (10)
   FRONTIER_OPERATOR_FRONTLAS_POLL     seconds between frontlas readiness checks (10)
   FRONTIER_OPERATOR_RESYNC_INTERVAL   seconds between full resyncs of each cluster (300)

@@ -20,13 +20,14 @@ from typing import Any, Final
 
 import yaml
 
-from .spec import FRONTIER_METRICS_PORT, FRONTLAS_METRICS_PORT, ClusterSpec
+from .spec import FRONTD_METRICS_PORT, FRONTIER_METRICS_PORT, FRONTLAS_METRICS_PORT, ClusterSpec
 
 #: Where the ConfigMaps are mounted. Upstream's images read ``/usr/conf/<name>.yaml`` by
 #: default, so an upstream image set per CR still finds the file even without our ``--config``.
 CONFIG_DIR: Final = "/usr/conf"
 FRONTIER_CONFIG_FILE: Final = "frontier.yaml"
 FRONTLAS_CONFIG_FILE: Final = "frontlas.yaml"
+FRONTD_CONFIG_FILE: Final = "frontd.yaml"
 
 #: Mount points of the edge TLS Secrets (upstream's paths) and the keys read from them.
 EDGE_TLS_CERT_DIR: Final = "/app/conf/edgebound/tls/secret"
@@ -139,6 +140,28 @@ def render_frontlas_config(spec: ClusterSpec, name: str, namespace: str) -> Rend
         "observability": {"enable": True, "addr": f"0.0.0.0:{FRONTLAS_METRICS_PORT}"},
     }
     return _render(FRONTLAS_CONFIG_FILE, _header("frontlas", name, namespace), doc)
+
+
+def render_frontd_config(
+    spec: ClusterSpec, name: str, namespace: str, drain_seconds: int
+) -> RenderedConfig:
+    """``frontd.yaml``: listener (SO_REUSEPORT workers when asked), allowlist, status
+    format, drain and observability; never the secret, which comes from a Secret through
+    ``FRONTD_SECRET``."""
+    fd = spec.frontd
+    assert fd is not None, "no frontd section"
+    doc = {
+        "listen": {
+            "addr": f"0.0.0.0:{fd.port}",
+            "reuse": fd.workers > 0,
+            "workers": fd.workers,
+        },
+        "handshake": {"status_format": fd.status_format},
+        "backend": {"allow": list(fd.allow)},
+        "daemon": {"drain_seconds": drain_seconds},
+        "observability": {"enable": True, "addr": f"0.0.0.0:{FRONTD_METRICS_PORT}"},
+    }
+    return _render(FRONTD_CONFIG_FILE, _header("frontd", name, namespace), doc)
 
 
 def digest_secrets(secrets: Iterable[Mapping[str, Any]]) -> str:

@@ -43,7 +43,6 @@ from .kube import (
     DEPLOYMENT,
     FRONTIER_CLUSTER,
     SECRET,
-    SERVICE,
     Applied,
     Kind,
     KubeApi,
@@ -248,7 +247,7 @@ class Reconciler:
 
     def _remember_secrets(self, namespace: str, name: str, spec: ClusterSpec) -> None:
         frontier, frontlas = spec.referenced_secrets()
-        wanted = {(namespace, s) for s in (*frontier, *frontlas)}
+        wanted = {(namespace, s) for s in (*frontier, *frontlas, *spec.frontd_secrets())}
         for key, readers in list(self._secret_readers.items()):
             if key[0] == namespace and key not in wanted:
                 readers.discard(name)
@@ -293,6 +292,7 @@ class Reconciler:
         outcome = Outcome("done")
         applied: list[Applied] = []
         deployments: tuple[JSONDict | None, JSONDict | None] | None = None
+        frontd: JSONDict | None = None
         uid = str(meta["uid"])
         try:
             digests = await self._secret_digests(api, namespace, spec)
@@ -307,6 +307,8 @@ class Reconciler:
                 applied.append(await self._apply(api, child, uid))
                 if _is(child, DEPLOYMENT, names.frontlas_deployment):
                     frontlas = applied[-1].obj
+                elif names.frontd_deployment and _is(child, DEPLOYMENT, names.frontd_deployment):
+                    frontd = applied[-1].obj
             if deployment_ready(frontlas, spec.frontlas.replicas):
                 applied.append(await self._apply(api, frontier, uid))
                 deployments = (frontlas, applied[-1].obj)
@@ -323,7 +325,7 @@ class Reconciler:
                 deployments = (frontlas, current)
             renamed = any(a.action == "created" and a.obj.get("kind") == "Service" for a in applied)
             if new_generation or renamed or trigger is Trigger.RESYNC:  # else none can be stale
-                await self._prune_services(api, namespace, name, uid, children)
+                await self._prune(api, namespace, name, uid, children)
         except _ChildFailed as exc:
             if exc.error.invalid:
                 # The API server rejected what the spec asked for (e.g. a malformed pod
@@ -349,7 +351,9 @@ class Reconciler:
             )
 
         self._announce_writes(owner, applied, new_generation)
-        published = await self._publish(api, cluster, generation, spec, failure, deployments)
+        published = await self._publish(
+            api, cluster, generation, spec, failure, deployments, frontd
+        )
         if not published and outcome.state == "done":
             outcome = Outcome("retry", "could not update the FrontierCluster status")
         return outcome
@@ -390,24 +394,31 @@ class Reconciler:
         return SecretDigests(
             frontier=await read(frontier_names, False),
             frontlas=await read(frontlas_names, optional),
+            frontd=await read(spec.frontd_secrets(), False),
         )
 
-    async def _prune_services(
+    async def _prune(
         self, api: KubeApi, namespace: str, name: str, uid: str, children: Sequence[JSONDict]
     ) -> None:
-        """Delete Services this cluster made under names the spec no longer uses (a renamed
-        ``servicebound.service``): owner references alone would keep them until the cluster
-        is deleted."""
-        keep = names_of(children, SERVICE)
-        try:
-            existing = await api.list(SERVICE, namespace, owner_selector(name))
-            for svc in existing:
-                svc_name = str(svc["metadata"]["name"])
-                if svc_name not in keep and controller_uid(svc) == uid:
-                    await api.delete(SERVICE, namespace, svc_name)
-                    log.info("deleted Service %s/%s: no longer in the spec", namespace, svc_name)
-        except KubeError as exc:
-            raise _ChildFailed("removing renamed Services", exc) from exc
+        """Delete children this cluster made that the spec no longer asks for: Services under
+        a name no longer used (a renamed ``servicebound.service``), and the frontd Deployment,
+        ConfigMap and Service once the ``frontd`` section is removed. Owner references alone
+        would keep them until the cluster is deleted."""
+        for kind in CHILD_KINDS:
+            keep = names_of(children, kind)
+            try:
+                for obj in await api.list(kind, namespace, owner_selector(name)):
+                    obj_name = str(obj["metadata"]["name"])
+                    if obj_name not in keep and controller_uid(obj) == uid:
+                        await api.delete(kind, namespace, obj_name)
+                        log.info(
+                            "deleted %s %s/%s: no longer in the spec",
+                            kind.kind,
+                            namespace,
+                            obj_name,
+                        )
+            except KubeError as exc:
+                raise _ChildFailed(f"removing {kind.kind}s the spec no longer has", exc) from exc
 
     def _announce_writes(
         self, owner: kopf.Body, applied: Sequence[Applied], new_generation: bool
@@ -463,6 +474,7 @@ class Reconciler:
         spec: ClusterSpec | None,
         failure: Failure | None,
         deployments: tuple[JSONDict | None, JSONDict | None] | None = None,
+        frontd: JSONDict | None = None,
     ) -> bool:
         """Compute the status from the Deployments as they are now (as just applied, or read
         here), write it if it changed, and post the Events the change deserves. False when
@@ -491,7 +503,11 @@ class Reconciler:
             desired_frontlas=None if spec is None else spec.frontlas.replicas,
             desired_frontier=None if spec is None else spec.frontier.replicas,
             failure=failure,
+            frontd=frontd,
+            desired_frontd=None if spec is None or spec.frontd is None else spec.frontd.replicas,
         )
+        if spec is not None and spec.frontd is None and "frontdReadyReplicas" in previous:
+            status["frontdReadyReplicas"] = None  # the section is gone: merge-patch it away
         if all(previous.get(k) == v for k, v in status.items()):
             return True
         try:

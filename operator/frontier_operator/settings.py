@@ -32,6 +32,7 @@ REPORTING_COMPONENT: Final = "frontier-operator"
 
 ENV_FRONTIER_IMAGE: Final = "FRONTIER_IMAGE"
 ENV_FRONTLAS_IMAGE: Final = "FRONTLAS_IMAGE"
+ENV_FRONTD_IMAGE: Final = "FRONTD_IMAGE"
 ENV_RETRY_DELAY: Final = "FRONTIER_OPERATOR_RETRY_DELAY"
 ENV_FRONTLAS_POLL: Final = "FRONTIER_OPERATOR_FRONTLAS_POLL"
 ENV_RESYNC_INTERVAL: Final = "FRONTIER_OPERATOR_RESYNC_INTERVAL"
@@ -50,6 +51,7 @@ def _version() -> str:
 #: plane.
 DEFAULT_FRONTIER_IMAGE: Final = f"frontier-py/frontier:{_version()}"
 DEFAULT_FRONTLAS_IMAGE: Final = f"frontier-py/frontlas:{_version()}"
+DEFAULT_FRONTD_IMAGE: Final = f"frontier-py/frontd:{_version()}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class OperatorConfig:
             images=Images(
                 frontier=env.get(ENV_FRONTIER_IMAGE, "").strip() or DEFAULT_FRONTIER_IMAGE,
                 frontlas=env.get(ENV_FRONTLAS_IMAGE, "").strip() or DEFAULT_FRONTLAS_IMAGE,
+                frontd=env.get(ENV_FRONTD_IMAGE, "").strip() or DEFAULT_FRONTD_IMAGE,
             ),
             retry_delay=seconds(ENV_RETRY_DELAY, cls.retry_delay),
             frontlas_poll=seconds(ENV_FRONTLAS_POLL, cls.frontlas_poll),

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from frontier.frontd.allow import parse_rule  # frontd's own parser: the same rules as --allow
+
 JSONDict = dict[str, Any]
 
 # Defaults shared with crds/frontiercluster.yaml (tests/operator/test_crd.py compares them).
@@ -30,10 +32,15 @@ DEFAULT_SERVICEBOUND_SERVICE_TYPE: Final = "ClusterIP"
 DEFAULT_EDGEBOUND_SERVICE_TYPE: Final = "NodePort"
 DEFAULT_FRONTLAS_SERVICE_TYPE: Final = "ClusterIP"
 DEFAULT_REDIS_DB: Final = 0
+DEFAULT_FRONTD_PORT: Final = 4043
+DEFAULT_FRONTD_SERVICE_TYPE: Final = "ClusterIP"
+DEFAULT_FRONTD_SECRET_KEY: Final = "secret"
+DEFAULT_FRONTD_STATUS_FORMAT: Final = "line"
 
 # Fixed ports (not part of the CRD): the observability servers of the two daemons.
 FRONTIER_METRICS_PORT: Final = 9091
 FRONTLAS_METRICS_PORT: Final = 9092
+FRONTD_METRICS_PORT: Final = 9093
 
 #: Labels the operator sets on every child; the selector uses the first two. A pod override
 #: cannot replace them (that would detach pods from their Deployment and Services).
@@ -55,6 +62,7 @@ ANNOTATION_PREFIX: Final = "frontier.singchia.io/"
 SERVICE_TYPES: Final = ("ClusterIP", "NodePort", "LoadBalancer")
 REDIS_TYPES: Final = ("standalone", "sentinel", "cluster")
 PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
+STATUS_FORMATS: Final = ("line", "byte")
 
 #: Every default the CRD declares, by its path under ``spec``. The CRD test walks the schema and
 #: requires exactly this set of (path, value) pairs, so the two cannot drift apart.
@@ -79,6 +87,11 @@ CRD_DEFAULTS: Final[Mapping[str, object]] = {
     "frontlas.controlplane.frontierPlanePort": DEFAULT_FRONTLAS_FRONTIERPLANE_PORT,
     "frontlas.controlplane.serviceType": DEFAULT_FRONTLAS_SERVICE_TYPE,
     "frontlas.redis.db": DEFAULT_REDIS_DB,
+    "frontd.replicas": DEFAULT_REPLICAS,
+    "frontd.port": DEFAULT_FRONTD_PORT,
+    "frontd.serviceType": DEFAULT_FRONTD_SERVICE_TYPE,
+    "frontd.secretRef.key": DEFAULT_FRONTD_SECRET_KEY,
+    "frontd.statusFormat": DEFAULT_FRONTD_STATUS_FORMAT,
 }
 
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -230,6 +243,27 @@ class FrontlasSpec:
 
 
 @dataclass(frozen=True)
+class FrontdSpec:
+    """The optional encrypted-address TCP gateway (docs/frontd.md): its own Deployment,
+    ConfigMap and Service; the secret comes from a Secret key, never the spec."""
+
+    secret: SecretKeyRef
+    replicas: int = DEFAULT_REPLICAS
+    image: str | None = None
+    port: int = DEFAULT_FRONTD_PORT
+    service_name: str | None = None
+    service_type: str = DEFAULT_FRONTD_SERVICE_TYPE
+    #: ``CIDR[:PORTS]`` backends it may reach; empty: all but the host's own and metadata.
+    allow: tuple[str, ...] = ()
+    #: SO_REUSEPORT worker processes per pod; 0: one process.
+    workers: int = 0
+    status_format: str = DEFAULT_FRONTD_STATUS_FORMAT
+    #: Seconds open relays may finish after SIGTERM; ``None`` = derived from the grace period.
+    drain_seconds: int | None = None
+    pod: PodOverrides = field(default_factory=PodOverrides)
+
+
+@dataclass(frozen=True)
 class ChildNames:
     """Names of every child object; derived from the CR name unless the spec names a Service."""
 
@@ -240,9 +274,13 @@ class ChildNames:
     servicebound_service: str
     edgebound_service: str
     frontlas_service: str
+    #: The frontd children's names, or None without a ``frontd`` section.
+    frontd_deployment: str | None = None
+    frontd_config_map: str | None = None
+    frontd_service: str | None = None
 
     def all(self) -> tuple[str, ...]:
-        return (
+        names = (
             self.frontier_deployment,
             self.frontlas_deployment,
             self.frontier_config_map,
@@ -250,19 +288,28 @@ class ChildNames:
             self.servicebound_service,
             self.edgebound_service,
             self.frontlas_service,
+            self.frontd_deployment,
+            self.frontd_config_map,
+            self.frontd_service,
         )
+        return tuple(n for n in names if n is not None)
 
 
 @dataclass(frozen=True)
 class ClusterSpec:
     frontier: FrontierSpec
     frontlas: FrontlasSpec
+    frontd: FrontdSpec | None = None
     #: Accepted-but-questionable settings (deprecated plaintext password, ``tls.optional``,
     #: ignored labels): the handlers surface them as Warning events instead of dropping them.
     warnings: tuple[str, ...] = ()
 
     def names(self, cr_name: str) -> ChildNames:
+        fd = self.frontd
         return ChildNames(
+            frontd_deployment=None if fd is None else f"{cr_name}-frontd",
+            frontd_config_map=None if fd is None else f"{cr_name}-frontd-config",
+            frontd_service=None if fd is None else fd.service_name or f"{cr_name}-frontd-svc",
             frontier_deployment=f"{cr_name}-frontier",
             frontlas_deployment=f"{cr_name}-frontlas",
             frontier_config_map=f"{cr_name}-frontier-config",
@@ -289,6 +336,10 @@ class ClusterSpec:
         if self.frontlas.redis.password_secret is not None:
             frontlas.append(self.frontlas.redis.password_secret.name)
         return tuple(dict.fromkeys(frontier)), tuple(frontlas)
+
+    def frontd_secrets(self) -> tuple[str, ...]:
+        """The Secret frontd reads its secret from (watched and digested like the others)."""
+        return () if self.frontd is None else (self.frontd.secret.name,)
 
 
 # --------------------------------------------------------------------------------------------
@@ -796,6 +847,73 @@ def _frontlas(ctx: _Ctx, value: object, path: str) -> FrontlasSpec:
     )
 
 
+def _frontd(ctx: _Ctx, value: object, path: str) -> FrontdSpec | None:
+    m = _obj(
+        ctx,
+        value,
+        path,
+        frozenset(
+            {
+                "replicas",
+                "image",
+                "port",
+                "serviceName",
+                "serviceType",
+                "secretRef",
+                "allow",
+                "workers",
+                "statusFormat",
+                "drainSeconds",
+                "pod",
+            }
+        ),
+    )
+    if m is None:
+        return None
+    replicas = _int(ctx, m, "replicas", path, DEFAULT_REPLICAS, minimum=0, maximum=_INT32_MAX)
+    port = _port(ctx, m, "port", path, DEFAULT_FRONTD_PORT)
+    _distinct_ports(
+        ctx, {f"{path}.port": port}, {FRONTD_METRICS_PORT: "metrics and health endpoints"}
+    )
+    ref_path = f"{path}.secretRef"
+    ref = _obj(ctx, m.get("secretRef"), ref_path, frozenset({"name", "key"}))
+    secret_name = _name(ctx, ref, "name", ref_path, dns1035=False)
+    if ref is None or ref.get("name") in (None, ""):
+        ctx.error(f"{ref_path}.name", "is required (the Secret holding frontd's secret)")
+    secret_key = _str(ctx, ref, "key", ref_path) or DEFAULT_FRONTD_SECRET_KEY
+    allow: list[str] = []
+    raw_allow = m.get("allow")
+    if raw_allow is not None and not isinstance(raw_allow, list | tuple):
+        ctx.error(f"{path}.allow", f"must be an array, not {_type_name(raw_allow)}")
+    else:
+        for i, rule in enumerate(raw_allow or ()):
+            try:
+                if not isinstance(rule, str):
+                    raise ValueError(f"must be a string, not {_type_name(rule)}")
+                parse_rule(rule)
+            except ValueError as exc:
+                ctx.error(f"{path}.allow[{i}]", f"{exc} (CIDR[:PORTS])")
+            else:
+                allow.append(rule)
+    return FrontdSpec(
+        secret=SecretKeyRef(secret_name or "", secret_key),
+        replicas=DEFAULT_REPLICAS if replicas is None else replicas,
+        image=_str(ctx, m, "image", path),
+        port=port,
+        service_name=_name(ctx, m, "serviceName", path, dns1035=True),
+        service_type=_enum(ctx, m, "serviceType", path, SERVICE_TYPES, DEFAULT_FRONTD_SERVICE_TYPE)
+        or DEFAULT_FRONTD_SERVICE_TYPE,
+        allow=tuple(allow),
+        workers=_int(ctx, m, "workers", path, 0, minimum=0, maximum=256) or 0,
+        status_format=_enum(
+            ctx, m, "statusFormat", path, STATUS_FORMATS, DEFAULT_FRONTD_STATUS_FORMAT
+        )
+        or DEFAULT_FRONTD_STATUS_FORMAT,
+        drain_seconds=_int(ctx, m, "drainSeconds", path, None, minimum=0),
+        pod=_pod(ctx, m.get("pod"), f"{path}.pod"),
+    )
+
+
 def _check_names(ctx: _Ctx, spec: ClusterSpec, cr_name: str) -> None:
     if len(cr_name) > 63 or not _DNS1035_LABEL.match(cr_name):
         # Children get names and an instance label derived from the CR name; a label value is
@@ -812,6 +930,8 @@ def _check_names(ctx: _Ctx, spec: ClusterSpec, cr_name: str) -> None:
         "spec.frontier.edgebound.serviceName": names.edgebound_service,
         "spec.frontlas.controlplane.service": names.frontlas_service,
     }
+    if names.frontd_service is not None:
+        services["spec.frontd.serviceName"] = names.frontd_service
     for where, svc in services.items():
         if len(svc) > 63:
             ctx.error(
@@ -819,8 +939,8 @@ def _check_names(ctx: _Ctx, spec: ClusterSpec, cr_name: str) -> None:
                 f"the derived Service name {svc!r} is longer than 63 characters; shorten the "
                 f"name or set {where}",
             )
-    for n in (names.frontier_deployment, names.frontier_config_map):
-        if len(n) > 63:
+    for n in (names.frontier_deployment, names.frontier_config_map, names.frontd_config_map):
+        if n is not None and len(n) > 63:
             ctx.error("metadata.name", f"the derived name {n!r} is longer than 63 characters")
     seen: dict[str, str] = {}
     for where, svc in services.items():
@@ -838,16 +958,19 @@ def parse_spec(spec: object, *, name: str | None = None) -> ClusterSpec:
     :class:`SpecError` listing every problem; never raises anything else for bad input.
     """
     ctx = _Ctx()
-    m = _obj(ctx, spec, "spec", frozenset({"frontier", "frontlas"}))
+    m = _obj(ctx, spec, "spec", frozenset({"frontier", "frontlas", "frontd"}))
     if m is None:
         if spec is None or spec is _MISSING:
             ctx.error("spec", "is required")
         raise SpecError(ctx.problems)
     frontier = _frontier(ctx, m.get("frontier", _MISSING), "spec.frontier")
     frontlas = _frontlas(ctx, m.get("frontlas", _MISSING), "spec.frontlas")
-    result = ClusterSpec(frontier=frontier, frontlas=frontlas)
+    frontd = _frontd(ctx, m.get("frontd"), "spec.frontd")
+    result = ClusterSpec(frontier=frontier, frontlas=frontlas, frontd=frontd)
     if name is not None:
         _check_names(ctx, result, name)
     if ctx.problems:
         raise SpecError(ctx.problems)
-    return ClusterSpec(frontier=frontier, frontlas=frontlas, warnings=tuple(ctx.warnings))
+    return ClusterSpec(
+        frontier=frontier, frontlas=frontlas, frontd=frontd, warnings=tuple(ctx.warnings)
+    )

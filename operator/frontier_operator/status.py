@@ -156,6 +156,8 @@ def compute_status(
     desired_frontlas: int | None = None,
     desired_frontier: int | None = None,
     failure: Failure | None = None,
+    frontd: Mapping[str, Any] | None = None,
+    desired_frontd: int | None = None,
 ) -> JSONDict:
     """The complete new ``status`` of a FrontierCluster.
 
@@ -163,9 +165,14 @@ def compute_status(
     and ``frontier`` are the observed Deployments (``None``: absent). ``desired_*`` are the
     spec's replica counts (``None``: use the Deployment's). ``previous`` is the current
     ``status`` (may be ``None`` or empty). Conditions of other types in ``previous`` are kept.
+    ``desired_frontd`` is given when the spec has a ``frontd`` section (then ``frontd`` is
+    its observed Deployment): it counts towards every condition like the other two.
     """
     fl = component_state(frontlas, desired_frontlas)
     fr = component_state(frontier, desired_frontier)
+    components = [("frontlas", fl), ("frontier", fr)]
+    if desired_frontd is not None:
+        components.append(("frontd", component_state(frontd, desired_frontd)))
     prev_status = previous or {}
     prev_conditions: dict[str, Mapping[str, Any]] = {}
     others: list[JSONDict] = []
@@ -178,12 +185,10 @@ def compute_status(
             others.append(dict(cond))
     stamp = format_time(now)
 
-    summary = f"frontlas {fl.ready}/{fl.desired} ready, frontier {fr.ready}/{fr.desired} ready"
-    settled = fl.rolled_out and fr.rolled_out
-    serving = fl.ready > 0 and fr.ready > 0
-    stuck = next(
-        ((name, c) for name, c in (("frontlas", fl), ("frontier", fr)) if c.stuck_reason), None
-    )
+    summary = ", ".join(f"{n} {c.ready}/{c.desired} ready" for n, c in components)
+    settled = all(c.rolled_out for _, c in components)
+    serving = all(c.ready > 0 or (n == "frontd" and c.desired == 0) for n, c in components)
+    stuck = next(((name, c) for name, c in components if c.stuck_reason), None)
 
     # Available
     if serving and settled:
@@ -230,14 +235,17 @@ def compute_status(
         phase, message = PHASE_RUNNING, summary
     else:
         phase, message = PHASE_PENDING, progressing[2] if progressing[0] else summary
-    return {
+    status: JSONDict = {
         "phase": phase,
         "message": message,
         "observedGeneration": generation,
         "frontlasReadyReplicas": fl.ready,
         "frontierReadyReplicas": fr.ready,
-        "conditions": conditions + others,
     }
+    if desired_frontd is not None:
+        status["frontdReadyReplicas"] = components[2][1].ready
+    status["conditions"] = conditions + others
+    return status
 
 
 def _stuck_message(component: str, state: ComponentState) -> str:

@@ -205,6 +205,7 @@ def test_values_schema_rejects_mistakes(tools: Tools) -> None:
         (["--set", "frontlas.redis.type=cluster", "--set", "frontlas.redis.db=1"], "must be 0"),
         (["--set", "frontier.edgebound.tls.enabled=true"], "secretName is required"),
         (["--set", "frontier.edgebound.tls.mtls=true"], "mtls needs"),
+        (["--set", "frontd.enabled=true"], "frontd.existingSecret"),
     ],
 )
 def test_frontier_chart_refuses_inconsistent_values(
@@ -397,7 +398,7 @@ def _equivalent_spec(values: JSON, fullname: str) -> JSON:
     }
     if f["drainSeconds"] is not None:
         frontier["drainSeconds"] = f["drainSeconds"]
-    return {
+    spec: JSON = {
         "frontier": frontier,
         "frontlas": {
             "replicas": fl["replicaCount"],
@@ -410,6 +411,25 @@ def _equivalent_spec(values: JSON, fullname: str) -> JSON:
             "pod": pod(fl),
         },
     }
+    fd = values["frontd"]
+    if fd["enabled"]:
+        secret = (
+            {"name": fd["existingSecret"], "key": fd["existingSecretKey"]}
+            if fd["existingSecret"]
+            else {"name": f"{fullname}-frontd", "key": "secret"}
+        )
+        spec["frontd"] = {
+            "replicas": fd["replicaCount"],
+            "port": fd["port"],
+            "serviceType": fd["service"]["type"],
+            "secretRef": secret,
+            "allow": fd["allow"],
+            "workers": fd["workers"],
+            "statusFormat": fd["statusFormat"],
+            **({"drainSeconds": fd["drainSeconds"]} if fd["drainSeconds"] is not None else {}),
+            "pod": pod(fd),
+        }
+    return spec
 
 
 def _merged_values(values_file: str | None) -> JSON:
@@ -458,7 +478,9 @@ def test_frontier_chart_matches_the_operator(tools: Tools, values_file: str | No
         return
 
     spec = parse_spec(_equivalent_spec(values, fullname), name=fullname)
-    images = Images(_image(values["frontier"]), _image(values["frontlas"]))
+    images = Images(
+        _image(values["frontier"]), _image(values["frontlas"]), _image(values["frontd"])
+    )
     expected = build_children(spec, fullname, NAMESPACE, images)
 
     for want in expected:
@@ -466,7 +488,7 @@ def test_frontier_chart_matches_the_operator(tools: Tools, values_file: str | No
         if want["kind"] == "ConfigMap":
             ((key, text),) = want["data"].items()
             want_cfg = yaml.safe_load(text)
-            extra = values["frontier" if key == "frontier.yaml" else "frontlas"]["extraConfig"]
+            extra = values[key.removesuffix(".yaml")].get("extraConfig", {})
             _deep_update(want_cfg, copy.deepcopy(extra))
             assert yaml.safe_load(got["data"][key]) == want_cfg, key
         elif want["kind"] == "Service":
@@ -482,7 +504,7 @@ def _image(component: JSON) -> str:
 
 def _compare_deployment(got: JSON, want: JSON, values: JSON) -> None:
     name = want["metadata"]["name"]
-    component = "frontier" if name.endswith("-frontier") else "frontlas"
+    component = name.rsplit("-", 1)[1]  # frontier, frontlas or frontd
     got_spec, want_spec = copy.deepcopy(got["spec"]), copy.deepcopy(want["spec"])
     if values[component].get("autoscaling", {}).get("enabled"):
         want_spec.pop("replicas")  # the HPA owns it
@@ -520,6 +542,10 @@ def _check_configs_load(docs: list[JSON]) -> None:
                 from frontier.frontlas.config import parse_config as parse_frontlas
 
                 parse_frontlas(data, env={})
+            elif key == "frontd.yaml":
+                from frontier.frontd.config import parse_config as parse_frontd
+
+                parse_frontd(data, env={"FRONTD_SECRET": "from-the-secret"})
 
 
 def test_frontier_chart_password_secret_and_hpa(tools: Tools) -> None:

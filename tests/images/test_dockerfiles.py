@@ -9,8 +9,8 @@ the builder's ``pip`` / ``python`` commands run with every absolute path moved u
 temporary root (``/wheels`` -> ``<root>/wheels``, ``/opt/frontier`` -> ``<root>/opt/frontier``)
 and a fresh virtualenv standing in for the base image's Python, the final stage's COPYs are
 applied, and the image's command (ENTRYPOINT + CMD, paths remapped the same way) is started:
-frontier and frontlas must serve ``/healthz`` on their metrics port (the baked default config
-with its listen ports moved to free loopback ports), the operator must parse its CMD and
+frontier, frontlas and frontd must serve ``/healthz`` on their metrics port (the baked default
+config with its listen ports moved to free loopback ports), the operator must parse its CMD and
 import its dependencies (it needs an API server to do more). pip's cache is shared, so after
 the first run this costs about 10-20 s per image.
 """
@@ -80,6 +80,14 @@ IMAGES = (
         ("frontier.frontlas.cli", "redis", "uvloop"),
     ),
     ImageSpec(
+        "Dockerfile.frontd",
+        "frontd",
+        (),
+        frozenset({4043, 9093}),
+        "deploy/images/frontd.yaml",
+        ("frontier.frontd.worker", "cryptography", "uvloop"),
+    ),
+    ImageSpec(
         "Dockerfile.operator",
         "frontier-operator",
         ("operator",),
@@ -88,7 +96,7 @@ IMAGES = (
         ("frontier_operator.handlers", "kopf", "kubernetes"),
     ),
 )
-METRICS_PORT = {"frontier": 9091, "frontlas": 9092}
+METRICS_PORT = {"frontier": 9091, "frontlas": 9092, "frontd": 9093}
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +623,7 @@ def _started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
 
 
 def test_entrypoint_starts(built: Built, image: ImageSpec) -> None:
-    """frontier / frontlas: serve /healthz and stop on SIGTERM; the operator: its CLI."""
+    """frontier / frontlas / frontd: serve /healthz and stop on SIGTERM; the operator: its CLI."""
     if image.config is None:
         _check_operator_command_line(built)
     else:
@@ -632,7 +640,8 @@ def _check_serves_healthz(built: Built, image: ImageSpec) -> None:
     )
     metrics = ports.get(METRICS_PORT[image.command])
     assert metrics, f"the default config does not listen on {METRICS_PORT[image.command]}"
-    env = {**built.env, "FRONTIER_DRAIN_SECONDS": "0"}
+    # frontd's secret comes from the environment (a Kubernetes Secret), never the image
+    env = {**built.env, "FRONTIER_DRAIN_SECONDS": "0", "FRONTD_SECRET": "image-test"}
     log = built.root.parent / f"{image.id}-run.log"
     url = f"http://127.0.0.1:{metrics}/healthz"
     with _started(built.argv, env, log) as proc:

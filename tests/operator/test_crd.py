@@ -477,6 +477,8 @@ scalars = st.one_of(
             "nope",
             "Always",
             "m",
+            "line",
+            "byte",
         ]
     ),
 )
@@ -504,6 +506,13 @@ LEAVES = [
     "frontlas.redis.redisType",
     "frontlas.redis.masterName",
     "frontlas.redis.user",
+    "frontd.replicas",
+    "frontd.port",
+    "frontd.serviceType",
+    "frontd.workers",
+    "frontd.statusFormat",
+    "frontd.secretRef.name",
+    "frontd.secretRef.key",
 ]
 
 

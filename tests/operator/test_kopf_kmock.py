@@ -1150,3 +1150,66 @@ def test_status_events_announce_changes_once() -> None:
     up = _status(Available=("True", "AllComponentsReady", "1/1"))
     down = _status(Available=("False", "ComponentsNotReady", "0/1"))
     assert status_events(up, down) == [("Warning", "ComponentsNotReady", "Available: 0/1")]
+
+
+# --------------------------------------------------------------------------------------------
+# the optional frontd section
+
+
+def test_a_frontd_section_adds_its_children_and_removing_it_prunes_them(
+    kube: KubeServer, operator: OperatorThread
+) -> None:
+    kube.create(
+        SECRETS,
+        NS,
+        {"metadata": {"name": "frontd-secret", "namespace": NS}, "data": {"secret": "czM="}},
+    )
+    body = spec()
+    body["frontd"] = {"secretRef": {"name": "frontd-secret"}, "allow": ["10.0.0.0/8"]}
+    create_cluster(kube, body)
+    frontd_children = (
+        (CONFIGMAPS, f"{NAME}-frontd-config"),
+        (SERVICES, f"{NAME}-frontd-svc"),
+        (DEPLOYMENTS, f"{NAME}-frontd"),
+    )
+    for res, child in frontd_children:
+        wait_for(lambda res=res, child=child: kube.get(res, NS, child), f"{child}")
+    for component in ("frontlas", "frontier", "frontd"):
+        mark_rolled_out(kube, f"{NAME}-{component}")
+    running = wait_for(
+        lambda: (
+            (c := kube.get(FRONTIERCLUSTERS, NS, NAME))
+            and c.get("status", {}).get("phase") == "Running"
+            and c.get("status", {}).get("frontdReadyReplicas") == 1
+            and c
+        ),
+        "Running with frontd ready",
+    )
+    assert "frontd 1/1 ready" in running["status"]["message"]
+    parsed = parse_spec(body, name=NAME)
+    secret = kube.get(SECRETS, NS, "frontd-secret")
+    assert secret is not None
+    built = build_children(
+        parsed, NAME, NS, TEST_CONFIG.images, SecretDigests(frontd=digest_secrets([secret]))
+    )
+    frontd_built = next(c for c in built if c["metadata"]["name"] == f"{NAME}-frontd")
+    assert matches_built(kube, frontd_built)
+
+    def checksum() -> str:
+        dep = kube.get(DEPLOYMENTS, NS, f"{NAME}-frontd")
+        assert dep is not None
+        return str(dep["spec"]["template"]["metadata"]["annotations"][SECRETS_CHECKSUM_ANNOTATION])
+
+    before = checksum()
+    kube.patch(SECRETS, NS, "frontd-secret", {"data": {"secret": "bmV3"}})
+    wait_for(lambda: checksum() != before, "frontd rolled on the rotated Secret")
+
+    replace_spec(kube, spec())  # the section removed
+    for res, child in frontd_children:
+        wait_for(lambda res=res, child=child: kube.get(res, NS, child) is None, f"{child} gone")
+    wait_for(
+        lambda: "frontdReadyReplicas" not in (cluster(kube).get("status") or {}),
+        "frontdReadyReplicas dropped from the status",
+    )
+    assert kube.get(DEPLOYMENTS, NS, f"{NAME}-frontier") is not None
+    assert kube.get(SERVICES, NS, f"{NAME}-edgebound-svc") is not None

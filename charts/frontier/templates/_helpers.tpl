@@ -55,7 +55,7 @@ app.kubernetes.io/instance: {{ include "frontier.fullname" .root }}
 
 {{- define "frontier.labels" -}}
 {{ include "frontier.selectorLabels" . }}
-app.kubernetes.io/component: {{ ternary "gateway" "coordinator" (eq .component "frontier") }}
+app.kubernetes.io/component: {{ get (dict "frontier" "gateway" "frontlas" "coordinator" "frontd" "tcp-gateway") .component }}
 app.kubernetes.io/part-of: frontier
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}

@@ -1,0 +1,5 @@
+"""``python -m frontier.frontd``: the `frontd` command."""
+
+from .cli import main
+
+raise SystemExit(main())
