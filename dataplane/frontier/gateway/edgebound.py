@@ -65,6 +65,8 @@ class Edgebound:
         # only edges being kicked or replaced, and cleanups someone waits for, are tracked.
         self._departures: Departures[EdgeEntry] = Departures(cleanup_timeout)
         self._replaced: set[End] = set()
+        self._admitted: dict[End, EdgeEntry] = {}
+        """Entries between `on_online` and `on_connected` (the same loop turn)."""
         self._holds: dict[int, tuple[str, float]] = {}
         """edge ID -> (the address it was just taken from, until when it may not retake it)."""
 
@@ -98,7 +100,9 @@ class Edgebound:
             old = self.registry.edges.get(edge_id)
             if old is not None:
                 self._replace(old, entry)
-            # on_connected runs right after this returns, before the lock's next holder.
+            # on_connected runs right after this returns, before the lock's next holder,
+            # and registers this very entry.
+            self._admitted[end] = entry
 
     def _check_hold(self, edge_id: int, ip: str) -> None:
         hold = self._holds.get(edge_id)
@@ -137,7 +141,7 @@ class Edgebound:
                 del self._holds[edge_id]
 
     def on_connected(self, end: End) -> None:
-        entry = EdgeEntry.of(end)
+        entry = self._admitted.pop(end, None) or EdgeEntry.of(end)
         previous = self.registry.add_edge(entry)
         if previous is not None:  # not expected (the lock serialises), but never leak one
             self._departures.abandon(previous)
@@ -147,6 +151,7 @@ class Edgebound:
         log.debug("edge %d online from %s", entry.edge_id, entry.addr)
 
     async def on_offline(self, end: End) -> None:
+        self._admitted.pop(end, None)  # admitted but gone before its ConnAck went out
         entry = self._departures.departing(end, self.registry.edges.get(end.client_id))
         if entry is None:
             self._replaced.discard(end)

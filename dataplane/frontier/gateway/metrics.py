@@ -189,6 +189,9 @@ class GatewayMetrics:
         self.latency = {
             (k, d): self.forward_latency.labels(k, d) for k in KINDS for d in DIRECTIONS
         }
+        self._accepted = {
+            side: self.connections.labels(side, "accepted", "") for side in ("edge", "service")
+        }
         self.bytes_to_edge = self.relayed_bytes.labels("to_edge")
         self.bytes_to_service = self.relayed_bytes.labels("to_service")
 
@@ -198,7 +201,7 @@ class GatewayMetrics:
         self.latency[kind].observe(time.perf_counter() - started)
 
     def accepted(self, side: str) -> None:
-        self.connections.labels(side, "accepted", "").inc()
+        self._accepted[side].inc()
 
     def rejected(self, side: str, reason: str) -> None:
         self.connections.labels(side, "rejected", reason).inc()
