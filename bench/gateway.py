@@ -99,7 +99,7 @@ GATEWAY_CONFIG = {
     "servicebound": {"listen": {"addr": f"{HOST}:0"}},
     "edgebound": {"listen": {"addr": f"{HOST}:0"}},
     "observability": {"enable": False},
-    "log": {"level": "info"},
+    "log": {"level": "info", "output": "stderr"},  # stdout is the control pipe
 }
 DIRECT = "direct geminio End-to-End, no gateway"
 

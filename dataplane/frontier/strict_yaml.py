@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
-__all__ = ["ConfigError", "build", "convert", "load_yaml", "with_port"]
+__all__ = ["ConfigError", "build", "convert", "load_yaml", "nonneg_int", "with_port"]
 
 
 class ConfigError(ValueError):
@@ -107,6 +107,13 @@ def build(cls: type[T], data: Any, path: str) -> T:
         else:
             values[name] = convert(hints[name], value, key_path)
     return cls(**values)
+
+
+def nonneg_int(value: Any, path: str) -> int:
+    """A schema ``_convert`` entry: an integer that must not be negative."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{path}: expected an integer >= 0, got {value!r}")
+    return value
 
 
 def with_port(addr: str, port: str, name: str) -> str:

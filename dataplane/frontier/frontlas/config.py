@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..gateway.config import TLS, Listen, Log, LogFile, Pprof, Rlimit, log_from_env
+from ..gateway.config import TLS, Listen, Log, LogFile, Pprof, Rlimit, log_from_env, log_yaml
 from ..strict_yaml import ConfigError, build, convert, load_yaml, with_port
 
 __all__ = [
@@ -234,19 +234,13 @@ def default_config_yaml() -> str:
     return _DEFAULT_YAML
 
 
-_DEFAULT_YAML = """\
+_DEFAULT_YAML = (
+    """\
 # frontlas configuration: every key at its default. Keys follow the Go frontlas's
 # frontlas.yaml, so existing files load unchanged; unknown keys are an error.
-log:
-  level: info              # debug | info | warn | error          (env LOG_LEVEL)
-  output: stdout           # stdout | stderr | file | both        (env LOG_OUTPUT)
-  format: text             # text | json                          (env LOG_FORMAT)
-  file:                    # used when output is file or both     (env LOG_FILE for path)
-    path: /var/log/frontier/frontlas.log
-    max_size: 100
-    max_backups: 5
-    max_age: 30
-    compress: false
+"""
+    + log_yaml("/var/log/frontier/frontlas.log")
+    + """\
 daemon:                    # accepted for compatibility
   rlimit:
     enable: false
@@ -317,3 +311,4 @@ observability:             # /healthz, /readyz (Redis reachable), /metrics
   enable: true
   addr: 0.0.0.0:9092
 """
+)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from ..strict_yaml import ConfigError, load_yaml, with_port
+from ..strict_yaml import ConfigError, load_yaml, nonneg_int, with_port
 from ..strict_yaml import build as _build
 from ..strict_yaml import convert as _convert
 
@@ -81,6 +81,12 @@ class LogFile:
     max_backups: int = 5
     max_age: int = 30
     compress: bool = False
+
+    _convert: ClassVar[Mapping[str, Callable[[Any, str], Any]]] = {
+        "max_size": nonneg_int,
+        "max_backups": nonneg_int,
+        "max_age": nonneg_int,
+    }
 
 
 @dataclass(frozen=True)
@@ -282,19 +288,34 @@ def default_config_yaml() -> str:
     return _DEFAULT_YAML
 
 
-_DEFAULT_YAML = """\
+def log_yaml(path: str) -> str:
+    """The documented ``log`` section at its defaults (frontier's and frontlas's differ only
+    in the file's path)."""
+    return _LOG_YAML.format(path=path)
+
+
+_LOG_YAML = """\
+log:                       # flag > env > this file
+  level: info              # debug | info | warning | error  (env LOG_LEVEL, flag --log-level)
+  output: stdout           # stdout | stderr | file | both   (env LOG_OUTPUT, --log-output)
+                           # both: stdout and the file
+  format: text             # text | json                     (env LOG_FORMAT, --log-format)
+  file:                    # for output file or both; the directory is created
+    path: {path}   # env LOG_FILE, --log-file
+    max_size: 100          # MB: a line that would pass it rotates the file first (0: 100)
+    max_backups: 5         # rotated files kept, the newest (0: all)
+    max_age: 30            # days a rotated file is kept (0: no limit)
+    compress: false        # gzip rotated files
+"""
+
+
+_DEFAULT_YAML = (
+    """\
 # frontier configuration: every key at its default. Keys follow the Go frontier's
 # frontier.yaml, so existing files load unchanged; unknown keys are an error.
-log:
-  level: info              # debug | info | warn | error          (env LOG_LEVEL, flag --loglevel)
-  output: stdout           # stdout | stderr | file | both        (env LOG_OUTPUT)
-  format: text             # text | json                          (env LOG_FORMAT, --log-format)
-  file:                    # used when output is file or both     (env LOG_FILE for path)
-    path: /var/log/frontier/frontier.log
-    max_size: 100          # MB before rotation
-    max_backups: 5
-    max_age: 30            # days
-    compress: false
+"""
+    + log_yaml("/var/log/frontier/frontier.log")
+    + """\
 daemon:
   rlimit:
     enable: false          # raise RLIMIT_NOFILE to nofile at start-up
@@ -465,3 +486,4 @@ mqm:                       # external MQ bridges (docs/mq.md); none is enabled b
 #    producer:
 #      channels: []        # topics this bridge takes: the channel or stream key
 """
+)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from ...strict_yaml import ConfigError, build
+from ...strict_yaml import nonneg_int as _nonneg_int
 
 __all__ = [
     "WILDCARD",
@@ -35,12 +36,6 @@ HeaderValue = str | int | float | bool
 
 
 # -- converters for values whose YAML shape is not a plain type -------------------------------
-
-
-def _nonneg_int(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{path}: expected an integer >= 0, got {value!r}")
-    return value
 
 
 def _seconds(value: Any, path: str) -> float:
