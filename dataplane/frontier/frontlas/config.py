@@ -175,6 +175,12 @@ def _apply_env(config: FrontlasConfig, env: Mapping[str, str]) -> FrontlasConfig
         addr = with_port(fp.listen.addr, port, "FRONTLAS_FRONTIERPLANE_PORT")
         fp = replace(fp, listen=replace(fp.listen, addr=addr))
 
+    obs = config.observability
+    if port := env.get("FRONTLAS_OBSERVABILITY_PORT"):
+        obs = dataclasses.replace(
+            obs, addr=with_port(obs.addr, port, "FRONTLAS_OBSERVABILITY_PORT")
+        )
+
     mode = env.get("REDIS_TYPE") or redis.mode
     redis = replace(
         redis, mode=convert(typing.get_type_hints(RedisConfig)["mode"], mode, "REDIS_TYPE")
@@ -212,7 +218,9 @@ def _apply_env(config: FrontlasConfig, env: Mapping[str, str]) -> FrontlasConfig
         redis = replace(redis, password=password)
 
     log = log_from_env(config.log, env)
-    return replace(config, control_plane=cp, frontier_plane=fp, redis=redis, log=log)
+    return replace(
+        config, control_plane=cp, frontier_plane=fp, redis=redis, observability=obs, log=log
+    )
 
 
 def _validate(config: FrontlasConfig) -> None:
@@ -309,6 +317,6 @@ redis:
     insecure_skip_verify: false
 observability:             # /healthz, /readyz (Redis reachable), /metrics
   enable: true
-  addr: 0.0.0.0:9092
+  addr: 0.0.0.0:9092       # env FRONTLAS_OBSERVABILITY_PORT replaces the port
 """
 )

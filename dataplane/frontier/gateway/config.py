@@ -8,7 +8,9 @@ back to a default in production. No file at all is a working standalone gateway.
 Beyond upstream (documented in :func:`default_config_yaml`): ``exchange.hashby: consistent``,
 ``exchange.presence_hooks``, ``exchange.forward_timeout``, ``controlplane.token``,
 ``daemon.drain_seconds``, and the env overrides ``FRONTIER_ID``,
-``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR`` and ``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``.
+``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR``, ``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``,
+``FRONTIER_CONTROLPLANE_PORT`` and ``FRONTIER_OBSERVABILITY_PORT`` (so that several
+gateways share a host with one config file).
 """
 
 from __future__ import annotations
@@ -234,6 +236,12 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
     if port := env.get("FRONTIER_EDGEBOUND_PORT"):
         addr = with_port(eb.listen.addr, port, "FRONTIER_EDGEBOUND_PORT")
         eb = replace(eb, listen=replace(eb.listen, addr=addr))
+    cp, obs = config.controlplane, config.observability
+    if port := env.get("FRONTIER_CONTROLPLANE_PORT"):
+        addr = with_port(cp.listen.addr, port, "FRONTIER_CONTROLPLANE_PORT")
+        cp = replace(cp, listen=replace(cp.listen, addr=addr))
+    if port := env.get("FRONTIER_OBSERVABILITY_PORT"):
+        obs = replace(obs, addr=with_port(obs.addr, port, "FRONTIER_OBSERVABILITY_PORT"))
     if adv := env.get("FRONTIER_SERVICEBOUND_ADVERTISED_ADDR"):
         sb = replace(sb, listen=replace(sb.listen, advertised_addr=adv))
     if adv := env.get("FRONTIER_EDGEBOUND_ADVERTISED_ADDR"):
@@ -265,7 +273,16 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
         )
 
     log = log_from_env(config.log, env)
-    return replace(config, servicebound=sb, edgebound=eb, daemon=daemon, frontlas=frontlas, log=log)
+    return replace(
+        config,
+        servicebound=sb,
+        edgebound=eb,
+        controlplane=cp,
+        observability=obs,
+        daemon=daemon,
+        frontlas=frontlas,
+        log=log,
+    )
 
 
 def log_from_env(log: Log, env: Mapping[str, str]) -> Log:
@@ -364,7 +381,7 @@ controlplane:              # REST control API
   enable: false
   listen:
     network: tcp
-    addr: 0.0.0.0:30010
+    addr: 0.0.0.0:30010    # env FRONTIER_CONTROLPLANE_PORT replaces the port
     advertised_addr: ""
     tls:
       enable: false
@@ -398,7 +415,7 @@ frontlas:                  # cluster mode (env FRONTLAS_ADDR enables it with tha
   heartbeat: 10            # seconds between batched presence heartbeats (ours)
 observability:             # /healthz /readyz /metrics
   enable: true
-  addr: 0.0.0.0:9091
+  addr: 0.0.0.0:9091       # env FRONTIER_OBSERVABILITY_PORT replaces the port
 mqm:                       # external MQ bridges (docs/mq.md); none is enabled by default.
                            # Every key, commented out at its default; durations in seconds.
 #  fanout: false           # true: every bridge listing a topic gets its messages (plus one
