@@ -12,6 +12,7 @@ otherwise drown the real log lines.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl as ssl_module
 from types import TracebackType
 from typing import Any
@@ -54,6 +55,7 @@ class HttpListener:
         self._shutdown_timeout = shutdown_timeout
         self._backlog = backlog
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._port: int | None = None
 
     async def start(self) -> None:
@@ -77,6 +79,7 @@ class HttpListener:
             self._requested_port,
             ssl_context=self._ssl,
             backlog=self._backlog,
+            reuse_address=True,  # a restart must not wait out TIME_WAIT (default varies)
         )
         try:
             await site.start()
@@ -84,6 +87,7 @@ class HttpListener:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._site = site
         self._port = _bound_port(runner, self._requested_port)
         log.debug("http listener on %s:%d", self.host or "*", self._port)
 
@@ -93,6 +97,12 @@ class HttpListener:
         if self._port is None:
             raise RuntimeError("HttpListener not started")
         return self._port
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The listening sockets (empty before `start()` and after `close()`)."""
+        server = getattr(self._site, "_server", None) if self._runner is not None else None
+        return tuple(getattr(server, "sockets", None) or ())
 
     @property
     def scheme(self) -> str:

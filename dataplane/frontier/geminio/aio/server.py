@@ -84,7 +84,9 @@ class Server:
         self, host: str | None, port: int, *, ssl: ssl_module.SSLContext | None = None
     ) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._make_protocol, host, port, ssl=ssl)
+        self._server = await loop.create_server(
+            self._make_protocol, host, port, ssl=ssl, reuse_address=True
+        )  # SO_REUSEADDR: asyncio's default on POSIX only; a restart must not wait TIME_WAIT
 
     @property
     def port(self) -> int:
