@@ -90,6 +90,7 @@ class Edgebound:
         self.metrics.accepted("edge")
         self.metrics.edges_online.set(len(self.registry.edges))
         log.debug("edge %d online from %s", entry.edge_id, entry.addr)
+        self.hooks.edge_ready(_presence(entry), entry.ip)  # routable from here on
 
     async def on_offline(self, end: End) -> None:
         entry = self._departures.departing(end, self.registry.edges.get(end.client_id))

@@ -252,5 +252,26 @@ async def test_call_device(gateway: Ports, procs: list[Proc]) -> None:
         assert {"temperature_c", "humidity_pct", "time"} <= set(reading)
     assert await backend.exited() == 0, "\n".join(backend.lines)  # --count 2 reached
     assert not any("'shed' (edge" in line and "reading" in line for line in backend.lines)
+    # edge_ready: the device is reachable by the time the backend learns of it, so the
+    # first call succeeds (edge_online came too early and always failed once)
+    assert not any("failed" in line for line in backend.lines), "\n".join(backend.lines)
     assert await device.stop() == 0, "\n".join(device.lines)
     assert await decoy.stop() == 0, "\n".join(decoy.lines)
+
+
+async def test_call_device_exits_non_zero_on_a_device_error(
+    gateway: Ports, procs: list[Proc]
+) -> None:
+    backend = await example(
+        procs, "backend", "call_device/backend.py", "--addr", gateway.servicebound,
+        "--sensors", "bogus", "--count", "3", "--interval", "0.05",
+    )  # fmt: skip
+    await backend.expect(r"backend online")
+    device = await example(procs, "device", "call_device/device.py", "--addr", gateway.edgebound)
+    await device.expect(r"online as edge \d+")
+    await backend.expect(r"failed: no such sensor: bogus")
+    assert await backend.exited() == 1, "\n".join(backend.lines)
+    assert any(line.startswith("backend: ") and "no such sensor: bogus" in line
+               for line in backend.lines)  # fmt: skip
+    assert not any("reading from" in line for line in backend.lines)
+    assert await device.stop() == 0
