@@ -89,7 +89,9 @@ class Edgebound:
         self.exchange.attach_edge(entry)
         self.metrics.accepted("edge")
         self.metrics.edges_online.set(len(self.registry.edges))
-        log.debug("edge %d online from %s", entry.edge_id, entry.addr)
+        log.debug(
+            "edge %d online from %s", entry.edge_id, entry.addr, extra={"edge_id": entry.edge_id}
+        )
         self.hooks.edge_ready(_presence(entry), entry.ip)  # routable from here on
 
     async def on_offline(self, end: End) -> None:
@@ -102,7 +104,12 @@ class Edgebound:
         reason = end.close_reason
         if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
             self.metrics.heartbeat_timeouts.labels("edge").inc()
-        log.debug("edge %d offline (%s)", entry.edge_id, reason.reason.value if reason else "")
+        log.debug(
+            "edge %d offline (%s)",
+            entry.edge_id,
+            reason.reason.value if reason else "",
+            extra={"edge_id": entry.edge_id},
+        )
         try:
             await self.hooks.edge_offline(_presence(entry), entry.ip)
         finally:

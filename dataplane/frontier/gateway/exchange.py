@@ -254,7 +254,12 @@ class Exchange:
     def _stream_to_service(self, edge: EdgeEntry, stream: Stream) -> None:
         services = self.registry.services_named(stream.peer)
         if not services:
-            log.info("edge %d opened a stream to unknown service %r", edge.edge_id, stream.peer)
+            log.info(
+                "edge %d opened a stream to unknown service %r",
+                edge.edge_id,
+                stream.peer,
+                extra={"edge_id": edge.edge_id},
+            )
             self.metrics.offline[_STREAM_TO_SERVICE].inc()
             edge.end.spawn(stream.close())
             return
@@ -303,6 +308,7 @@ class Exchange:
                 "service %d opened a stream to edge %r, which is not online",
                 service.service_id,
                 stream.peer,
+                extra={"service_id": service.service_id},
             )
             self.metrics.offline[_STREAM_TO_EDGE].inc()
             service.end.spawn(stream.close())
@@ -326,7 +332,16 @@ class Exchange:
         try:
             target = await open_stream(meta=source.meta, peer=peer)
         except EndError as exc:
-            log.info("opening the far half of %r failed: %s", source, exc)
+            # `peer` names the opener, the source stream's peer its target
+            edge, service = (source.peer, peer) if splice.to_edge else (peer, source.peer)
+            log.info(
+                "opening the far half of a stream %s edge %s %s service %r failed: %s",
+                "to" if splice.to_edge else "from",
+                edge,
+                "from" if splice.to_edge else "to",
+                service,
+                exc,
+            )
             self.metrics.failed[kind].inc()
             splice.fail()
             await source.close()

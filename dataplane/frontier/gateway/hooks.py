@@ -159,6 +159,7 @@ class ControlHooks:
                     presence.edge_id,
                     service.service_id,
                     error_text(result),
+                    extra={"edge_id": presence.edge_id, "service_id": service.service_id},
                 )
 
     def edge_ready(self, presence: EdgePresence, ip: str) -> None:

@@ -83,6 +83,7 @@ class Servicebound:
             entry.service,
             list(entry.topics),
             entry.addr,
+            extra={"service_id": entry.service_id},
         )
 
     def on_offline(self, end: End) -> None:
@@ -95,7 +96,12 @@ class Servicebound:
         reason = end.close_reason
         if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
             self.metrics.heartbeat_timeouts.labels("service").inc()
-        log.info("service %d offline (%s)", entry.service_id, reason.reason.value if reason else "")
+        log.info(
+            "service %d offline (%s)",
+            entry.service_id,
+            reason.reason.value if reason else "",
+            extra={"service_id": entry.service_id},
+        )
         self._departures.finish(end)  # synchronous: the cleanup is complete here
 
     async def kick(self, entry: ServiceEntry, *, duplicate: bool = False) -> None:
