@@ -136,6 +136,7 @@ class Row:
             "baseline_name": self.baseline_name,
             "ratio": self.ratio,
             "better": self.better,
+            "target": self.target,
         }
 
 
