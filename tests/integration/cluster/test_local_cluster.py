@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import signal
 import socket
@@ -21,6 +20,7 @@ import pytest
 
 from frontier.sdk import ClusterService, Edge, Request
 from support.ports import free_shift
+from support.procs import Proc
 
 pytestmark = pytest.mark.integration
 
@@ -46,29 +46,12 @@ def cluster_command() -> list[str]:
 
 @dataclass
 class Cluster:
-    process: asyncio.subprocess.Process
-    lines: list[str]
+    proc: Proc
     ports: dict[str, int]
 
-    async def line(self, pattern: str, within: float = 90) -> re.Match[str]:
-        assert self.process.stdout is not None
-        regex = re.compile(pattern)
-        async with asyncio.timeout(within):
-            while True:
-                raw = await self.process.stdout.readline()
-                if not raw:
-                    raise AssertionError(
-                        f"./dev cluster ended (rc={await self.process.wait()}) before "
-                        f"/{pattern}/:\n" + "\n".join(self.lines)
-                    )
-                self.lines.append(raw.decode(errors="replace").rstrip())
-                if found := regex.search(self.lines[-1]):
-                    return found
-
-    async def rest(self) -> str:
-        assert self.process.stdout is not None
-        self.lines.extend((await self.process.stdout.read()).decode().splitlines())
-        return "\n".join(self.lines)
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        return self.proc.process
 
 
 def cluster_ports() -> dict[str, int]:
@@ -86,20 +69,18 @@ async def dev_cluster(ports: dict[str, int]) -> AsyncIterator[Cluster]:
         **{name: str(port) for name, port in ports.items()},
         "FRONTIER_VENV": sys.prefix,
     }
-    process = await asyncio.create_subprocess_exec(
+    proc = await Proc.start(
+        "./dev cluster",
         *cluster_command(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
         env=env,
-        cwd=ROOT,
         start_new_session=True,  # its own group, as a terminal's foreground job
     )
     try:
-        yield Cluster(process, [], ports)
+        yield Cluster(proc, ports)
     finally:
-        if process.returncode is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        if proc.process.returncode is None:
+            os.killpg(proc.process.pid, signal.SIGKILL)
+            await proc.process.wait()
 
 
 def port_free(port: int) -> bool:
@@ -116,11 +97,12 @@ def port_free(port: int) -> bool:
 
 async def test_dev_cluster_serves_both_frontiers_and_stops_on_ctrl_c() -> None:
     async with dev_cluster(cluster_ports()) as cluster:
-        await cluster.line(r"local cluster up \(Ctrl-C stops it\)")
-        api = await cluster.line(r"frontlas +cluster API 127\.0\.0\.1:(\d+) ")
-        a = await cluster.line(r"frontier-a +services 127\.0\.0\.1:(\d+) +edges 127\.0\.0\.1:(\d+)")
-        b = await cluster.line(r"frontier-b +services 127\.0\.0\.1:(\d+) +edges 127\.0\.0\.1:(\d+)")
-        await cluster.line(r"logs +/")
+        up = cluster.proc.expect
+        await up(r"local cluster up \(Ctrl-C stops it\)", within=90)
+        api = await up(r"frontlas +cluster API 127\.0\.0\.1:(\d+) ")
+        a = await up(r"frontier-a +services 127\.0\.0\.1:(\d+) +edges 127\.0\.0\.1:(\d+)")
+        b = await up(r"frontier-b +services 127\.0\.0\.1:(\d+) +edges 127\.0\.0\.1:(\d+)")
+        await up(r"logs +/")
         assert int(api[1]) == cluster.ports["FRONTLAS_CONTROLPLANE_PORT"]
         assert int(a[1]) == cluster.ports["FRONTIER_SERVICEBOUND_PORT"]
         assert int(b[2]) == int(a[2]) + 1000
@@ -141,8 +123,9 @@ async def test_dev_cluster_serves_both_frontiers_and_stops_on_ctrl_c() -> None:
                 await edge.close()
 
         os.killpg(cluster.process.pid, signal.SIGINT)  # Ctrl-C in its terminal
-        assert await asyncio.wait_for(cluster.process.wait(), 60) == 0, await cluster.rest()
-        output = await cluster.rest()
+        code = await cluster.proc.exited(within=60)
+        output = "\n".join(cluster.proc.lines)
+        assert code == 0, output
         assert "cluster: SIGINT: stopping" in output
         assert output.rstrip().endswith("cluster: stopped")
         for port in [*cluster.ports.values(), int(b[1]), int(b[2])]:
@@ -163,8 +146,8 @@ async def test_a_part_that_cannot_start_stops_the_rest() -> None:
     taken = ports["FRONTIER_EDGEBOUND_PORT"] + 1000  # frontier-b's edgebound
     with listening(taken):
         async with dev_cluster(ports) as cluster:
-            code = await asyncio.wait_for(cluster.process.wait(), 90)
-            output = await cluster.rest()
+            code = await cluster.proc.exited(within=90)
+            output = "\n".join(cluster.proc.lines)
         assert code == 1, output
         assert "cluster: frontier-b exited (1)" in output
         assert f"edgebound listener cannot bind 127.0.0.1:{taken}" in output
