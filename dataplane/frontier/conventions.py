@@ -103,10 +103,15 @@ class ServiceMeta:
 
     service: str = ""
     topics: tuple[str, ...] = field(default=())
+    token: str = field(default="", repr=False)
+    """Ours: the gateway's `servicebound.token`, when it requires one (Go services cannot
+    send it; mTLS is their way in). Only sent when set."""
 
     def encode(self) -> bytes:
         # Go marshals a nil slice as null; an empty list parses the same on every side.
-        doc = {"service": self.service, "topics": list(self.topics)}
+        doc: dict[str, object] = {"service": self.service, "topics": list(self.topics)}
+        if self.token:
+            doc["token"] = self.token
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -131,7 +136,10 @@ class ServiceMeta:
             raise ConventionError("illegal service meta: service must be a string")
         if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
             raise ConventionError("illegal service meta: topics must be a list of strings")
-        return cls(service=service, topics=tuple(dict.fromkeys(topics)))
+        token = doc.get("token") or ""
+        if not isinstance(token, str):
+            raise ConventionError("illegal service meta: token must be a string")
+        return cls(service=service, topics=tuple(dict.fromkeys(topics)), token=token)
 
 
 # -- presence events --------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .geminio.aio.listener import system_backlog
+
 __all__ = ["HttpListener"]
 
 log = logging.getLogger("frontier.http")
@@ -31,7 +33,9 @@ class HttpListener:
     binds an ephemeral port, readable from `port` once `start()` returned (give a host too:
     with no host, IPv4 and IPv6 may get different ephemeral ports). `shutdown_timeout`
     bounds how long `close()` waits for in-flight requests before cancelling them: the
-    endpoints here are short, so the default is small enough not to hold up a drain.
+    endpoints here are short, so the default is small enough not to hold up a drain. The
+    listen backlog defaults to the system's somaxconn (aiohttp's 128 overflows when many
+    probes and scrapers arrive at once, as after a restart).
     """
 
     def __init__(
@@ -43,7 +47,7 @@ class HttpListener:
         ssl: ssl_module.SSLContext | None = None,
         access_log: bool = False,
         shutdown_timeout: float = 5.0,
-        backlog: int = 128,
+        backlog: int | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port {port} is out of range")
@@ -53,7 +57,7 @@ class HttpListener:
         self._ssl = ssl
         self._access_log = access_log
         self._shutdown_timeout = shutdown_timeout
-        self._backlog = backlog
+        self._backlog = backlog if backlog is not None else system_backlog()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._port: int | None = None

@@ -15,7 +15,16 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
-__all__ = ["ConfigError", "build", "convert", "load_yaml", "nonneg_int", "with_port"]
+__all__ = [
+    "ConfigError",
+    "build",
+    "convert",
+    "load_yaml",
+    "nonneg_int",
+    "positive_seconds",
+    "seconds",
+    "with_port",
+]
 
 
 class ConfigError(ValueError):
@@ -109,11 +118,26 @@ def build(cls: type[T], data: Any, path: str) -> T:
     return cls(**values)
 
 
+# -- converters for `_convert`: checks beyond the type ------------------------------------
+
+
 def nonneg_int(value: Any, path: str) -> int:
-    """A schema ``_convert`` entry: an integer that must not be negative."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{path}: expected an integer >= 0, got {value!r}")
     return value
+
+
+def seconds(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{path}: expected a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def positive_seconds(value: Any, path: str) -> float:
+    checked = seconds(value, path)
+    if checked <= 0:
+        raise ConfigError(f"{path}: expected a number of seconds > 0, got {value!r}")
+    return checked
 
 
 def with_port(addr: str, port: str, name: str) -> str:

@@ -16,10 +16,13 @@ from typing import Any
 from aiohttp import web
 from redis import RedisError
 
+from ..http_auth import bearer_auth
 from .openapi import openapi_document
 from .repo import Repository
 
-__all__ = ["build_cluster_app"]
+__all__ = ["OPENAPI_PATH", "build_cluster_app"]
+
+OPENAPI_PATH = "/cluster/v1/openapi.json"
 
 Ready = Callable[[], Awaitable[bool]]
 _MAX_ID = (1 << 64) - 1
@@ -77,7 +80,9 @@ def _page_args(request: web.Request) -> tuple[int | None, int]:
     return cursor, min(count, 10_000)
 
 
-def build_cluster_app(repo: Repository, ready: Ready) -> web.Application:
+def build_cluster_app(repo: Repository, ready: Ready, *, token: str = "") -> web.Application:
+    """The cluster API; with `token`, every route but the OpenAPI document needs
+    ``Authorization: Bearer <token>`` (`control_plane.token`)."""
     Handler = Callable[[web.Request], Awaitable[web.Response]]
 
     def guarded(fn: Handler) -> Handler:
@@ -161,7 +166,10 @@ def build_cluster_app(repo: Repository, ready: Ready) -> web.Application:
     async def openapi(request: web.Request) -> web.Response:
         return _json(openapi_document())
 
-    app = web.Application()
+    middlewares = []
+    if token:
+        middlewares.append(bearer_auth(token, realm="frontlas", exempt=(OPENAPI_PATH,)))
+    app = web.Application(middlewares=middlewares)
     routes = [
         ("/cluster/v1/frontier", get_frontier_by_edge),
         ("/cluster/v1/frontiers", list_frontiers),
@@ -175,5 +183,5 @@ def build_cluster_app(repo: Repository, ready: Ready) -> web.Application:
     for path, fn in routes:
         app.router.add_get(path, guarded(fn))
     app.router.add_get("/cluster/v1/health", health)
-    app.router.add_get("/cluster/v1/openapi.json", openapi)
+    app.router.add_get(OPENAPI_PATH, openapi)
     return app

@@ -47,7 +47,7 @@ class Frontlas:
             ttls=TTLs(alive=exp.alive, edge_meta=exp.edge_meta, service_meta=exp.service_meta),
             prefix=key_prefix(config.redis),
         )
-        self.plane = FrontierPlane(self.repo, self.metrics)
+        self.plane = FrontierPlane(self.repo, self.metrics, token=config.frontier_plane.token)
         self._http: list[HttpListener] = []
         self._api: HttpListener | None = None
         self._observability: HttpListener | None = None
@@ -99,7 +99,7 @@ class Frontlas:
             listen = config.control_plane.listen
             host, port = split_addr(listen.addr, "control_plane.listen.addr")
             self._api = HttpListener(
-                build_cluster_app(self.repo, self.ready),
+                build_cluster_app(self.repo, self.ready, token=config.control_plane.token),
                 host,
                 port,
                 ssl=server_ssl_context(listen.tls, "control_plane.listen"),

@@ -37,6 +37,8 @@ class Daemon:
 @dataclass(frozen=True)
 class ControlPlane:
     listen: Listen = field(default_factory=lambda: Listen(addr="0.0.0.0:40011"))
+    token: str = ""
+    """Ours: when set, the cluster API needs ``Authorization: Bearer <token>``."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Expiration:
 class FrontierPlane:
     listen: Listen = field(default_factory=lambda: Listen(addr="0.0.0.0:40012"))
     expiration: Expiration = field(default_factory=Expiration)
+    token: str = ""
+    """Ours: when set, a frontier must present it (`frontlas.token` in frontier.yaml) to
+    register; Go frontiers cannot, so they need mTLS (`listen.tls.mtls`) instead."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,10 @@ def _apply_env(config: FrontlasConfig, env: Mapping[str, str]) -> FrontlasConfig
     if port := env.get("FRONTLAS_FRONTIERPLANE_PORT"):
         addr = with_port(fp.listen.addr, port, "FRONTLAS_FRONTIERPLANE_PORT")
         fp = replace(fp, listen=replace(fp.listen, addr=addr))
+    if token := env.get("FRONTLAS_CONTROLPLANE_TOKEN"):
+        cp = replace(cp, token=token)
+    if token := env.get("FRONTLAS_FRONTIERPLANE_TOKEN"):
+        fp = replace(fp, token=token)
 
     obs = config.observability
     if port := env.get("FRONTLAS_OBSERVABILITY_PORT"):
@@ -261,10 +270,15 @@ control_plane:             # the cluster API (REST/JSON, OpenAPI at /cluster/v1/
   listen:
     network: tcp
     addr: 0.0.0.0:40011    # env FRONTLAS_CONTROLPLANE_PORT replaces the port
+  token: ""                # ours: clients need "Authorization: Bearer <token>"
+                           # (env FRONTLAS_CONTROLPLANE_TOKEN)
 frontier_plane:            # where frontiers register (geminio)
   listen:
     network: tcp
     addr: 0.0.0.0:40012    # env FRONTLAS_FRONTIERPLANE_PORT replaces the port
+  token: ""                # ours: frontiers must present it to register (frontier.yaml's
+                           # frontlas.token; env FRONTLAS_FRONTIERPLANE_TOKEN). Go frontiers
+                           # cannot: use listen.tls.mtls for them
   expiration:              # seconds
     service_meta: 30       # service records outlive their last heartbeat by this much
     edge_meta: 30          # edge records likewise (upstream wrongly used service_meta)

@@ -13,6 +13,7 @@ resynchronises after an outage.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import time
 import uuid
@@ -23,7 +24,9 @@ from typing import TypeVar
 from redis import RedisError
 
 from ..geminio.aio import End, Server, ServerHooks
+from ..geminio.aio.listener import ListenerLimits
 from ..geminio.aio.messages import Request
+from ..geminio.conn_config import ConnectionConfig
 from . import protocol as p
 from .metrics import FrontlasMetrics
 from .repo import Repository
@@ -45,12 +48,20 @@ class _Session:
     token: str
 
 
+_CONNECTION = ConnectionConfig(write_timeout=30.0, max_meta=64 * 1024)
+"""Frontiers are trusted once admitted, but the port is open to whoever reaches it: a
+connection that never reads is dropped, and a registration's meta is small."""
+_LISTENER = ListenerLimits(max_connections=4096, handshake_timeout=10.0)
+"""Far more frontiers than any cluster runs; the bound keeps descriptors for Redis."""
+
+
 class FrontierPlane:
-    def __init__(self, repo: Repository, metrics: FrontlasMetrics) -> None:
+    def __init__(self, repo: Repository, metrics: FrontlasMetrics, *, token: str = "") -> None:
         self.repo = repo
         self.metrics = metrics
         self.sessions: dict[End, _Session] = {}
         self._next_id = 0
+        self._token = token.encode()
         self.server = Server(
             hooks=ServerHooks(
                 get_client_id=self._client_id,
@@ -58,7 +69,10 @@ class FrontierPlane:
                 on_connected=self._on_connected,
                 on_offline=self._on_offline,
                 on_heartbeat=self._on_heartbeat,
-            )
+            ),
+            config=_CONNECTION,
+            listener_limits=_LISTENER,
+            name="frontier plane",
         )
         self._handlers: dict[str, Callable[[_Session, bytes], Awaitable[bytes]]] = {
             p.RPC_EDGE_ONLINE: self._edge_online,
@@ -84,6 +98,10 @@ class FrontierPlane:
         except p.PayloadError:
             self.metrics.rejected.labels("bad_meta").inc()
             raise
+        if self._token and not hmac.compare_digest(inst.token.encode(), self._token):
+            self.metrics.rejected.labels("token").inc()
+            log.warning("rejected frontier %r: wrong or missing token", inst.frontier_id)
+            raise ValueError("frontier authentication failed")
         token = f"{inst.instance or '-'}/{uuid.uuid4().hex}"
         try:
             registered = await self._redis(self.repo.register_frontier(inst, token))

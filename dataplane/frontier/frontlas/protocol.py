@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 __all__ = [
@@ -105,6 +105,8 @@ class FrontierInstance:
     advertised_sb_addr: str
     advertised_eb_addr: str
     instance: str = ""
+    token: str = field(default="", repr=False)
+    """Ours: frontlas's `frontier_plane.token`, when it requires one (only sent when set)."""
 
     @classmethod
     def decode(cls, meta: bytes) -> FrontierInstance:
@@ -114,17 +116,19 @@ class FrontierInstance:
             advertised_sb_addr=_str(obj, "advertised_servicebound_addr", "frontier meta"),
             advertised_eb_addr=_str(obj, "advertised_edgebound_addr", "frontier meta"),
             instance=_str(obj, "instance", "frontier meta"),
+            token=_str(obj, "token", "frontier meta"),
         )
 
     def encode(self) -> bytes:
-        return _dumps(
-            {
-                "frontier_id": self.frontier_id,
-                "advertised_servicebound_addr": self.advertised_sb_addr,
-                "advertised_edgebound_addr": self.advertised_eb_addr,
-                "instance": self.instance,
-            }
-        )
+        doc = {
+            "frontier_id": self.frontier_id,
+            "advertised_servicebound_addr": self.advertised_sb_addr,
+            "advertised_edgebound_addr": self.advertised_eb_addr,
+            "instance": self.instance,
+        }
+        if self.token:
+            doc["token"] = self.token
+        return _dumps(doc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
-from ..geminio.aio import Server
+from ..geminio.aio import Server, ServerHooks
 from ..listen import Listener, bind
 from .addr import split_addr
 from .config import FrontierConfig, load_config
@@ -22,11 +23,12 @@ from .edgebound import Edgebound
 from .exchange import Exchange
 from .frontlas_link import FrontlasLink, advertised_addr
 from .hooks import ControlHooks, IdAllocator, cluster_id_node
+from .limits import bound_settings, connection_budget, raise_nofile_limit
 from .metrics import GatewayMetrics
 from .mq import build_bridges
 from .registry import Registry
 from .servicebound import Servicebound
-from .tls import server_ssl_context
+from .tls import check_certificates, server_ssl_context
 
 __all__ = ["Gateway", "split_addr"]
 
@@ -67,6 +69,7 @@ class Gateway:
             timeout=exchange_config.forward_timeout,
             presence_all=exchange_config.presence_hooks == "all",
             alloc_when_no_idservice=config.edgebound.edgeid_alloc_when_no_idservice_on,
+            honour_wanted_id=config.edgebound.honour_wanted_id,
         )
         if config.frontlas.enable:  # IDs must not collide with other frontiers'
             node = cluster_id_node(self.frontier_id)
@@ -77,10 +80,21 @@ class Gateway:
             self.hooks,
             self.metrics,
             cleanup_timeout=exchange_config.forward_timeout + 5.0,
+            replace_hold=config.edgebound.replace_hold,
         )
-        self.servicebound = Servicebound(self.registry, self.exchange, self.metrics)
-        self._service_server = Server(hooks=self.servicebound.server_hooks())
-        self._edge_server = Server(hooks=self.edgebound.server_hooks())
+        self.servicebound = Servicebound(
+            self.registry, self.exchange, self.metrics, token=config.servicebound.token
+        )
+        self.budget = connection_budget(
+            raise_nofile_limit(config.daemon), config.edgebound, config.servicebound
+        )
+        """Each listener's max_connections (configured, or shared out of RLIMIT_NOFILE)."""
+        self._service_server = self._server(
+            "servicebound", self.servicebound.server_hooks(), self.budget.services
+        )
+        self._edge_server = self._server(
+            "edgebound", self.edgebound.server_hooks(), self.budget.edges
+        )
         self._http: list[Any] = []
         self._control: Any = None
         self.frontlas: FrontlasLink | None = None
@@ -90,6 +104,20 @@ class Gateway:
         self._started = False
         self._draining = False
         self._closed = False
+
+    def _server(self, bound: str, hooks: ServerHooks, max_connections: int) -> Server:
+        settings = self.config.edgebound if bound == "edgebound" else self.config.servicebound
+        listener_limits, connection_config = bound_settings(settings, max_connections)
+        server = Server(
+            hooks=hooks,
+            config=connection_config,
+            listener_limits=listener_limits,
+            observer=self.metrics.listener_observer(bound),
+            name=bound,
+        )
+        listener = server.listener
+        self.metrics.connections_open.labels(bound).set_function(lambda: listener.connections)
+        return server
 
     # ------------------------------------------------------------------------------ state
 
@@ -129,6 +157,12 @@ class Gateway:
         config = self.config
         sb_ssl = server_ssl_context(config.servicebound.listen.tls, "servicebound.listen")
         eb_ssl = server_ssl_context(config.edgebound.listen.tls, "edgebound.listen")
+        for where, tls in (
+            ("servicebound.listen", config.servicebound.listen.tls),
+            ("edgebound.listen", config.edgebound.listen.tls),
+            ("controlplane.listen", config.controlplane.listen.tls),
+        ):
+            check_certificates(tls, where, self._report_not_after(where))
         sb_host, sb_port = split_addr(config.servicebound.listen.addr, "servicebound.listen.addr")
         eb_host, eb_port = split_addr(config.edgebound.listen.addr, "edgebound.listen.addr")
         try:
@@ -159,12 +193,24 @@ class Gateway:
             raise
         self._started = True
         log.info(
-            "frontier up: servicebound :%d, edgebound :%d%s%s",
+            "frontier up: servicebound :%d, edgebound :%d%s%s (max connections: %d edges, "
+            "%d services; RLIMIT_NOFILE %d)",
             self.servicebound_port,
             self.edgebound_port,
             f", control :{self.controlplane_port}" if self._control is not None else "",
             f", observability :{self.observability_port}" if self._observability else "",
+            self.budget.edges,
+            self.budget.services,
+            self.budget.nofile,
         )
+
+    def _report_not_after(self, where: str) -> Callable[[str, float], None]:
+        gauge = self.metrics.tls_not_after
+
+        def report(path: str, not_after: float) -> None:
+            gauge.labels(where, path).set(not_after)
+
+        return report
 
     async def _start_observability(self) -> None:
         from ..httpserve import HttpListener

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from ..strict_yaml import ConfigError, load_yaml, nonneg_int, with_port
+from ..strict_yaml import ConfigError, load_yaml, nonneg_int, positive_seconds, seconds, with_port
 from ..strict_yaml import build as _build
 from ..strict_yaml import convert as _convert
 
@@ -120,9 +120,43 @@ class Daemon:
     drain_seconds: float = 30.0
 
 
+_LIMIT_CONVERTERS: dict[str, Any] = {
+    "max_connections": nonneg_int,
+    "max_connections_per_ip": nonneg_int,
+    "max_streams": nonneg_int,
+    "max_heartbeat": nonneg_int,
+    "max_meta": nonneg_int,
+    "backlog": nonneg_int,
+    "handshake_timeout": positive_seconds,
+    "write_timeout": seconds,
+    "replace_hold": seconds,
+}
+
+
 @dataclass(frozen=True)
 class Servicebound:
+    """Services: the backends (ours beyond `listen`; docs/security.md has the trust model)."""
+
     listen: Listen = field(default_factory=lambda: Listen(addr="0.0.0.0:30011"))
+    token: str = ""
+    """When set, a service must present it (meta ``token``) or mTLS is its only way in."""
+    max_connections: int = 0
+    """0: derived from RLIMIT_NOFILE (see `gateway.limits`)."""
+    max_connections_per_ip: int = 0
+    """0: no per-address bound."""
+    max_streams: int = 65536
+    """Open streams per service connection (each reaches one edge)."""
+    max_heartbeat: int = 0
+    """Longest heartbeat interval a service may ask for, seconds; 0: any."""
+    max_meta: int = 1024 * 1024
+    """Largest connection meta (the service's JSON), bytes."""
+    handshake_timeout: float = 10.0
+    write_timeout: float = 30.0
+    """Seconds a service may leave more than 64 KiB of its output unread; 0: never evicted."""
+    backlog: int = 0
+    """The listen backlog; 0: the system's somaxconn."""
+
+    _convert: ClassVar[dict[str, Any]] = _LIMIT_CONVERTERS
 
 
 @dataclass(frozen=True)
@@ -131,6 +165,23 @@ class Edgebound:
     edgeid_alloc_when_no_idservice_on: bool = True
     bypass_enable: bool = False
     bypass: Dial = field(default_factory=Dial)
+    honour_wanted_id: bool = False
+    """Trust the edge ID a client asks for when no `get_edge_id` service is online (ours;
+    upstream ignores it). Off: any client could claim any device's ID."""
+    replace_hold: float = 5.0
+    """After an edge replaced another connection with the same ID from a different
+    address, the replaced address may not take the ID back for this long (flap damping)."""
+    max_connections: int = 0
+    max_connections_per_ip: int = 0
+    max_streams: int = 1024
+    max_heartbeat: int = 80
+    max_meta: int = 64 * 1024
+    handshake_timeout: float = 10.0
+    write_timeout: float = 10.0
+    backlog: int = 0
+
+    _keys: ClassVar[dict[str, str]] = {"honor_wanted_id": "honour_wanted_id"}
+    _convert: ClassVar[dict[str, Any]] = _LIMIT_CONVERTERS
 
 
 @dataclass(frozen=True)
@@ -166,6 +217,8 @@ class Frontlas:
     metrics: FrontlasMetrics = field(default_factory=FrontlasMetrics)
     heartbeat: float = 10.0
     """Seconds between batched presence heartbeats (ours; frontlas's alive TTL is 30 s)."""
+    token: str = ""
+    """Ours: frontlas's `frontier_plane.token`, when it requires one (env FRONTLAS_TOKEN)."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +325,9 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
             ),
         )
 
+    if token := env.get("FRONTLAS_TOKEN"):
+        frontlas = replace(frontlas, token=token)
+
     log = log_from_env(config.log, env)
     return replace(
         config,
@@ -354,6 +410,16 @@ servicebound:              # where services connect
       ca_certs: []         # PEM files
       certs: []            # - {cert: server.crt, key: server.key}
       insecure_skip_verify: false
+  token: ""                # ours: services must send it in their meta ({"token": ...});
+                           # with mtls on, a client certificate is required as well
+  max_connections: 0       # connections at once (0: from RLIMIT_NOFILE, see docs/security.md)
+  max_connections_per_ip: 0          # 0: no per-address bound
+  max_streams: 65536       # open streams per service connection
+  max_heartbeat: 0         # longest heartbeat a service may ask for, seconds (0: any)
+  max_meta: 1048576        # largest connection meta (the service's JSON), bytes
+  handshake_timeout: 10    # seconds from accept to the end of the handshake, TLS included
+  write_timeout: 30        # seconds a service may leave its output unread (0: never evicted)
+  backlog: 0               # listen backlog (0: net.core.somaxconn)
 edgebound:                 # where edges connect
   listen:
     network: tcp
@@ -366,6 +432,17 @@ edgebound:                 # where edges connect
       certs: []
       insecure_skip_verify: false
   edgeid_alloc_when_no_idservice_on: true   # allocate edge IDs when no service serves get_edge_id
+  honour_wanted_id: false  # ours: trust the ID an edge asks for when no get_edge_id service is
+                           # online (upstream ignores it; on, any client can claim any ID)
+  replace_hold: 5          # ours: seconds a replaced edge's address may not take its ID back
+  max_connections: 0       # connections at once (0: from RLIMIT_NOFILE, see docs/security.md)
+  max_connections_per_ip: 0          # 0: no per-address bound (NATed fleets share addresses)
+  max_streams: 1024        # open streams per edge connection
+  max_heartbeat: 80        # longest heartbeat an edge may ask for (5, 20, 80 or 320 s; 0: any)
+  max_meta: 65536          # largest edge meta, bytes (kept for the life of the connection)
+  handshake_timeout: 10    # seconds from accept to the end of the handshake, TLS included
+  write_timeout: 10        # seconds an edge may leave its output unread (0: never evicted)
+  backlog: 0               # listen backlog (0: net.core.somaxconn)
   bypass_enable: false     # accepted for compatibility; the legacy-gateway bypass is not supported
   bypass:
     network: tcp
@@ -413,6 +490,7 @@ frontlas:                  # cluster mode (env FRONTLAS_ADDR enables it with tha
     enable: false          # edge and service counts with every heartbeat instead
     interval: 60
   heartbeat: 10            # seconds between batched presence heartbeats (ours)
+  token: ""                # ours: frontlas's frontier_plane.token, if set (env FRONTLAS_TOKEN)
 observability:             # /healthz /readyz /metrics
   enable: true
   addr: 0.0.0.0:9091       # env FRONTIER_OBSERVABILITY_PORT replaces the port

@@ -1,10 +1,23 @@
 """Edges coming and going: ID choice, authorisation, duplicate IDs, presence.
 
-Duplicate IDs: the newer connection wins. Connections claiming one ID are serialised by a
-per-ID lock; the newest closes the older one (forcibly: it may be a dead peer, see upstream
-issue #107) and waits until its cleanup, `edge_offline` included, has finished before it is
-itself authorised and announced. There is no "please connect later" (upstream's answer to a
-concurrent duplicate) and no window in which both are registered.
+A newcomer is admitted fully before it may touch anyone: its ID is chosen (`get_edge_id`,
+else allocated; a client's wanted ID only with `edgebound.honour_wanted_id`) and it is
+authorised (`edge_online`) while an older connection with the same ID stays online and
+routable. Only an admitted newcomer replaces the older one, which is closed at once; a
+rejected newcomer changes nothing. (Kicking first, as upstream and our earlier versions
+did, let any client knock any device offline by claiming its ID, even a client the auth
+hook then refused.)
+
+Presence for services: a replaced connection gets no `edge_offline` (the edge did not go
+offline: its newer connection is online), so services see `online(old) online(new) ...
+offline(new)`, never an offline after the newer online. Presence changes for one ID are
+serialised by a per-ID lock: an older connection that dies on its own while a newcomer is
+being authorised reports its departure only once the newcomer's fate is known, and only if
+the newcomer was refused.
+
+Flapping: when an admitted newcomer from one address replaces a connection from another,
+the replaced address may not take the ID back for `replace_hold` seconds (two devices
+sharing credentials would otherwise kick each other in a loop).
 
 Routing starts in `on_connected`, synchronously after the ConnAck is queued, so the first
 packet the edge sends after its handshake is already routed.
@@ -13,6 +26,7 @@ packet the edge sends after its handshake is already routed.
 from __future__ import annotations
 
 import logging
+import time
 
 from ..conventions import EdgePresence
 from ..geminio.aio import End, ServerHooks
@@ -39,16 +53,21 @@ class Edgebound:
         metrics: GatewayMetrics,
         *,
         cleanup_timeout: float = 35.0,
+        replace_hold: float = 5.0,
     ) -> None:
         self.registry = registry
         self.exchange = exchange
         self.hooks = hooks
         self.metrics = metrics
         self.cleanup_timeout = cleanup_timeout
+        self.replace_hold = replace_hold
         self._locks = KeyedLock()
         # No table of every edge beside the registry (an entry per edge costs memory):
-        # only edges being kicked, and cleanups someone waits for, are tracked.
+        # only edges being kicked or replaced, and cleanups someone waits for, are tracked.
         self._departures: Departures[EdgeEntry] = Departures(cleanup_timeout)
+        self._replaced: set[End] = set()
+        self._holds: dict[int, tuple[str, float]] = {}
+        """edge ID -> (the address it was just taken from, until when it may not retake it)."""
 
     def server_hooks(self) -> ServerHooks:
         return ServerHooks(
@@ -67,11 +86,9 @@ class Edgebound:
 
     async def on_online(self, end: End) -> None:
         edge_id = end.client_id
+        entry = EdgeEntry.of(end)
         async with self._locks.hold(edge_id):
-            old = self.registry.edges.get(edge_id)
-            if old is not None:
-                await self.kick(old, duplicate=True)
-            entry = EdgeEntry.of(end)
+            self._check_hold(edge_id, entry.ip)
             try:
                 await self.hooks.edge_online(_presence(entry), entry.ip)
             except ForwardError:
@@ -79,7 +96,55 @@ class Edgebound:
                 raise
             if end.closed:
                 raise ForwardError("the connection closed during its handshake")
+            old = self.registry.edges.get(edge_id)
+            if old is not None:
+                self._replace(old, entry)
             # on_connected runs right after this returns, before the lock's next holder.
+
+    def _check_hold(self, edge_id: int, ip: str) -> None:
+        hold = self._holds.get(edge_id)
+        if hold is None:
+            return
+        held_ip, until = hold
+        if time.monotonic() >= until:
+            del self._holds[edge_id]
+        elif ip == held_ip:
+            self.metrics.edge_id_conflicts.labels("held").inc()
+            self.metrics.rejected("edge", "replace_hold")
+            log.info(
+                "edge %d: refused a reconnect from %s, which just lost the ID",
+                edge_id,
+                ip,
+                extra={"edge_id": edge_id},
+            )
+            raise ForwardError("edge id in use by another connection; retry later")
+
+    def _replace(self, old: EdgeEntry, new: EdgeEntry) -> None:
+        """Close `old` for the admitted `new`: no offline for it, nothing to wait for."""
+        self.registry.remove_edge(old)
+        self._replaced.add(old.end)
+        self.metrics.duplicate_kicks.labels("edge").inc()
+        if old.ip != new.ip:
+            self.metrics.edge_id_conflicts.labels("replaced").inc()
+            if self.replace_hold > 0:
+                self._prune_holds()
+                self._holds[new.edge_id] = (old.ip, time.monotonic() + self.replace_hold)
+        log.info(
+            "edge %d: connection from %s replaced by one from %s",
+            new.edge_id,
+            old.addr,
+            new.addr,
+            extra={"edge_id": new.edge_id},
+        )
+        self._departures.abandon(old)
+
+    def _prune_holds(self) -> None:
+        if len(self._holds) < 1024:
+            return
+        now = time.monotonic()
+        for edge_id, (_, until) in list(self._holds.items()):
+            if now >= until:
+                del self._holds[edge_id]
 
     def on_connected(self, end: End) -> None:
         entry = EdgeEntry.of(end)
@@ -97,13 +162,24 @@ class Edgebound:
     async def on_offline(self, end: End) -> None:
         entry = self._departures.departing(end, self.registry.edges.get(end.client_id))
         if entry is None:
+            self._replaced.discard(end)
             return
         self.registry.remove_edge(entry)
         self._departures.begin(end)
         self.metrics.edges_online.set(len(self.registry.edges))
         reason = end.close_reason
-        if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
-            self.metrics.heartbeat_timeouts.labels("edge").inc()
+        if reason is not None:
+            if reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
+                self.metrics.heartbeat_timeouts.labels("edge").inc()
+            elif reason.reason is CloseReason.SLOW_CONSUMER:
+                self.metrics.slow_consumers.labels("edgebound").inc()
+                log.warning(
+                    "edge %d from %s: %s",
+                    entry.edge_id,
+                    entry.addr,
+                    reason.detail,
+                    extra={"edge_id": entry.edge_id},
+                )
         log.debug(
             "edge %d offline (%s)",
             entry.edge_id,
@@ -111,16 +187,20 @@ class Edgebound:
             extra={"edge_id": entry.edge_id},
         )
         try:
-            await self.hooks.edge_offline(_presence(entry), entry.ip)
+            # After any newcomer for this ID is admitted or refused: replaced connections
+            # are not offline (the edge is), refused newcomers leave this one's offline due.
+            async with self._locks.hold(entry.edge_id):
+                if end in self._replaced:
+                    self._replaced.discard(end)
+                    return
+                await self.hooks.edge_offline(_presence(entry), entry.ip)
         finally:
             self._departures.finish(end)
 
-    async def kick(self, entry: EdgeEntry, *, duplicate: bool = False) -> None:
+    async def kick(self, entry: EdgeEntry) -> None:
         """Close the edge's connection now and wait until its cleanup has finished."""
         # Still registered means its cleanup has not started: on_offline unregisters first.
         registered = self.registry.remove_edge(entry)
-        if duplicate:
-            self.metrics.duplicate_kicks.labels("edge").inc()
         await self._departures.kick(entry, registered=registered)
 
     async def kick_id(self, edge_id: int) -> bool:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from ..geminio.aio import RemoteError
+import logging
 
-__all__ = ["ForwardError", "error_text"]
+from ..geminio.aio import RemoteError
+from ..geminio.errors import EncodeError
+
+__all__ = ["TOO_LARGE_TEXT", "ForwardError", "error_text"]
+
+log = logging.getLogger("frontier.exchange")
+
+TOO_LARGE_TEXT = "message too large"
+"""What a sender hears when its payload cannot be forwarded (with the edge-ID trailer it
+would exceed the 10 MiB frame limit): the exact sizes and limits go to our log, not to an
+untrusted peer."""
 
 
 class ForwardError(Exception):
@@ -17,4 +27,7 @@ def error_text(exc: BaseException) -> str:
     unchanged), else a description of the local failure."""
     if isinstance(exc, RemoteError):
         return exc.text
+    if isinstance(exc, EncodeError):
+        log.info("a forward could not be encoded: %s", exc)
+        return TOO_LARGE_TEXT
     return str(exc) or type(exc).__name__

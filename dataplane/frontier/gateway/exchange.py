@@ -31,8 +31,9 @@ from ..conventions import (
     append_edge_id,
     split_edge_id,
 )
-from ..geminio.aio import End, EndError, Message, Stream
+from ..geminio.aio import End, EndError, Message, OpenRejected, Stream
 from ..geminio.aio.messages import SyncRequest
+from ..throttled_log import ThrottledLog
 from .errors import ForwardError, error_text
 from .flow import Flow
 from .hashing import Picker, make_picker
@@ -45,6 +46,8 @@ from .splice import Splice
 __all__ = ["Exchange"]
 
 log = logging.getLogger("frontier.exchange")
+_peer_log = ThrottledLog(log)
+"""For what a peer can trigger at will (streams to nowhere, refused streams)."""
 
 _MSG_TO_EDGE = ("message", "to_edge")
 _MSG_TO_SERVICE = ("message", "to_service")
@@ -52,6 +55,8 @@ _RPC_TO_EDGE = ("rpc", "to_edge")
 _RPC_TO_SERVICE = ("rpc", "to_service")
 _STREAM_TO_EDGE = ("stream", "to_edge")
 _STREAM_TO_SERVICE = ("stream", "to_service")
+_REFUSED = {"max_sessions": "max_streams"}
+"""The connection's refusal reasons in the gateway's terms (a session is a stream)."""
 
 
 def _service_ring_key(entry: object) -> str:
@@ -87,6 +92,8 @@ class Exchange:
         self._service_message = self._on_service_message
         self._service_stream = self._on_service_stream
         self._service_registered = self._on_service_registered
+        self._edge_refused = self._on_edge_stream_refused
+        self._service_refused = self._on_service_stream_refused
 
     # ------------------------------------------------------------------------- attach
 
@@ -101,6 +108,7 @@ class Exchange:
         end.set_message_sink(self._edge_message)
         end.set_stream_sink(self._edge_stream)
         end.on_remote_registered = self._edge_registered
+        end.on_stream_refused = self._edge_refused
 
     def attach_service(self, entry: ServiceEntry) -> None:
         end = entry.end
@@ -108,6 +116,7 @@ class Exchange:
         end.set_message_sink(self._service_message)
         end.set_stream_sink(self._service_stream)
         end.on_remote_registered = self._service_registered
+        end.on_stream_refused = self._service_refused
         # methods registered before the hooks were set (none today, but cheap to be sure)
         for method in end.remote_methods:
             self.registry.add_service_rpc(entry, method)
@@ -139,7 +148,7 @@ class Exchange:
     def _on_edge_stream(self, stream: Stream) -> None:
         edge = self._edge_of(stream.end)
         if edge is None:
-            stream.end.spawn(stream.close())
+            stream.dismiss()
             return
         self._stream_to_service(edge, stream)
 
@@ -165,7 +174,7 @@ class Exchange:
     def _on_service_stream(self, stream: Stream) -> None:
         service = self._service_of(stream.end)
         if service is None:
-            stream.end.spawn(stream.close())
+            stream.dismiss()
             return
         self._stream_to_edge(service, stream)
 
@@ -173,6 +182,13 @@ class Exchange:
         service = self._service_of(stream.end)
         if service is not None and stream is service.end:
             self.registry.add_service_rpc(service, method)
+
+    def _on_edge_stream_refused(self, end: End, reason: str) -> None:
+        """An edge's own open refused by its connection (more than `max_streams`)."""
+        self.metrics.streams_refused.labels("to_service", _REFUSED.get(reason, reason)).inc()
+
+    def _on_service_stream_refused(self, end: End, reason: str) -> None:
+        self.metrics.streams_refused.labels("to_edge", _REFUSED.get(reason, reason)).inc()
 
     def _flow(self, entry: EdgeEntry | ServiceEntry) -> Flow:
         """The entry's in-flight bound, created with its first message."""
@@ -254,18 +270,24 @@ class Exchange:
     def _stream_to_service(self, edge: EdgeEntry, stream: Stream) -> None:
         services = self.registry.services_named(stream.peer)
         if not services:
-            log.info(
+            _peer_log.info(
+                "stream:no_service",
                 "edge %d opened a stream to unknown service %r",
                 edge.edge_id,
                 stream.peer,
                 extra={"edge_id": edge.edge_id},
             )
             self.metrics.offline[_STREAM_TO_SERVICE].inc()
-            edge.end.spawn(stream.close())
+            self.metrics.streams_refused.labels("to_service", "no_target").inc()
+            stream.dismiss()
             return
         service = self.pick_service(services, edge)
         splice = Splice(self, stream, to_edge=False)
-        edge.end.spawn(self._open_and_splice(splice, service.end.open_stream, str(edge.edge_id)))
+        # Counted in the edge's Flow: an edge opening streams faster than the far side
+        # answers is paused, not given a task per open (the open is a round trip).
+        self._flow(edge).spawn(
+            self._open_and_splice(splice, service.end.open_stream, str(edge.edge_id))
+        )
 
     # ------------------------------------------------------------------- service -> edge
 
@@ -304,17 +326,21 @@ class Exchange:
             edge_id = -1
         edge = self.registry.edges.get(edge_id)
         if edge is None:
-            log.info(
+            _peer_log.info(
+                "stream:no_edge",
                 "service %d opened a stream to edge %r, which is not online",
                 service.service_id,
                 stream.peer,
                 extra={"service_id": service.service_id},
             )
             self.metrics.offline[_STREAM_TO_EDGE].inc()
-            service.end.spawn(stream.close())
+            self.metrics.streams_refused.labels("to_edge", "no_target").inc()
+            stream.dismiss()
             return
         splice = Splice(self, stream, to_edge=True)
-        service.end.spawn(self._open_and_splice(splice, edge.end.open_stream, service.service))
+        self._flow(service).spawn(
+            self._open_and_splice(splice, edge.end.open_stream, service.service)
+        )
 
     # -------------------------------------------------------------------------- streams
 
@@ -334,7 +360,8 @@ class Exchange:
         except EndError as exc:
             # `peer` names the opener, the source stream's peer its target
             edge, service = (source.peer, peer) if splice.to_edge else (peer, source.peer)
-            log.info(
+            _peer_log.info(
+                f"stream:{_open_failure(exc)}",
                 "opening the far half of a stream %s edge %s %s service %r failed: %s",
                 "to" if splice.to_edge else "from",
                 edge,
@@ -343,8 +370,18 @@ class Exchange:
                 exc,
             )
             self.metrics.failed[kind].inc()
+            self.metrics.streams_refused.labels(kind[1], _open_failure(exc)).inc()
             splice.fail()
-            await source.close()
+            source.dismiss()  # not waiting: a peer that never acks must not hold the Flow
             return
         self.metrics.ok[kind].inc()
         splice.connect(target)
+
+
+def _open_failure(exc: EndError) -> str:
+    """`frontier_streams_refused`'s reason for a far half that could not be opened."""
+    if isinstance(exc, OpenRejected):
+        return "refused"  # the target takes no streams, or its accept backlog is full
+    if "too many sessions" in str(exc):
+        return "max_streams"  # the target connection holds its max_streams
+    return "error"

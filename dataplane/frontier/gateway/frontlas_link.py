@@ -109,6 +109,7 @@ class FrontlasLink:
             advertised_sb_addr=servicebound_addr,
             advertised_eb_addr=edgebound_addr,
             instance=uuid.uuid4().hex,
+            token=fl.token,
         )
         self.heartbeat_interval = fl.heartbeat
         self._pending = _Pending({}, {})

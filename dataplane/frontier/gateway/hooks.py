@@ -33,6 +33,7 @@ from ..conventions import (
     decode_edge_id,
 )
 from ..geminio.aio import EndError
+from ..geminio.errors import EncodeError
 from .errors import ForwardError, error_text
 from .metrics import GatewayMetrics
 from .registry import Registry, ServiceEntry
@@ -86,6 +87,7 @@ class ControlHooks:
         timeout: float = 30.0,
         presence_all: bool = False,
         alloc_when_no_idservice: bool = True,
+        honour_wanted_id: bool = False,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
@@ -93,11 +95,14 @@ class ControlHooks:
         self.timeout = timeout
         self.presence_all = presence_all
         self.alloc_when_no_idservice = alloc_when_no_idservice
+        self.honour_wanted_id = honour_wanted_id
         self.allocate = IdAllocator(lambda i: i in registry.edges)
 
     async def get_edge_id(self, wanted: int, meta: bytes) -> int:
-        """The ID service's answer when one is online (0 from it: we allocate), else the
-        client's wanted ID, else our own allocation when enabled."""
+        """The ID service's answer when one is online (0 from it: we allocate), else our
+        own allocation when enabled. The client's wanted ID is ignored, as upstream does,
+        unless `honour_wanted_id` says to trust clients: an edge that picks its own ID can
+        pick any device's."""
         services = self.registry.services_for_method(RPC_GET_EDGE_ID)
         if services:
             service = random.choice(services)
@@ -107,12 +112,12 @@ class ControlHooks:
             except ConventionError:
                 self.metrics.hook_calls.labels(RPC_GET_EDGE_ID, "error").inc()
                 raise ForwardError(ERR_ILLEGAL_EDGE_ID) from None
-            except EndError as exc:
+            except (EndError, EncodeError) as exc:
                 self.metrics.hook_calls.labels(RPC_GET_EDGE_ID, "error").inc()
                 raise ForwardError(error_text(exc)) from None
             self.metrics.hook_calls.labels(RPC_GET_EDGE_ID, "ok").inc()
             return edge_id or self.allocate()
-        if wanted:
+        if wanted and self.honour_wanted_id:
             return wanted
         if self.alloc_when_no_idservice:
             return self.allocate()

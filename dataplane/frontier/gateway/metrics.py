@@ -13,7 +13,11 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import Metric
 
-__all__ = ["DIRECTIONS", "KINDS", "GatewayMetrics"]
+from ..geminio.aio.listener import ListenerObserver
+
+__all__ = ["BOUNDS", "DIRECTIONS", "KINDS", "GatewayMetrics"]
+
+BOUNDS = ("edgebound", "servicebound")
 
 KINDS = ("message", "rpc", "stream")
 DIRECTIONS = ("to_edge", "to_service")
@@ -111,6 +115,68 @@ class GatewayMetrics:
             ["side"],
             registry=r,
         )
+        # -- limits (docs/security.md) -------------------------------------------------
+        self.connections_open = Gauge(
+            "frontier_connections_open",
+            "Connections accepted and not yet closed (handshakes included), by listener.",
+            ["bound"],
+            registry=r,
+        )
+        self.listener_paused = Gauge(
+            "frontier_listener_paused",
+            "1 while a listener does not accept because it holds max_connections.",
+            ["bound"],
+            registry=r,
+        )
+        self.connections_refused = Counter(
+            "frontier_connections_refused",
+            "Connections closed before any hook ran: per_ip (max_connections_per_ip), "
+            "heartbeat (above max_heartbeat).",
+            ["bound", "reason"],
+            registry=r,
+        )
+        self.accept_errors = Counter(
+            "frontier_accept_errors",
+            "accept() failures for lack of descriptors or memory (accepting pauses).",
+            ["bound", "error"],
+            registry=r,
+        )
+        self.tls_failures = Counter(
+            "frontier_tls_handshake_failures",
+            "Failed TLS handshakes: timeout, certificate, protocol, reset, other.",
+            ["bound", "reason"],
+            registry=r,
+        )
+        self.tls_not_after = Gauge(
+            "frontier_tls_certificate_not_after_timestamp_seconds",
+            "When each configured server certificate expires (Unix time).",
+            ["listener", "cert"],
+            registry=r,
+        )
+        self.slow_consumers = Counter(
+            "frontier_slow_consumers",
+            "Connections closed because they left their output unread past write_timeout.",
+            ["bound"],
+            registry=r,
+        )
+        self.streams_open = Gauge(
+            "frontier_streams_open", "Streams spliced across the gateway now.", registry=r
+        )
+        self.streams_refused = Counter(
+            "frontier_streams_refused",
+            "Streams whose far half could not be opened: no_target, refused (the target "
+            "takes no streams or its backlog is full), max_streams (the target holds its "
+            "max_streams), error.",
+            ["direction", "reason"],
+            registry=r,
+        )
+        self.edge_id_conflicts = Counter(
+            "frontier_edge_id_conflicts",
+            "Admitted edges claiming an ID online from another address: replaced (the old "
+            "connection was closed) or held (refused during replace_hold).",
+            ["result"],
+            registry=r,
+        )
         # bound children for the hot path
         self.ok = {(k, d): self.forwarded.labels(k, d, "ok") for k in KINDS for d in DIRECTIONS}
         self.failed = {
@@ -136,5 +202,30 @@ class GatewayMetrics:
     def rejected(self, side: str, reason: str) -> None:
         self.connections.labels(side, "rejected", reason).inc()
 
+    def listener_observer(self, bound: str) -> ListenerObserver:
+        return _ListenerMetrics(self, bound)
+
     def collect(self) -> list[Metric]:
         return list(self.registry.collect())
+
+
+class _ListenerMetrics(ListenerObserver):
+    """A listener's reports as the gateway's metrics."""
+
+    __slots__ = ("_bound", "_metrics")
+
+    def __init__(self, metrics: GatewayMetrics, bound: str) -> None:
+        self._metrics = metrics
+        self._bound = bound
+
+    def paused(self, paused: bool) -> None:
+        self._metrics.listener_paused.labels(self._bound).set(1 if paused else 0)
+
+    def refused(self, reason: str) -> None:
+        self._metrics.connections_refused.labels(self._bound, reason).inc()
+
+    def accept_failed(self, error: str) -> None:
+        self._metrics.accept_errors.labels(self._bound, error).inc()
+
+    def tls_failed(self, reason: str) -> None:
+        self._metrics.tls_failures.labels(self._bound, reason).inc()

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..geminio.aio import EndError, Message, Stream
 from ..geminio.aio.messages import SyncRequest
+from ..geminio.errors import EncodeError
 from .errors import error_text
 from .flow import Flow
 from .metrics import GatewayMetrics
@@ -27,6 +28,10 @@ CANCELLED_TEXT = "context canceled"
 """What a cancelled forwarded call answers, as a cancelled Go handler does."""
 
 Kind = tuple[str, str]
+
+_UNSENDABLE = (EndError, EncodeError)
+"""What a forward can fail with before anything is sent: the target is gone, or the
+payload plus the edge-ID trailer is over the frame limit (answered as `error_text` says)."""
 
 
 def _canceller(target: asyncio.Future[Any]) -> Callable[[SyncRequest], None]:
@@ -57,7 +62,7 @@ class Relay:
             future = target.call_future(
                 request.method, request.data, custom=custom, timeout=self.timeout
             )
-        except EndError as exc:
+        except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()
             request.fail(error_text(exc))
             return
@@ -93,7 +98,7 @@ class Relay:
         except asyncio.CancelledError:
             request.fail(CANCELLED_TEXT)  # dropped silently if our source End is gone
             raise
-        except EndError as exc:
+        except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()
             request.fail(error_text(exc))
             return
@@ -115,7 +120,7 @@ class Relay:
             future = target.publish_future(
                 message.data, topic=message.topic, custom=custom, timeout=self.timeout
             )
-        except EndError as exc:
+        except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()
             message.error(error_text(exc))
             return
@@ -141,7 +146,7 @@ class Relay:
     ) -> None:
         try:
             await self.publish_awaited(message, target, custom, kind)
-        except EndError as exc:
+        except _UNSENDABLE as exc:
             message.error(error_text(exc))
             return
         message.done()
@@ -156,7 +161,7 @@ class Relay:
             await target.publish(
                 message.data, topic=message.topic, custom=custom, timeout=self.timeout
             )
-        except EndError:
+        except _UNSENDABLE:
             self.metrics.failed[kind].inc()
             raise
         self.metrics.succeeded(kind, started)

@@ -3,10 +3,16 @@
 A service declares its name and topics in its meta JSON, once per connection (as upstream).
 Its ID is the one it asks for, else one we allocate; a newer connection with an ID in use
 replaces the older one, whose cleanup finishes first (serialised per ID, as for edges).
+
+The servicebound port is a trust boundary: a service answers `edge_online` (authorisation)
+for its share of edges and receives their traffic. With `servicebound.token` set, a service
+must present the token in its meta, checked before it can replace anyone; mTLS
+(`servicebound.listen.tls.mtls`) is the other way to restrict who connects (docs/security.md).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from ..conventions import ConventionError, ServiceMeta
@@ -33,8 +39,10 @@ class Servicebound:
         metrics: GatewayMetrics,
         *,
         cleanup_timeout: float = 5.0,
+        token: str = "",
     ) -> None:
         self.registry = registry
+        self._token = token.encode()
         self.exchange = exchange
         self.metrics = metrics
         self.cleanup_timeout = cleanup_timeout
@@ -60,6 +68,10 @@ class Servicebound:
         except ConventionError:
             self.metrics.rejected("service", "meta")
             raise
+        if self._token and not hmac.compare_digest(meta.token.encode(), self._token):
+            self.metrics.rejected("service", "token")
+            log.warning("service %r from %s: wrong or missing token", meta.service, _addr(end))
+            raise ForwardError("service authentication failed")
         async with self._locks.hold(end.client_id):
             old = self.registry.services.get(end.client_id)
             if old is not None:
@@ -94,8 +106,18 @@ class Servicebound:
         self.registry.remove_service(entry)
         self.metrics.services_online.set(len(self.registry.services))
         reason = end.close_reason
-        if reason is not None and reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
-            self.metrics.heartbeat_timeouts.labels("service").inc()
+        if reason is not None:
+            if reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
+                self.metrics.heartbeat_timeouts.labels("service").inc()
+            elif reason.reason is CloseReason.SLOW_CONSUMER:
+                self.metrics.slow_consumers.labels("servicebound").inc()
+                log.warning(
+                    "service %d from %s: %s",
+                    entry.service_id,
+                    entry.addr,
+                    reason.detail,
+                    extra={"service_id": entry.service_id},
+                )
         log.info(
             "service %d offline (%s)",
             entry.service_id,
@@ -118,3 +140,8 @@ class Servicebound:
             return False
         await self.kick(entry)
         return True
+
+
+def _addr(end: End) -> str:
+    peer = end.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"

@@ -32,6 +32,7 @@ class Splice:
         self.to_edge = to_edge
         self.target: Stream | None = None
         self._failed = False
+        self._ended = False
         # Calls on the opener's half may arrive before the far half exists: park them
         # (they count against the source's handler bound, so parking is bounded too).
         self._parked: list[SyncRequest] = []
@@ -68,6 +69,7 @@ class Splice:
         backward_bytes = metrics.bytes_to_service if self.to_edge else metrics.bytes_to_edge
         source.set_data_sink(lambda data: self._relay(data, source, target, forward_bytes.inc))
         target.set_data_sink(lambda data: self._relay(data, target, source, backward_bytes.inc))
+        metrics.streams_open.inc()
         source.add_closed_callback(lambda _: self._close(target))
         target.add_closed_callback(lambda _: self._close(source))
 
@@ -114,8 +116,10 @@ class Splice:
 
     # --------------------------------------------------------------------------- close
 
-    @staticmethod
-    def _close(other: Stream) -> None:
-        if other.closed or other.end.closed:
-            return
-        other.end.spawn(other.close())
+    def _close(self, other: Stream) -> None:
+        """One half closed: close the other (the first of the two callbacks counts the
+        splice as ended)."""
+        if not self._ended:
+            self._ended = True
+            self.exchange.metrics.streams_open.dec()
+        other.dismiss()

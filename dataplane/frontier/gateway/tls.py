@@ -7,11 +7,22 @@ of `ca_certs`.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography import x509
 
 from .config import TLS, ConfigError
 
-__all__ = ["client_ssl_context", "server_ssl_context"]
+__all__ = ["EXPIRY_WARNING", "check_certificates", "client_ssl_context", "server_ssl_context"]
+
+log = logging.getLogger("frontier.tls")
+
+EXPIRY_WARNING = datetime.timedelta(days=14)
+"""A server certificate expiring sooner than this is warned about at start-up."""
 
 _TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
@@ -65,3 +76,42 @@ def client_ssl_context(tls: TLS, where: str) -> ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def check_certificates(
+    tls: TLS,
+    where: str,
+    report: Callable[[str, float], None],
+    *,
+    now: datetime.datetime | None = None,
+) -> list[str]:
+    """Warn about server certificates that expired or expire within `EXPIRY_WARNING`, and
+    `report(path, not_after)` for each (the expiry metric). An expired certificate still
+    loads (OpenSSL does not check the validity of its own certificate): clients would fail
+    their handshakes with nothing on our side to say why. Returns the warnings."""
+    if not tls.enable:
+        return []
+    now = now or datetime.datetime.now(datetime.UTC)
+    warnings: list[str] = []
+    for index, pair in enumerate(tls.certs):
+        try:
+            cert = x509.load_pem_x509_certificate(Path(pair.cert).read_bytes())
+        except (OSError, ValueError) as exc:  # load_cert_chain already accepted it: odd
+            log.warning(
+                "%s.tls.certs[%d]: cannot read %s for its expiry: %s", where, index, pair.cert, exc
+            )
+            continue
+        not_after = cert.not_valid_after_utc
+        report(pair.cert, not_after.timestamp())
+        left = not_after - now
+        name = f"{where}.tls.certs[{index}] ({pair.cert})"
+        when = f"{not_after:%Y-%m-%d %H:%M} UTC"
+        if left <= datetime.timedelta(0):
+            text = f"{name} expired on {when}"
+        elif left < EXPIRY_WARNING:
+            text = f"{name} expires on {when}, in {left.days} days {left.seconds // 3600} hours"
+        else:
+            continue
+        log.warning("%s", text)
+        warnings.append(text)
+    return warnings

@@ -34,6 +34,17 @@ class ConnectionConfig:
     """Sessions (the default one included) beyond which a peer's open is refused."""
     max_remote_methods: int = 4096
     """Distinct methods a peer may register per session; more are refused in the ack."""
+    write_timeout: float | None = None
+    """Seconds the transport may hold more unsent output than its high-water mark (the
+    peer is not reading) before the connection is force-closed as a slow consumer; None:
+    never (a client's default). The adapter reports the transport's state with
+    `Connection.write_blocked()`."""
+    max_heartbeat: int | None = None
+    """Server: the longest heartbeat interval a client may advertise; a ConnPacket asking
+    for more is refused at once with a text naming both values. None: any."""
+    max_meta: int | None = None
+    """Server: the largest connection meta a client may send, in bytes (a gateway keeps
+    every edge's meta for the life of its connection). None: up to the frame limit."""
     first_packet_id: int = 1
 
     def __post_init__(self) -> None:
@@ -42,6 +53,12 @@ class ConnectionConfig:
                 raise ValueError(f"{name} must be positive")
         if not 1 <= self.stream_chunk_size <= MAX_PACKET_LEN - _STREAM_OVERHEAD:
             raise ValueError(f"stream_chunk_size must be in 1..{MAX_PACKET_LEN - _STREAM_OVERHEAD}")
+        if self.write_timeout is not None and not self.write_timeout > 0:
+            raise ValueError("write_timeout must be positive (or None)")
+        if self.max_heartbeat is not None and self.max_heartbeat < 1:
+            raise ValueError("max_heartbeat must be >= 1 (or None)")
+        if self.max_meta is not None and self.max_meta < 0:
+            raise ValueError("max_meta must be >= 0 (or None)")
         if self.max_sessions < 1 or self.max_remote_methods < 0:
             raise ValueError("max_sessions must be >= 1 and max_remote_methods >= 0")
         if not 1 <= self.first_packet_id <= U64_MAX:

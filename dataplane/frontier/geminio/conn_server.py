@@ -39,17 +39,24 @@ _HEARTBEAT_RECEIVED = HeartbeatReceived()
 
 class ServerConnection(Connection):
     side = Side.SERVER
-    __slots__ = ("_client_id_acquire",)
+    __slots__ = ("_client_id_acquire", "refusal")
 
     def __init__(self, *, config: ConnectionConfig | None = None) -> None:
         super().__init__(config)
         self._client_id_acquire = False
+        self.refusal = ""
+        """Why this object refused the client by itself, before asking the adapter
+        (``heartbeat``: above `config.max_heartbeat`; ``meta``: above `config.max_meta`);
+        empty otherwise."""
 
-    def start(self) -> None:
-        """Arm the handshake timer (call once the transport is up)."""
+    def start(self, connect_timeout: float | None = None) -> None:
+        """Arm the handshake timer (call once the transport is up). `connect_timeout`
+        overrides the config's, so that an adapter can hand over what remains of a
+        deadline that started earlier (at accept time, before a TLS handshake)."""
         if self._fsm.state is not ConnState.INIT:
             raise ConnectionStateError(f"connection is {self._fsm.state.value}")
-        self._out.timers.set(CONNECT_TIMER, self.config.connect_timeout)
+        timeout = self.config.connect_timeout if connect_timeout is None else connect_timeout
+        self._out.timers.set(CONNECT_TIMER, max(timeout, 0.0))
 
     @property
     def awaiting_decision(self) -> bool:
@@ -72,7 +79,10 @@ class ServerConnection(Connection):
         self._out.emit(Connected(client_id, self._meta, self._heartbeat))
 
     def reject(self, error: str, client_id: int = 0) -> None:
-        """Refuse the client: ConnAck with `error`, then the 4-way disconnect (§B.1 step 3)."""
+        """Refuse the client: ConnAck with `error` and the DisConn that follows it in Go
+        (§B.1 step 3), then the connection ends at once (gracefully: the adapter writes
+        both, then closes). Waiting for the client's DisConnAck, as Go does, would let a
+        refused client hold a socket for the whole close timeout."""
         self._require_decision()
         if not 0 <= client_id <= U64_MAX:
             raise ValueError("client_id must fit 64 bits")
@@ -87,6 +97,7 @@ class ServerConnection(Connection):
         self._close_reason = CloseReason.REJECTED
         self._close_detail = text
         self._send_disconn()
+        self._terminate(CloseReason.REJECTED, text, abort=False)
 
     def _require_decision(self) -> None:
         if not self.awaiting_decision:
@@ -112,6 +123,19 @@ class ServerConnection(Connection):
         self._client_id_acquire = packet.client_id_acquire
         self._meta = packet.meta
         self._heartbeat = packet.heartbeat
+        config = self.config
+        limit = config.max_heartbeat
+        if limit is not None and packet.heartbeat > limit:
+            self.refusal = "heartbeat"
+            self.reject(
+                f"heartbeat interval {packet.heartbeat} s is above this server's maximum "
+                f"of {limit} s"
+            )
+            return
+        if config.max_meta is not None and len(packet.meta) > config.max_meta:
+            self.refusal = "meta"
+            self.reject(f"meta too large (at most {config.max_meta} bytes)")
+            return
         self._out.emit(
             ConnectRequested(
                 packet.client_id, packet.meta, packet.heartbeat, packet.client_id_acquire

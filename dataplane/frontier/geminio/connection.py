@@ -53,6 +53,7 @@ from .timer_requests import (
     CONNECT_TIMER,
     HEARTBEAT_TIMER,
     IDLE_TIMER,
+    WRITE_TIMER,
     TimerKey,
     TimerKind,
     TimerRequest,
@@ -134,6 +135,10 @@ class Connection:
         """The transport reached EOF or was lost."""
         if self._fsm.state is ConnState.FINI:
             return
+        if self._close_reason is CloseReason.REJECTED:
+            # A refusing server closes right after its ConnAck: the refusal is the cause.
+            self._terminate(CloseReason.REJECTED, self._close_detail, abort=False)
+            return
         detail = "the peer closed the transport"
         try:
             self._reader.eof()
@@ -169,6 +174,12 @@ class Connection:
                 f"handshake not completed within {self.config.connect_timeout:g} s",
                 abort=True,
             )
+        elif kind is TimerKind.WRITE:
+            self._terminate(
+                CloseReason.SLOW_CONSUMER,
+                f"the peer left its output unread for {self.config.write_timeout:g} s",
+                abort=True,
+            )
         elif kind is TimerKind.CLOSE:
             self._terminate(
                 self._close_reason or CloseReason.LOCAL_CLOSE,
@@ -177,6 +188,19 @@ class Connection:
             )
         else:
             self._mux.timer_expired(key)
+
+    def write_blocked(self, blocked: bool) -> None:
+        """The transport's unsent output went above its high-water mark (True) or back
+        under its low-water mark (False). With `config.write_timeout` set, staying blocked
+        that long ends the connection as a slow consumer: a peer that never reads must
+        not hold the gateway's memory, nor the senders waiting to reach it."""
+        timeout = self.config.write_timeout
+        if timeout is None or self._fsm.state is ConnState.FINI:
+            return
+        if blocked:
+            self._out.timers.set(WRITE_TIMER, timeout)
+        else:
+            self._out.timers.cancel(WRITE_TIMER)
 
     # -------------------------------------------------------------------------------- state
 
@@ -245,6 +269,23 @@ class Connection:
         """Abandon an open; if the peer acks it later, the session is dismissed at once.
         No event follows. False if the open is not pending."""
         return self._mux.cancel_open(open_id)
+
+    @property
+    def accept_limit(self) -> int | None:
+        """Sessions the peer opened that may wait to be claimed (`stream_claimed()`) at
+        once; opens beyond are refused (error ack + Dismiss). 0 refuses every open; None
+        (the default) sets no bound."""
+        return self._mux.accept_limit
+
+    @accept_limit.setter
+    def accept_limit(self, limit: int | None) -> None:
+        if limit is not None and limit < 0:
+            raise ValueError("accept_limit must be >= 0 (or None)")
+        self._mux.accept_limit = limit
+
+    def stream_claimed(self) -> None:
+        """The application took a `SessionAccepted` session (one less waiting)."""
+        self._mux.claim()
 
     def close_session(self, session_id: int) -> None:
         """Start the 4-way dismiss; `SessionClosed` follows. Idempotent while it runs."""

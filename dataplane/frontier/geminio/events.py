@@ -40,6 +40,7 @@ __all__ = [
     "SessionCloseReason",
     "SessionClosed",
     "SessionOpened",
+    "SessionRefused",
     "StreamDataReceived",
 ]
 
@@ -56,6 +57,9 @@ class CloseReason(Enum):
     HEARTBEAT_TIMEOUT = "heartbeat timeout"
     PROTOCOL_ERROR = "protocol error"
     TRANSPORT_CLOSED = "transport closed"
+    SLOW_CONSUMER = "slow consumer"
+    """The peer left more than the transport's high-water mark unread for longer than
+    `ConnectionConfig.write_timeout` (NATS's slow-consumer eviction)."""
 
 
 class SessionCloseReason(Enum):
@@ -159,6 +163,16 @@ class SessionAccepted:
     meta: bytes
     peer: str
     negotiate_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRefused:
+    """We refused a session the peer tried to open (the ack carried `error`): `reason` is
+    ``max_sessions``, ``not_accepted``, ``backlog_full`` or ``closing``. For counting; the
+    peer has been answered already."""
+
+    reason: str
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +326,7 @@ Event: TypeAlias = (
     | SessionOpened
     | SessionAccepted
     | SessionClosed
+    | SessionRefused
     | MessageReceived
     | PublishAcked
     | RequestReceived

@@ -6,9 +6,14 @@ either side with a 2-way handshake and ended by a 4-way Dismiss exchange, both a
 
 - IDs per §C.7 (see `ids`): the acceptor adopts the opener's negotiate ID when it is free,
   which on the server side is what keeps a Go client from dropping data that follows the ack.
-- A peer's open that cannot be served (we are closing) is answered with an error ack and a
-  Dismiss, as Go does when its online hook fails (§C.2); beyond `max_sessions` only the
+- A peer's open that cannot be served (we are closing, the application takes no streams,
+  or its accept backlog is full) is answered with an error ack and a Dismiss, as Go does
+  when its online hook fails (§C.2): a Go opener ignores the ack's error (§G.6 #5) and
+  learns from the Dismiss, ours fails the open at once. Beyond `max_sessions` only the
   error ack is sent, so an open flood costs no memory.
+- The accept backlog is counted here, not by the adapter: every accepted open counts until
+  the application claims it (`claim()`), so opens arriving in one read are refused exactly
+  at the bound instead of after the adapter has seen the whole read.
 - An open of ours that the peer acks with an error, or that our caller abandoned, is
   dismissed at once instead of being left half-open (Go's opener ignores the error, §G.6 #5).
 - An illegal session transition tears that session down, not the connection (as in Go).
@@ -31,6 +36,7 @@ from .events import (
     SessionClosed,
     SessionCloseReason,
     SessionOpened,
+    SessionRefused,
 )
 from .ids import CLIENT_SESSION_BASE, DEFAULT_SESSION, SERVER_SESSION_BASE, SessionIDs
 from .outbox import Outbox
@@ -53,7 +59,7 @@ from .session import Session
 from .states import DATA_STATES, SessionEvent, SessionState, Side
 from .timer_requests import TimerKey, TimerKind
 
-__all__ = ["MUX_PACKET_TYPES", "Multiplexer"]
+__all__ = ["BACKLOG_FULL", "MUX_PACKET_TYPES", "NOT_ACCEPTED", "Multiplexer"]
 
 _CLOSING = "connection closing"
 # Hot types first: isinstance tries them in order.
@@ -72,6 +78,13 @@ MUX_PACKET_TYPES: frozenset[type] = frozenset(
 )
 """Packet types this layer handles: all but the connection layer's own."""
 _TOO_MANY = "too many sessions"
+NOT_ACCEPTED = "stream refused: the peer does not accept streams"
+BACKLOG_FULL = "stream refused: the peer's accept backlog is full"
+_REFUSAL_REASONS = {
+    _CLOSING: "closing",
+    NOT_ACCEPTED: "not_accepted",
+    BACKLOG_FULL: "backlog_full",
+}
 
 
 class Multiplexer:
@@ -82,9 +95,11 @@ class Multiplexer:
         "_on_drained",
         "_opening",
         "_out",
+        "accept_limit",
         "app",
         "closing",
         "sessions",
+        "unclaimed",
     )
 
     def __init__(
@@ -106,6 +121,10 @@ class Multiplexer:
         """Created on the first open or accept (it holds a bound method)."""
         self.closing = False
         """Graceful close in progress: no new sessions; DisConn once all are dismissed."""
+        self.accept_limit: int | None = None
+        """Accepted sessions the application has not claimed yet, at most (0: refuse every
+        open); None: no bound."""
+        self.unclaimed = 0
 
     def _session_ids(self) -> SessionIDs:
         ids = self._ids
@@ -165,6 +184,7 @@ class Multiplexer:
                     error=_TOO_MANY,
                 )
             )
+            self._out.emit(SessionRefused("max_sessions", _TOO_MANY))
             return
         session_id = self._session_ids().choose(packet.negotiate_id)
         session = Session(
@@ -176,21 +196,34 @@ class Multiplexer:
         )
         session.fsm.fire(SessionEvent.SESSIONRECV)
         self.sessions[session_id] = session
-        refused = self.closing
-        session.fsm.fire(SessionEvent.ERROR if refused else SessionEvent.SESSIONACK)
+        refusal = _CLOSING if self.closing else self._accept_refusal()
+        session.fsm.fire(SessionEvent.ERROR if refusal else SessionEvent.SESSIONACK)
         self._out.send(
             SessionAckPacket(
                 packet_id=packet.packet_id,
                 negotiate_id=packet.negotiate_id,
                 session_id=session_id,
-                error=_CLOSING if refused else "",
+                error=refusal,
             )
         )
-        if refused:
+        if refusal:
             self._send_dismiss(session)
+            self._out.emit(SessionRefused(_REFUSAL_REASONS[refusal], refusal))
             return
         session.announced = True
+        self.unclaimed += 1
         self._out.emit(SessionAccepted(session_id, packet.meta, packet.peer, packet.negotiate_id))
+
+    def _accept_refusal(self) -> str:
+        limit = self.accept_limit
+        if limit is None or self.unclaimed < limit:
+            return ""
+        return NOT_ACCEPTED if limit == 0 else BACKLOG_FULL
+
+    def claim(self) -> None:
+        """The application took one accepted session off the backlog."""
+        if self.unclaimed > 0:
+            self.unclaimed -= 1
 
     def _on_open_ack(self, packet: SessionAckPacket) -> None:
         session = self._opening.pop(packet.negotiate_id, None)

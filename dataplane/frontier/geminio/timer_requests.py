@@ -24,6 +24,7 @@ __all__ = [
     "CONNECT_TIMER",
     "HEARTBEAT_TIMER",
     "IDLE_TIMER",
+    "WRITE_TIMER",
     "CancelTimer",
     "SetTimer",
     "TimerBook",
@@ -44,6 +45,9 @@ class TimerKind(Enum):
     when enabled). Expiry force-closes the transport."""
     CLOSE = "close"
     """Waiting for the 4-way disconnect to finish after our DisConn."""
+    WRITE = "write"
+    """The transport has held more than its high-water mark of unsent output for this
+    long: the peer does not read (a slow consumer). Expiry force-closes the transport."""
     OPEN = "open"
     """Waiting for a SessionAck (30 s in Go); `ident` is the negotiate ID."""
     DISMISS = "dismiss"
@@ -74,6 +78,7 @@ CONNECT_TIMER: Final = TimerKey(TimerKind.CONNECT)
 HEARTBEAT_TIMER: Final = TimerKey(TimerKind.HEARTBEAT)
 IDLE_TIMER: Final = TimerKey(TimerKind.IDLE)
 CLOSE_TIMER: Final = TimerKey(TimerKind.CLOSE)
+WRITE_TIMER: Final = TimerKey(TimerKind.WRITE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,7 @@ class CancelTimer:
 TimerRequest: TypeAlias = SetTimer | CancelTimer
 
 
-_CONN_KEYS: Final = (CONNECT_TIMER, HEARTBEAT_TIMER, IDLE_TIMER, CLOSE_TIMER)
+_CONN_KEYS: Final = (CONNECT_TIMER, HEARTBEAT_TIMER, IDLE_TIMER, CLOSE_TIMER, WRITE_TIMER)
 _CONN_BITS: Final = {key: 1 << index for index, key in enumerate(_CONN_KEYS)}
 """The connection's own timers are armed as bits, not set members: an idle connection
 (its idle or heartbeat timer armed) then holds no set."""

@@ -23,6 +23,7 @@ from ..geminio.aio import (
     End,
     EndError,
     Handler,
+    Limits,
     Message,
     OperationTimeout,
     RetryingClient,
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger("frontier.sdk")
+
+_ACCEPTING = Limits()
+_REFUSING = Limits(max_accept_backlog=0)
 
 Address: TypeAlias = str | tuple[str, int]
 """``"host:port"`` (``"[::1]:30011"`` for IPv6) or ``(host, port)``."""
@@ -160,6 +164,10 @@ class _Redialer(RetryingClient):
         self._methods = methods
         self._on_attempt = on_attempt
 
+    def set_limits(self, limits: Limits) -> None:
+        """Use `limits` from the next connection on."""
+        self._connect_kwargs["limits"] = limits
+
     async def register(self, method: str, handler: Handler) -> None:
         """Serve `method` now if online, and on every later connection."""
         self._methods[method] = handler
@@ -207,6 +215,7 @@ class ClientBase:
         reconnect: bool,
         backoff: Backoff | None,
         heartbeat: int,
+        accept_streams: bool = False,
     ) -> None:
         if heartbeat not in HEARTBEAT_INTERVALS:
             raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
@@ -218,6 +227,7 @@ class ClientBase:
         self._reconnect = reconnect
         self._backoff = backoff
         self._heartbeat = heartbeat
+        self._accepting = accept_streams
         self._methods: dict[str, Handler] = {}
         self._redialer: _Redialer | None = None
         self._end: End | None = None
@@ -268,6 +278,7 @@ class ClientBase:
                     ssl=self._ssl,
                     server_hostname=self._server_hostname,
                     heartbeat=self._heartbeat,
+                    limits=self._limits(),
                     methods=initial,
                 )
             )
@@ -331,6 +342,7 @@ class ClientBase:
             client_id=self._client_id,
             ssl=self._ssl,
             heartbeat=self._heartbeat,
+            limits=self._limits(),
             backoff=self._backoff,
             on_online=on_online,
             on_offline=self._went_offline,
@@ -472,7 +484,24 @@ class ClientBase:
                     raise
                 # the connection went away under us: wait for the next one (or raise)
 
+    def _limits(self) -> Limits:
+        """Streams the gateway opens to us are refused (the opener gets an error at once)
+        until the application accepts streams: nobody would take them, and queueing them
+        would only hold the opener's stream open for nothing."""
+        return _ACCEPTING if self._accepting else _REFUSING
+
+    def _accept_from_now_on(self) -> None:
+        if self._accepting:
+            return
+        self._accepting = True
+        if self._redialer is not None:
+            self._redialer.set_limits(_ACCEPTING)
+        end = self._end
+        if end is not None:
+            end.set_accept_backlog(_ACCEPTING.max_accept_backlog)
+
     async def _accept(self) -> Stream:
+        self._accept_from_now_on()
         while True:
             end = await self._wait_end(None)
             try:

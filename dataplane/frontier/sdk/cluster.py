@@ -20,7 +20,7 @@ import asyncio
 import logging
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 import aiohttp
@@ -176,7 +176,7 @@ class _Frontier:
     info: FrontierInfo
     service: _FrontierService
     connected_at: float
-    pumps: tuple[asyncio.Task[None], ...] = ()
+    pumps: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 _Registration = Callable[[Service], Awaitable[None]]
@@ -194,8 +194,11 @@ class ClusterService:
     closed once the frontier leaves the listing. A failed refresh changes nothing, so a
     frontlas outage does not cut traffic. ``http_timeout`` bounds each frontlas request.
 
-    ``name``, ``topics``, ``service_id``, ``ssl``, ``server_hostname``, ``backoff`` and
-    ``heartbeat`` are passed to every per-frontier `Service` (see there).
+    ``name``, ``topics``, ``service_id``, ``ssl``, ``server_hostname``, ``backoff``,
+    ``heartbeat`` and ``token`` are passed to every per-frontier `Service` (see there).
+    ``frontlas_token`` is sent as a bearer token to frontlas (its ``control_plane.token``).
+    Streams edges open to our name are refused until the first `accept_stream()` call,
+    unless ``accept_streams=True``.
 
     Calls, publishes and streams to an edge go to the frontier frontlas says holds it; the
     answer is cached until the frontier says the edge is gone (``"edge not online"``), the
@@ -217,6 +220,9 @@ class ClusterService:
         backoff: Backoff | None = None,
         heartbeat: int = 20,
         http_timeout: float = 5.0,
+        token: str = "",
+        frontlas_token: str = "",
+        accept_streams: bool = False,
     ) -> None:
         if isinstance(topics, str):
             raise TypeError("topics must be an iterable of strings, not a string")
@@ -239,7 +245,12 @@ class ClusterService:
             "server_hostname": server_hostname,
             "backoff": backoff,
             "heartbeat": heartbeat,
+            "token": token,
         }
+        self._frontlas_headers = (
+            {"Authorization": f"Bearer {frontlas_token}"} if frontlas_token else {}
+        )
+        self._accepting = accept_streams
         self._registrations: dict[str, _Registration] = {}
         self._frontiers: dict[str, _Frontier] = {}
         self._starting: set[Service] = set()
@@ -269,7 +280,7 @@ class ClusterService:
         if self._started:
             return
         self._started = True
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(headers=self._frontlas_headers)
         try:
             loop = asyncio.get_running_loop()
             listed_at = loop.time()
@@ -428,7 +439,13 @@ class ClusterService:
 
     async def accept_stream(self) -> Stream:
         """The next stream an edge of any frontier opened to our name
-        (`stream_edge_id(stream)` tells which edge). `ConnectionClosedError` once closed."""
+        (`stream_edge_id(stream)` tells which edge). `ConnectionClosedError` once closed.
+        Until the first call (or with ``accept_streams=True``), streams are refused."""
+        if not self._accepting:
+            self._check_open()
+            self._accepting = True
+            for frontier in self._frontiers.values():
+                self._pump_streams(frontier)
         return await self._next(self._streams)
 
     def __repr__(self) -> str:
@@ -563,10 +580,11 @@ class ClusterService:
             raise ConnectionClosedError("closed")
         loop = asyncio.get_running_loop()
         frontier = _Frontier(info, service, loop.time())
-        frontier.pumps = (
-            loop.create_task(self._pump(service.receive, self._messages, frontier_id)),
-            loop.create_task(self._pump(service.accept_stream, self._streams, frontier_id)),
+        frontier.pumps.append(
+            loop.create_task(self._pump(service.receive, self._messages, frontier_id))
         )
+        if self._accepting:
+            self._pump_streams(frontier)
         self._frontiers[frontier_id] = frontier
         _log.info("connected to frontier %s at %s", frontier_id, info.advertised_sb_addr)
         return frontier
@@ -581,6 +599,12 @@ class ClusterService:
             pump.cancel()
         await asyncio.gather(*frontier.pumps, return_exceptions=True)
         await frontier.service.close()
+
+    def _pump_streams(self, frontier: _Frontier) -> None:
+        """Take the streams this frontier's edges open (only once the application accepts
+        streams: until then each frontier refuses them at once)."""
+        pump = self._pump(frontier.service.accept_stream, self._streams, frontier.info.frontier_id)
+        frontier.pumps.append(asyncio.get_running_loop().create_task(pump))
 
     def _lost(self, frontier_id: str) -> None:
         """A frontier connection dropped: its edges may be anywhere by now."""

@@ -40,10 +40,12 @@ class Edge(ClientBase):
     each (re)connect, round robin. ``meta`` is opaque bytes the gateway hands to the
     services' `get_edge_id` / `edge_online` hooks (an ID, a token, ...).
 
-    ``edge_id`` is the ID asked for; note that a Go frontier ignores it (the ID comes from
-    a service's `get_edge_id` hook or the gateway's own counter). ``reconnect``,
-    ``backoff`` and ``heartbeat`` are as for `Service`; after a reconnect the gateway may
-    assign a different ID unless a `get_edge_id` hook derives it from ``meta``.
+    ``edge_id`` is the ID asked for; gateways ignore it (the ID comes from a service's
+    `get_edge_id` hook or the gateway's own counter) unless configured to trust clients
+    (``edgebound.honour_wanted_id``). ``reconnect``, ``backoff`` and ``heartbeat`` are as
+    for `Service`; after a reconnect the gateway may assign a different ID unless a
+    `get_edge_id` hook derives it from ``meta``. Streams services open to this edge are
+    refused until the first `accept_stream()` call, unless ``accept_streams=True``.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class Edge(ClientBase):
         reconnect: bool = True,
         backoff: Backoff | None = None,
         heartbeat: int = 20,
+        accept_streams: bool = False,
     ) -> None:
         super().__init__(
             addr,
@@ -67,6 +70,7 @@ class Edge(ClientBase):
             reconnect=reconnect,
             backoff=backoff,
             heartbeat=heartbeat,
+            accept_streams=accept_streams,
         )
         self.meta = meta
 
@@ -134,7 +138,8 @@ class Edge(ClientBase):
 
     async def accept_stream(self) -> Stream:
         """The next stream a service opened to this edge (its ``peer`` is the service's
-        name). Waits across reconnects like `receive()`."""
+        name). Waits across reconnects like `receive()`. The first call opts in to
+        streams (refused until then, unless ``accept_streams=True``)."""
         return await self._accept()
 
     def __repr__(self) -> str:

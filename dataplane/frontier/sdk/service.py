@@ -176,6 +176,10 @@ class Service(ClientBase):
     ``heartbeat`` is the advertised interval in seconds (5, 20, 80 or 320): the gateway
     drops a service that is silent for twice as long.
 
+    ``token`` is the gateway's ``servicebound.token``, when it requires one. Streams edges
+    open to our ``name`` are refused (the edge's stream ends at once) until the first
+    `accept_stream()` call, unless ``accept_streams=True``: nobody would take them.
+
     Use ``async with Service(...) as service:`` or `start()` / `close()`.
     """
 
@@ -191,6 +195,8 @@ class Service(ClientBase):
         reconnect: bool = True,
         backoff: Backoff | None = None,
         heartbeat: int = 20,
+        token: str = "",
+        accept_streams: bool = False,
     ) -> None:
         if isinstance(topics, str):
             raise TypeError("topics must be an iterable of strings, not a string")
@@ -198,13 +204,14 @@ class Service(ClientBase):
         self.topics = tuple(dict.fromkeys(topics))
         super().__init__(
             addr,
-            meta=ServiceMeta(name, self.topics).encode(),
+            meta=ServiceMeta(name, self.topics, token).encode(),
             client_id=service_id,
             ssl=ssl,
             server_hostname=server_hostname,
             reconnect=reconnect,
             backoff=backoff,
             heartbeat=heartbeat,
+            accept_streams=accept_streams,
         )
         self._last_id = service_id
 
@@ -282,7 +289,9 @@ class Service(ClientBase):
 
     async def accept_stream(self) -> Stream:
         """The next stream an edge opened to this service's name; `stream_edge_id(stream)`
-        tells which edge. Waits across reconnects like `receive()`."""
+        tells which edge. Waits across reconnects like `receive()`. The first call opts in
+        to streams (refused until then, unless ``accept_streams=True``); at most 64 wait
+        for it, more are refused rather than queued."""
         return await self._accept()
 
     # ------------------------------------------------------------ gateway hooks

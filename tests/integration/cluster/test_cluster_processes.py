@@ -121,7 +121,8 @@ async def cluster(redis_srv: RedisServer, tmp_path: Path) -> AsyncIterator[Clust
             "frontier.gateway.cli",
             {
                 "servicebound": {"listen": {"addr": f"127.0.0.1:{sb}"}},
-                "edgebound": {"listen": {"addr": f"127.0.0.1:{eb}"}},
+                # edges pick their IDs, so that one can be followed across frontiers
+                "edgebound": {"listen": {"addr": f"127.0.0.1:{eb}"}, "honour_wanted_id": True},
                 "observability": {"enable": True, "addr": f"127.0.0.1:{obs}"},
                 "frontlas": {
                     "enable": True,
@@ -163,6 +164,7 @@ async def _edges(cluster: Cluster) -> list[Edge]:
             [a, b] if i % 2 == 0 else [b, a],
             edge_id=edge_id,
             backoff=Backoff(initial=0.2, maximum=1.0),
+            accept_streams=True,
         )
 
         async def whoami(request: Request, edge_id: int = edge_id) -> bytes:
@@ -198,7 +200,9 @@ async def _echo_streams(edges: list[Edge]) -> list[asyncio.Task[None]]:
 
 async def test_a_cluster_service_reaches_every_edge_and_survives_faults(cluster: Cluster) -> None:
     edges = await _edges(cluster)
-    service = ClusterService(f"127.0.0.1:{cluster.api}", name="backend", refresh_interval=0.5)
+    service = ClusterService(
+        f"127.0.0.1:{cluster.api}", name="backend", refresh_interval=0.5, accept_streams=True
+    )
     servers: list[asyncio.Task[None]] = []
     try:
 

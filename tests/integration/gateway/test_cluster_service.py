@@ -2,7 +2,7 @@
 
 The frontlas here (`support.fake_frontlas`) serves the REST cluster contract from dicts the
 test edits, so each test decides which frontiers are alive and where each edge is. Edges
-ask for their IDs (the gateway honours ``edge_id=`` when no service assigns IDs), which
+ask for their IDs (the gateways honour ``edge_id=``: `honour_wanted_id`), which
 lets an edge "move" to the other frontier under the same ID. Waits are on conditions with
 deadlines (`until`), never fixed sleeps; refreshes run every 0.2 s.
 """
@@ -34,6 +34,9 @@ from frontier.sdk import (
 )
 from support.fake_frontlas import FakeFrontlas
 from support.gateway import gateway_config, until
+
+TRUSTING = {"listen": {"addr": "127.0.0.1:0"}, "honour_wanted_id": True}
+"""Edges pick their IDs (`edge_id=`), so that a test can move one between frontiers."""
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +70,9 @@ class Cluster:
         """An edge with ID `edge_id` on that frontier, known to frontlas, serving
         ``where`` (answers `answer`, default the frontier ID)."""
         gw = self.gateway(frontier_id)
-        edge = Edge(f"127.0.0.1:{gw.edgebound_port}", edge_id=edge_id, backoff=FAST)
+        edge = Edge(
+            f"127.0.0.1:{gw.edgebound_port}", edge_id=edge_id, backoff=FAST, accept_streams=True
+        )
         reply = answer or frontier_id.encode()
         await edge.register("where", lambda request: reply)
         await edge.start()
@@ -80,8 +85,8 @@ class Cluster:
 async def cluster() -> AsyncIterator[Cluster]:
     async with (
         FakeFrontlas() as frontlas,
-        Gateway(gateway_config()) as a,
-        Gateway(gateway_config()) as b,
+        Gateway(gateway_config(edgebound=TRUSTING)) as a,
+        Gateway(gateway_config(edgebound=TRUSTING)) as b,
     ):
         frontlas.add("a", a.servicebound_port, a.edgebound_port)
         frontlas.add("b", b.servicebound_port, b.edgebound_port)
@@ -212,7 +217,7 @@ async def test_an_edge_that_moved_is_reached_on_its_new_frontier(cluster: Cluste
 
 
 async def test_receive_and_accept_stream_fan_in_from_both_frontiers(cluster: Cluster) -> None:
-    async with cluster.service() as service:
+    async with cluster.service(accept_streams=True) as service:
         one = await cluster.edge("a", 1)
         two = await cluster.edge("b", 2)
         try:

@@ -21,7 +21,8 @@ HEARTBEAT = 5  # the shortest interval geminio can express
 
 
 async def test_blackholed_edge_is_evicted_within_twice_its_heartbeat() -> None:
-    async with Gateway(gateway_config()) as gw:
+    trusting = {"listen": {"addr": "127.0.0.1:0"}, "honour_wanted_id": True}
+    async with Gateway(gateway_config(edgebound=trusting)) as gw:
         reader, writer = await asyncio.open_connection("127.0.0.1", gw.edgebound_port)
         writer.write(encode(ConnPacket(packet_id=1, client_id=31, heartbeat=HEARTBEAT)))
         await writer.drain()

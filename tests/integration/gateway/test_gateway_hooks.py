@@ -58,8 +58,17 @@ async def test_get_edge_id_failure_rejects_the_edge(answer: bytes | None, text: 
         await service.close()
 
 
-async def test_wanted_id_is_honoured_without_an_id_service() -> None:
+async def test_a_wanted_id_is_ignored_by_default_as_upstream_does() -> None:
+    """A client that picks its own ID could pick any device's: allocate instead."""
     async with Gateway(gateway_config()) as gw:
+        edge = await connect_edge(gw.edgebound_port, client_id=99)
+        assert edge.client_id not in (0, 99)
+        await edge.close()
+
+
+async def test_a_wanted_id_is_honoured_when_clients_are_trusted() -> None:
+    config = gateway_config(edgebound={"listen": {"addr": "127.0.0.1:0"}, "honor_wanted_id": True})
+    async with Gateway(config) as gw:
         edge = await connect_edge(gw.edgebound_port, client_id=99)
         assert edge.client_id == 99
         other = await connect_edge(gw.edgebound_port)

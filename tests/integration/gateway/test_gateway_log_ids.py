@@ -22,7 +22,8 @@ SAME = 17
 
 async def test_every_logged_id_says_whose_it_is(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="frontier")
-    async with Gateway(gateway_config()) as gw:
+    trusting = {"listen": {"addr": "127.0.0.1:0"}, "honour_wanted_id": True}
+    async with Gateway(gateway_config(edgebound=trusting)) as gw:
         service = await connect_service(gw.servicebound_port, name="svc", client_id=SAME)
 
         async def edge_offline(request: Request) -> bytes:

@@ -1,6 +1,7 @@
-"""Back-pressure on the End's other bounded queues: messages per stream, the accept backlog
-and the running RPC handlers. Each must stop the socket (the peer's operations wait) rather
-than grow, and lose nothing once the application catches up.
+"""Back-pressure on the End's other bounded queues: messages per stream and the running RPC
+handlers must stop the socket (the peer's operations wait) rather than grow, and lose
+nothing once the application catches up. The accept backlog is bounded by refusal instead:
+an open beyond it fails at once and the connection keeps being read.
 
 Showing that something does *not* complete needs a bounded wait: STALL (0.3 s) is far longer
 than a loopback round trip (well under 1 ms), so an operation still pending after it is held
@@ -15,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from frontier.geminio.aio import End, Limits, Request, Stream, connect, serve
+from frontier.geminio.aio import End, Limits, OpenRejected, Request, connect, serve
 from support.gateway import until
 from support.loops import LOOPS, LoopFactory, run
 
 STALL = 0.3
+WAIT = 10.0
+"""A bound for what must happen, generous for a loaded machine."""
 
 
 pytestmark = [
@@ -72,23 +75,45 @@ def test_unreceived_messages_stall_the_publisher(loop_factory: LoopFactory) -> N
     run(loop_factory, served_pair(Limits(max_messages=bound), main))
 
 
-def test_full_accept_backlog_makes_more_opens_wait(loop_factory: LoopFactory) -> None:
+def test_full_accept_backlog_refuses_more_opens_at_once_and_keeps_reading(
+    loop_factory: LoopFactory,
+) -> None:
     bound = 4
 
     async def main(served: End, client: End) -> None:
-        # One at a time: each open is read and answered on its own.
-        opened: list[Stream] = [await client.open_stream(meta=b"%d" % i) for i in range(bound)]
-        assert reading_paused(served)
-        more = [asyncio.create_task(client.open_stream(meta=b"%d" % i)) for i in range(4, 8)]
-        done, _ = await asyncio.wait(more, timeout=STALL)
-        assert not done  # the backlog is full: the server does not read the new opens
-        accepted = [await served.accept_stream() for _ in range(bound)]
-        opened.extend(await asyncio.gather(*more))
-        accepted.extend([await served.accept_stream() for _ in range(4)])
-        assert [s.meta for s in accepted] == [b"%d" % i for i in range(8)]
+        async def echo(request: Request) -> bytes:
+            return request.data
+
+        await served.register("echo", echo)
+        await client.wait_remote_methods("echo")
+        opened = [await client.open_stream(meta=b"%d" % i) for i in range(bound)]
+        # Over the bound: refused at once with the reason, never queued or left waiting.
+        for i in range(bound, bound + 3):
+            with pytest.raises(OpenRejected, match="accept backlog is full"):
+                await asyncio.wait_for(client.open_stream(meta=b"%d" % i), WAIT)
+        # The connection is still read: a full backlog stops nothing else.
+        assert not reading_paused(served)
+        assert await asyncio.wait_for(client.call("echo", b"still here"), WAIT) == b"still here"
+        accepted = [await served.accept_stream()]
+        opened.append(await asyncio.wait_for(client.open_stream(meta=b"late"), WAIT))
+        accepted.extend([await served.accept_stream() for _ in range(bound)])
+        assert [s.meta for s in accepted] == [b"0", b"1", b"2", b"3", b"late"]
         assert sorted(s.stream_id for s in accepted) == sorted(s.stream_id for s in opened)
 
     run(loop_factory, served_pair(Limits(max_accept_backlog=bound), main))
+
+
+def test_zero_accept_backlog_refuses_every_stream(loop_factory: LoopFactory) -> None:
+    async def main(served: End, client: End) -> None:
+        for _ in range(3):
+            with pytest.raises(OpenRejected, match="does not accept streams"):
+                await asyncio.wait_for(client.open_stream(), WAIT)
+        served.set_accept_backlog(2)  # opting in later takes effect at once
+        opened = await asyncio.wait_for(client.open_stream(meta=b"now"), WAIT)
+        accepted = await asyncio.wait_for(served.accept_stream(), WAIT)
+        assert (accepted.meta, accepted.stream_id) == (b"now", opened.stream_id)
+
+    run(loop_factory, served_pair(Limits(max_accept_backlog=0), main))
 
 
 def test_handler_bound_makes_extra_requests_wait(loop_factory: LoopFactory) -> None:

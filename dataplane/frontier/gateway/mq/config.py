@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Literal
 
 from ...strict_yaml import ConfigError, build
 from ...strict_yaml import nonneg_int as _nonneg_int
+from ...strict_yaml import positive_seconds as _positive_seconds
+from ...strict_yaml import seconds as _seconds
 
 __all__ = [
     "WILDCARD",
@@ -36,19 +38,6 @@ HeaderValue = str | int | float | bool
 
 
 # -- converters for values whose YAML shape is not a plain type -------------------------------
-
-
-def _seconds(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"{path}: expected a number of seconds >= 0, got {value!r}")
-    return float(value)
-
-
-def _positive_seconds(value: Any, path: str) -> float:
-    seconds = _seconds(value, path)
-    if seconds <= 0:
-        raise ConfigError(f"{path}: expected a number of seconds > 0, got {value!r}")
-    return seconds
 
 
 def _names(value: Any, path: str) -> tuple[str, ...]:

@@ -14,16 +14,22 @@ exactly that, and never buffer without limit:
 
 - Every queue the End fills from the wire is bounded (`Limits`): received messages per
   stream (`max_messages`, default 256), raw bytes per stream (`max_buffered_bytes`,
-  default 1 MiB), streams waiting for `accept_stream()` (`max_accept_backlog`, 64) and RPC
-  handlers running at once per connection (`max_handlers`, 256).
+  default 1 MiB) and RPC handlers running at once per connection (`max_handlers`, 256).
 - When any of them reaches its bound, the protocol calls `transport.pause_reading()`; it
   resumes once every such queue is back under half its bound (the handler count: under its
   bound). A bound can be exceeded by what one socket read already holds (one read chunk,
   up to 256 KiB, plus at most one partial frame of up to 10 MiB), never by more.
+- Streams waiting for `accept_stream()` (`max_accept_backlog`, 64) are bounded by refusal
+  instead: an open beyond the bound is refused at once (the opener gets an error), and the
+  connection keeps being read. Pausing the socket for a stream nobody accepts would stop
+  every other flow of the connection for good.
 - Writers respect the transport: `Stream.write()` hands bytes to the transport and
   `await stream.drain()` waits while it is paused (`pause_writing` / `resume_writing`);
-  `publish()` and `call()` wait for the same before sending. Acks, responses and protocol
-  replies are written without waiting (their number is bounded by the inbound queues).
+  `publish()` and `call()` wait for the same before sending (within their timeout). Acks,
+  responses and protocol replies are written without waiting; a server stops reading a
+  connection while its output is above the transport's high-water mark, so these cannot
+  pile up either, and with `ConnectionConfig.write_timeout` it drops a peer that leaves its
+  output unread that long (a slow consumer).
 - A stream that the peer dismissed stops holding the connection back: nothing more can
   arrive for it, so its leftover data stays readable but no longer pauses reading.
 

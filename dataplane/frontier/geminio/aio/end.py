@@ -37,6 +37,7 @@ from ..events import (
     SessionAccepted,
     SessionClosed,
     SessionOpened,
+    SessionRefused,
     StreamDataReceived,
 )
 from .errors import (
@@ -59,7 +60,6 @@ __all__ = ["End", "EndRole"]
 
 _DEFAULT_LIMITS = Limits()
 _HANDLERS_TOKEN = "handlers"
-_BACKLOG_TOKEN = "backlog"
 
 
 class EndRole(Protocol):
@@ -87,7 +87,6 @@ class End(Stream):
         "_accept_waiters",
         "_assigned_id",
         "_backlog",
-        "_backlog_blocked",
         "_close_callbacks",
         "_close_waiters",
         "_closed_event",
@@ -106,6 +105,7 @@ class End(Stream):
         "_tasks",
         "limits",
         "on_remote_registered",
+        "on_stream_refused",
     )
 
     def __init__(
@@ -121,7 +121,7 @@ class End(Stream):
         self._streams: dict[int, Stream] | None = None
         """Streams other than this End (stream 1), which is live while `not self._eof`."""
         self._backlog: deque[Stream] | None = None
-        self._backlog_blocked = False
+        conn.accept_limit = self.limits.max_accept_backlog
         self._accept_waiters: list[asyncio.Future[None]] | None = None
         self._tasks: set[asyncio.Task[Any]] | None = None
         self._running: dict[tuple[int, int], asyncio.Task[None]] | None = None
@@ -137,6 +137,9 @@ class End(Stream):
         self.on_remote_registered: Callable[[Stream, str], None] | None = None
         """Called, synchronously, whenever the peer registers an RPC method on a stream
         (Go's RemoteRegistration delegate): the gateway indexes methods with it."""
+        self.on_stream_refused: Callable[[End, str], None] | None = None
+        """Called with a reason (see `SessionRefused`) when a stream the peer opened was
+        refused (the peer got the error already): for metrics."""
 
     @property
     def close_callbacks(self) -> list[Callable[[End], None]]:
@@ -236,24 +239,36 @@ class End(Stream):
                 waiters = self._accept_waiters
                 if waiters is not None and waiter in waiters:
                     waiters.remove(waiter)
-        backlog = self._backlog
-        stream = backlog.popleft()
-        if self._backlog_blocked and len(backlog) <= self.limits.max_accept_backlog // 2:
-            self._backlog_blocked = False
-            self._unblock(_BACKLOG_TOKEN)
+        stream = self._backlog.popleft()
+        self._conn.stream_claimed()
         return stream
+
+    def set_accept_backlog(self, limit: int) -> None:
+        """How many streams the peer opened may wait for `accept_stream()`; 0 refuses
+        every stream (the opener's `open_stream` fails at once). Opens beyond the bound
+        are refused, never queued: a full backlog must not stop the rest of the
+        connection, as pausing the socket would. Streams already waiting stay."""
+        if limit < 0:
+            raise ValueError("the accept backlog must be >= 0")
+        self._conn.accept_limit = limit
+
+    @property
+    def accept_backlog(self) -> int:
+        limit = self._conn.accept_limit
+        return 0 if limit is None else limit
 
     def set_stream_sink(self, sink: Callable[[Stream], None] | None) -> None:
         """Hand every stream the peer opens to `sink`, synchronously, instead of queueing
         it for `accept_stream()` (streams already queued are handed over at once)."""
         self._stream_sink = sink
+        # A sink takes every stream as it is announced: no backlog to bound (and opens
+        # announced in the same read must not be counted against one).
+        self._conn.accept_limit = None if sink is not None else self.limits.max_accept_backlog
         if sink is not None:
             backlog = self._backlog
             while backlog:
+                self._conn.stream_claimed()
                 sink(backlog.popleft())
-            if self._backlog_blocked:
-                self._backlog_blocked = False
-                self._unblock(_BACKLOG_TOKEN)
 
     def pause_reading(self, token: Hashable) -> None:
         """Stop reading the socket until `resume_reading(token)`: for sinks that forward
@@ -499,20 +514,23 @@ class End(Stream):
         stream = Stream(self, event.session_id, event.meta, event.peer)
         self._add_stream(stream)
         if self._stream_sink is not None:
+            self._conn.stream_claimed()
             self._stream_sink(stream)
             return
+        # The connection refuses opens beyond `limits.max_accept_backlog`: no bound here.
         backlog = self._backlog
         if backlog is None:
             backlog = self._backlog = deque()
         backlog.append(stream)
-        if not self._backlog_blocked and len(backlog) >= self.limits.max_accept_backlog:
-            self._backlog_blocked = True
-            self._block(_BACKLOG_TOKEN)
         if self._accept_waiters:
             waiters, self._accept_waiters = self._accept_waiters, None
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    def _ev_session_refused(self, event: SessionRefused) -> None:
+        if self.on_stream_refused is not None:
+            self.on_stream_refused(self, event.reason)
 
     def _ev_session_closed(self, event: SessionClosed) -> None:
         session_id = event.session_id
@@ -711,6 +729,7 @@ _DISPATCH: dict[type[Any], Callable[[End, Any], None]] = {
     SessionOpened: End._ev_session_opened,
     SessionAccepted: End._ev_session_accepted,
     SessionClosed: End._ev_session_closed,
+    SessionRefused: End._ev_session_refused,
     MessageReceived: End._ev_message,
     StreamDataReceived: End._ev_stream_data,
     PublishAcked: End._ev_publish_acked,

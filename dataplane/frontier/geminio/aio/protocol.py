@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable
-from typing import Protocol, cast
+from typing import ClassVar, Protocol, cast
 
 from ...timer import get_loop_timer
 from ..connection import Connection
 from ..events import ConnectionClosed, Event
-from ..timer_requests import TimerKey
+from ..timer_requests import TimerKey, TimerKind
 from .errors import ConnectionClosedError
 from .timers import TimerService, TimerTable
 
@@ -54,6 +54,9 @@ class EventSink(Protocol):
     def handle_events(self, events: list[Event]) -> None: ...
 
 
+_WRITE_TOKEN = "write"
+
+
 class GeminioProtocol(asyncio.Protocol):
     # Slots, and no container until one is needed: this object is part of what an idle
     # connection costs.
@@ -70,11 +73,20 @@ class GeminioProtocol(asyncio.Protocol):
         "_sink",
         "_timer_service",
         "_timers",
+        "_write_mark",
         "_write_paused",
         "_write_waiters",
         "conn",
         "transport",
     )
+
+    READ_WHILE_WRITE_PAUSED: ClassVar[bool] = True
+    """Keep reading while the transport's output is above its high-water mark. A server
+    facing untrusted peers turns this off (see `server._ServerProtocol`): what it reads it
+    answers (heartbeat acks, error responses, nacks) whatever its callers do, so a peer that
+    sends without reading would otherwise grow the output without bound. A client keeps
+    reading: if both ends of a connection stopped reading while their output is full, each
+    would wait for the other for ever."""
 
     def __init__(
         self, conn: Connection, sink: EventSink, timer: TimerService | None = None
@@ -94,6 +106,9 @@ class GeminioProtocol(asyncio.Protocol):
         self._blockers: set[Hashable] | None = None
         self._reading_paused = False
         self._write_paused = False
+        self._write_mark = 0
+        """While writing is paused: the unsent output at the last check, plus what was
+        written since (so the difference to the current size is what the peer read)."""
         self._write_waiters: list[asyncio.Future[None]] | None = None
 
     # --------------------------------------------------------------------- asyncio.Protocol
@@ -104,8 +119,12 @@ class GeminioProtocol(asyncio.Protocol):
         service = self._timer_service if self._timer_service is not None else get_loop_timer()
         self._timers = TimerTable(service, self)
         self._sink.attach(self)
-        self.conn.start()
+        self._start_connection()
         self.flush()
+
+    def _start_connection(self) -> None:
+        """Start the sans-I/O connection (a server passes its remaining handshake time)."""
+        self.conn.start()
 
     def data_received(self, data: bytes) -> None:
         self.conn.receive_data(data)
@@ -127,9 +146,19 @@ class GeminioProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        if self.transport is not None:
+            self._write_mark = self.transport.get_write_buffer_size()
+        self.conn.write_blocked(True)  # the slow-consumer deadline, if configured
+        if not self.READ_WHILE_WRITE_PAUSED:
+            self.block(_WRITE_TOKEN)
+        self.flush()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self.conn.write_blocked(False)
+        if not self.READ_WHILE_WRITE_PAUSED:
+            self.unblock(_WRITE_TOKEN)
+        self.flush()
         self._wake_writers()
 
     # ------------------------------------------------------------------------- the contract
@@ -190,14 +219,32 @@ class GeminioProtocol(asyncio.Protocol):
         if not held:
             return
         self._held = None
+        if self._write_paused:
+            self._write_mark += sum(len(frame) for frame in held)
         self._held_size = 0
         transport = self.transport
         if transport is not None and not self._lost and not transport.is_closing():
             transport.writelines(held)
 
     def _timer_expired(self, key: TimerKey) -> None:
-        self.conn.timer_expired(key)
+        if key.kind is TimerKind.WRITE and self._still_draining():
+            self.conn.write_blocked(True)  # slow but reading: another period
+        else:
+            self.conn.timer_expired(key)
         self.flush()
+
+    def _still_draining(self) -> bool:
+        """The write deadline passed with the output still above the high-water mark: did
+        the peer read at least that mark's worth meanwhile? A consumer that reads slowly
+        but steadily is not evicted; one that reads less than 64 KiB (the default mark)
+        per `write_timeout` is, which bounds how long it can hold what waits for it."""
+        transport = self.transport
+        if transport is None or self._lost:
+            return False
+        size = transport.get_write_buffer_size()
+        drained = self._write_mark - size
+        self._write_mark = size
+        return drained >= transport.get_write_buffer_limits()[1]
 
     def _close_transport(self) -> None:
         self._send_held()  # as before coalescing: what was flushed is attempted, then closed

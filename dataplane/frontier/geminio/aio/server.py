@@ -21,6 +21,7 @@ from ..conn_server import ServerConnection
 from ..events import ConnectRequested
 from .end import End
 from .limits import Limits
+from .listener import Admitted, Listener, ListenerLimits, ListenerObserver
 from .protocol import GeminioProtocol
 from .timers import TimerService
 
@@ -66,13 +67,21 @@ class Server:
         config: ConnectionConfig | None = None,
         limits: Limits | None = None,
         timer: TimerService | None = None,
+        listener_limits: ListenerLimits | None = None,
+        observer: ListenerObserver | None = None,
+        name: str = "geminio server",
     ) -> None:
         self.hooks = hooks if hooks is not None else ServerHooks()
         self._handler = handler
         self._config = config
         self._limits = limits
         self._timer = timer
-        self._server: asyncio.Server | None = None
+        if listener_limits is None:
+            timeout = (config if config is not None else ConnectionConfig()).connect_timeout
+            listener_limits = ListenerLimits(handshake_timeout=timeout)
+        self._listener = Listener(
+            self._make_protocol, listener_limits, name=name, observer=observer
+        )
         self._ids = itertools.count(1)
         self._ends: dict[End, bool] = {}
         """Ends with a transport, in connection order -> accepted (online) yet. One table,
@@ -83,31 +92,31 @@ class Server:
     async def start(
         self, host: str | None, port: int, *, ssl: ssl_module.SSLContext | None = None
     ) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._make_protocol, host, port, ssl=ssl, reuse_address=True
-        )  # SO_REUSEADDR: asyncio's default on POSIX only; a restart must not wait TIME_WAIT
+        await self._listener.start(host, port, ssl=ssl)
 
     @property
     def port(self) -> int:
         """The bound port (useful after binding port 0)."""
-        assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        return self._listener.port
 
     @property
     def sockets(self) -> tuple[Any, ...]:
-        return tuple(self._server.sockets) if self._server is not None else ()
+        return self._listener.sockets
+
+    @property
+    def listener(self) -> Listener:
+        """The accept loop: its limits and how many connections it holds."""
+        return self._listener
 
     @property
     def ends(self) -> list[End]:
         """Accepted Ends whose connection has not ended, in connection order."""
         return [end for end, online in self._ends.items() if online]
 
-    def _make_protocol(self) -> GeminioProtocol:
+    def _make_protocol(self, listener: Listener, ip: str, deadline: float) -> _ServerProtocol:
         conn = ServerConnection(config=self._config)
         end = End(conn, limits=self._limits, role=self)
-        return _ServerProtocol(conn, end, self._timer)
+        return _ServerProtocol(conn, end, self._timer, listener, ip, deadline)
 
     # --------------------------------------------------------------------- EndRole hooks
 
@@ -162,6 +171,9 @@ class Server:
 
     def ended(self, end: End) -> None:
         self._ends.pop(end, None)
+        conn = end.connection
+        if isinstance(conn, ServerConnection) and conn.refusal:
+            self._listener.observer.refused(conn.refusal)
 
     def offline(self, end: End) -> None:
         if self.hooks.on_offline is not None:
@@ -177,19 +189,15 @@ class Server:
         """Refuse new connections (handshakes in progress are rejected) and keep the
         established ones: the first step of a drain."""
         self._closing = True
-        if self._server is not None:
-            self._server.close()
+        self._listener.stop_listening()
 
     async def close(self) -> None:
         """Stop listening, close every connection gracefully, wait for the offline hooks."""
         self._closing = True
-        if self._server is not None:
-            self._server.close()
+        await self._listener.close()
         ends = list(self._ends)
         if ends:
             await asyncio.gather(*(end.close() for end in ends), return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
@@ -200,18 +208,52 @@ class Server:
         await self.close()
 
 
-class _ServerProtocol(GeminioProtocol):
-    """Tracks its End only once the transport exists. With TLS the factory runs before the
+class _ServerProtocol(GeminioProtocol, Admitted):
+    """A server's connection: it holds one of the listener's admissions until it is lost,
+    the handshake deadline runs from accept (TLS included), and it stops reading while its
+    output is above the high-water mark (see `READ_WHILE_WRITE_PAUSED`).
+
+    It tracks its End only once the transport exists. With TLS the factory runs before the
     handshake, and a failed handshake never calls `connection_made` nor ends the End: an
     End tracked from the factory on would leak and make `Server.close()` wait forever.
     The End untracks itself through `Server.ended` when its connection ends."""
 
-    __slots__ = ()
+    __slots__ = ("_admission", "_deadline", "_ip")
+
+    READ_WHILE_WRITE_PAUSED = False
+
+    def __init__(
+        self,
+        conn: ServerConnection,
+        end: End,
+        timer: TimerService | None,
+        listener: Listener,
+        ip: str,
+        deadline: float,
+    ) -> None:
+        super().__init__(conn, end, timer)
+        self._admission: Listener | None = listener
+        self._ip = ip
+        self._deadline = deadline
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         end = cast(End, self._sink)
         cast(Server, end._role)._ends[end] = False
         super().connection_made(transport)
+
+    def _start_connection(self) -> None:
+        conn = self.conn
+        assert isinstance(conn, ServerConnection)
+        conn.start(self._deadline - asyncio.get_running_loop().time())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.release_admission()
+
+    def release_admission(self) -> None:
+        listener, self._admission = self._admission, None
+        if listener is not None:
+            listener.release(self._ip)
 
 
 async def _resolve(value: MaybeAwaitable[T]) -> T:
@@ -230,9 +272,21 @@ async def serve(
     config: ConnectionConfig | None = None,
     limits: Limits | None = None,
     timer: TimerService | None = None,
+    listener_limits: ListenerLimits | None = None,
+    observer: ListenerObserver | None = None,
 ) -> Server:
     """Listen for geminio clients. `handler(end)`, if given, runs in a task the End owns
-    once the End is online; return from it to leave an idle End costing no task."""
-    server = Server(hooks=hooks, handler=handler, config=config, limits=limits, timer=timer)
+    once the End is online; return from it to leave an idle End costing no task.
+    `listener_limits` bounds the connections (see `listener`); by default there is no
+    bound but the handshake deadline (`config.connect_timeout`)."""
+    server = Server(
+        hooks=hooks,
+        handler=handler,
+        config=config,
+        limits=limits,
+        timer=timer,
+        listener_limits=listener_limits,
+        observer=observer,
+    )
     await server.start(host, port, ssl=ssl)
     return server

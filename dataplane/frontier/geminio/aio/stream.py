@@ -26,11 +26,18 @@ from ..conn_errors import ConnectionStateError, SessionStateError
 from ..gojson import ZERO_TIME, GoTime
 from ..packets import MessagePacket
 from ..session import Hijack
-from .errors import ConnectionClosedError, EndError, RemoteError, StreamClosedError
+from .errors import (
+    ConnectionClosedError,
+    EndError,
+    OperationTimeout,
+    RemoteError,
+    StreamClosedError,
+)
 from .messages import Handler, Message, SyncRequest
 
 if TYPE_CHECKING:
     from .end import End
+    from .protocol import GeminioProtocol
 
 __all__ = ["Stream"]
 
@@ -49,6 +56,32 @@ def _joined(parts: list[bytes | memoryview]) -> bytes:
         part = parts[0]
         return part if type(part) is bytes else bytes(part)
     return b"".join(parts)
+
+
+async def _writable_within(
+    proto: GeminioProtocol,
+    timeout: float | None,  # noqa: ASYNC109 - the operation's own deadline
+    what: str,
+) -> float | None:
+    """Wait for a paused transport, within the operation's `timeout`; what is left of it.
+
+    A timeout is a deadline for the whole operation: a peer that stops reading (or a link
+    that drops every packet) must not hold a caller past it, so the wait for the transport
+    counts against it and its expiry raises the operation's own `OperationTimeout`."""
+    if timeout is None:
+        await proto.wait_writable()
+        return None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with asyncio.timeout(timeout):
+            await proto.wait_writable()
+    except TimeoutError:
+        raise OperationTimeout(f"{what} timed out (the transport stayed full)") from None
+    left = timeout - (loop.time() - started)
+    if left <= 0:
+        raise OperationTimeout(f"{what} timed out (the transport stayed full)")
+    return left
 
 
 def deadline_after(timeout: float | None) -> GoTime:
@@ -155,7 +188,7 @@ class Stream:
         end = self._end
         proto = end._protocol_for_ops()
         if not proto.may_send():
-            await proto.wait_writable()
+            timeout = await _writable_within(proto, timeout, "publish")
         message_id = self._send_publish(data, topic, custom, timeout, at_most_once=at_most_once)
         if at_most_once:
             proto.flush()
@@ -296,7 +329,7 @@ class Stream:
         end = self._end
         proto = end._protocol_for_ops()
         if not proto.may_send():
-            await proto.wait_writable()
+            timeout = await _writable_within(proto, timeout, "request")
         request_id = self._send_request(method, data, custom, timeout)
         future = end._add_pending(request_id)
         proto.flush()
@@ -500,14 +533,23 @@ class Stream:
     async def close(self) -> None:
         """Dismiss the stream (both directions) and wait until the peer agreed or the
         dismiss timed out. Data already received stays readable."""
-        if not self._eof:
-            end = self._end
-            try:
-                end._conn.close_session(self._sid)
-            except (ConnectionStateError, SessionStateError):
-                return
-            end._flush()
-        await self.wait_closed()
+        if self.dismiss():
+            await self.wait_closed()
+
+    def dismiss(self) -> bool:
+        """Start closing the stream without waiting for the peer (what `close()` does
+        first): for code that must not be held by a peer that never answers the
+        dismiss, such as a relay refusing a stream. False if there is nothing to wait for
+        (already closed, or the connection is gone)."""
+        if self._eof:
+            return False
+        end = self._end
+        try:
+            end._conn.close_session(self._sid)
+        except (ConnectionStateError, SessionStateError):
+            return False
+        end._flush()
+        return True
 
     async def wait_closed(self) -> None:
         if self._eof:

@@ -1,0 +1,94 @@
+"""How many connections the gateway takes, from the descriptors it has.
+
+Each connection is a file descriptor. A gateway that accepts until `accept()` fails with
+EMFILE has none left for what keeps it alive: the health probe (so the kubelet restarts a
+pod that was merely full), metrics, the control API, frontlas and the brokers. So the
+listeners stop accepting before that, with a reserve kept aside:
+
+- At start-up the soft RLIMIT_NOFILE is raised to the hard limit, as the Go runtime does
+  (and `daemon.rlimit` sets both, when enabled and permitted).
+- The reserve is 5 % of the limit, at least 64 and at most 4096 descriptors.
+- Services get a twentieth of the rest (at least 16, at most 1024): they are few backends.
+  Edges get everything else.
+- An explicit `max_connections` wins; one that does not fit the limit is logged at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+from dataclasses import dataclass
+
+from ..geminio.aio.listener import ListenerLimits
+from ..geminio.conn_config import ConnectionConfig
+from .config import Daemon, Edgebound, Servicebound
+
+__all__ = ["ConnectionBudget", "bound_settings", "connection_budget", "raise_nofile_limit"]
+
+log = logging.getLogger("frontier.gateway")
+
+RESERVE_MIN = 64
+RESERVE_MAX = 4096
+
+
+def raise_nofile_limit(daemon: Daemon) -> int:
+    """Raise the soft descriptor limit as far as allowed; the limit in force after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted_soft, wanted_hard = hard, hard
+    if daemon.rlimit.enable and daemon.rlimit.nofile > 0:
+        wanted_soft = wanted_hard = daemon.rlimit.nofile
+    if (wanted_soft, wanted_hard) != (soft, hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted_soft, wanted_hard))
+        except (ValueError, OSError) as exc:
+            log.warning(
+                "cannot set RLIMIT_NOFILE to %d/%d (%s); keeping %d/%d",
+                wanted_soft, wanted_hard, exc, soft, hard,
+            )  # fmt: skip
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    nofile: int
+    reserve: int
+    edges: int
+    services: int
+
+
+def connection_budget(
+    nofile: int, edgebound: Edgebound, servicebound: Servicebound
+) -> ConnectionBudget:
+    """Each listener's `max_connections`: the configured one, else its share of `nofile`."""
+    reserve = min(RESERVE_MAX, max(RESERVE_MIN, nofile // 20))
+    usable = max(nofile - reserve, 2)
+    services = servicebound.max_connections or min(1024, max(16, usable // 20))
+    edges = edgebound.max_connections or max(1, usable - services)
+    budget = ConnectionBudget(nofile, reserve, edges, services)
+    if edges + services + RESERVE_MIN > nofile:
+        log.warning(
+            "max_connections (edges %d + services %d) leaves fewer than %d of %d descriptors "
+            "for health probes, metrics and brokers: expect EMFILE when full",
+            edges, services, RESERVE_MIN, nofile,
+        )  # fmt: skip
+    return budget
+
+
+def bound_settings(
+    bound: Edgebound | Servicebound, max_connections: int
+) -> tuple[ListenerLimits, ConnectionConfig]:
+    """A listener's limits and its connections' protocol settings from the config."""
+    listener = ListenerLimits(
+        max_connections=max_connections,
+        max_connections_per_ip=bound.max_connections_per_ip or None,
+        backlog=bound.backlog or None,
+        handshake_timeout=bound.handshake_timeout,
+    )
+    connection = ConnectionConfig(
+        connect_timeout=bound.handshake_timeout,
+        write_timeout=bound.write_timeout or None,
+        max_heartbeat=bound.max_heartbeat or None,
+        max_meta=bound.max_meta,
+        max_sessions=bound.max_streams + 1,  # the default session is not a stream
+    )
+    return listener, connection

@@ -1,0 +1,385 @@
+"""The accepting side of a server: a bounded accept loop, paused instead of spinning.
+
+`loop.create_server` accepts without bound and gives no way to stop accepting for a while:
+a peer holding thousands of idle connections exhausts the process's descriptors, and then
+nothing can be accepted, not even a health probe. asyncio logs and retries every second;
+uvloop accepts and drops. So the listener runs its own accept loop on sockets it binds:
+
+- **Capacity.** At `max_connections` (counted from accept to close, handshakes included)
+  it stops watching the listening sockets; new clients wait in the kernel's backlog (sized
+  by the system's `somaxconn` by default, not asyncio's 100, so a reconnect storm queues
+  instead of overflowing) and are accepted as soon as a connection ends.
+- **Per source address.** With `max_connections_per_ip`, a connection beyond it is closed
+  at once, before any handshake work.
+- **Descriptors.** EMFILE/ENFILE (and ENOBUFS/ENOMEM) pause accepting briefly instead of
+  spinning on a readable listening socket, and are counted and logged (throttled).
+- **Handshake deadline.** One deadline from accept to the end of the geminio handshake,
+  covering TLS: the TLS handshake gets it whole, and the geminio handshake what is left
+  (`ServerConnection.start(connect_timeout)`). Failed TLS handshakes are counted and logged
+  (throttled): they are what scanners and misconfigured clients produce.
+
+A connection costs no task once admitted: the admission is a short task (the transport is
+created by a coroutine), done before the first byte is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import ssl as ssl_module
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...throttled_log import ThrottledLog
+
+__all__ = [
+    "Admitted",
+    "Listener",
+    "ListenerLimits",
+    "ListenerObserver",
+    "bind_sockets",
+    "system_backlog",
+]
+
+log = logging.getLogger("frontier.geminio.listener")
+
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_TRANSIENT_ERRNOS = frozenset(
+    {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.ECONNRESET, errno.EINTR}
+)
+RESOURCE_PAUSE = 0.25
+"""Seconds accepting stays paused after running out of descriptors or memory."""
+
+
+def system_backlog() -> int:
+    """The kernel's cap on a listen backlog (`net.core.somaxconn`): the useful default."""
+    try:
+        value = int(Path("/proc/sys/net/core/somaxconn").read_text().strip())
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
+    return max(1, min(value, 65535))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenerLimits:
+    max_connections: int | None = None
+    """Connections at once, from accept to close; None: no bound (a test's choice)."""
+    max_connections_per_ip: int | None = None
+    """Connections at once from one source address; None: no bound."""
+    backlog: int | None = None
+    """The listen backlog; None: the system's `somaxconn`."""
+    handshake_timeout: float = 10.0
+    """Seconds from accept to the end of the handshake, TLS included."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "max_connections_per_ip", "backlog"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 (or None)")
+        if not self.handshake_timeout > 0:
+            raise ValueError("handshake_timeout must be positive")
+
+
+class ListenerObserver:
+    """What a listener reports (the gateway turns it into metrics); every method a no-op."""
+
+    def paused(self, paused: bool) -> None:
+        """Accepting stopped (True) at `max_connections`, or resumed (False)."""
+
+    def refused(self, reason: str) -> None:
+        """A connection was refused before any hook ran; `reason`: ``per_ip`` (closed at
+        accept) or ``heartbeat`` (asked for more than `max_heartbeat`)."""
+
+    def accept_failed(self, error: str) -> None:
+        """accept() failed for lack of resources; `error`: the errno name (EMFILE, ...)."""
+
+    def tls_failed(self, reason: str) -> None:
+        """A TLS handshake failed; `reason`: timeout, certificate, protocol, reset, other."""
+
+
+class Admitted(asyncio.Protocol):
+    """What the listener's protocol factory returns: the protocol gives its admission back
+    exactly once, when its connection is lost (`release_admission`)."""
+
+    __slots__ = ()
+
+    def release_admission(self) -> None:
+        raise NotImplementedError
+
+
+ProtocolFactory = Callable[["Listener", str, float], Admitted]
+"""(listener, source ip or "" when not tracked, handshake deadline in loop time)."""
+
+
+def bind_sockets(host: str | None, port: int, backlog: int) -> list[socket.socket]:
+    """Listening sockets for `host` (None or "": every interface, IPv4 and IPv6) as
+    `loop.create_server` binds them: SO_REUSEADDR, IPV6_V6ONLY, non-blocking."""
+    infos = socket.getaddrinfo(
+        host or None, port, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM,
+        flags=socket.AI_PASSIVE,
+    )  # fmt: skip
+    sockets: list[socket.socket] = []
+    seen: set[tuple[int, Any]] = set()
+    try:
+        for family, type_, proto, _, sockaddr in infos:
+            if (family, sockaddr) in seen:
+                continue
+            seen.add((family, sockaddr))
+            sock = socket.socket(family, type_, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(sockaddr)
+            except OSError as exc:
+                raise OSError(
+                    exc.errno, f"cannot bind {_format(sockaddr)}: {exc.strerror or exc}"
+                ) from None
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    if not sockets:
+        raise OSError(errno.EADDRNOTAVAIL, f"no address to bind for {host!r}")
+    return sockets
+
+
+def _format(sockaddr: Any) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def _tls_reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ssl_module.SSLCertVerificationError):
+        return "certificate"
+    if isinstance(exc, ssl_module.SSLError):
+        return "protocol"
+    if isinstance(exc, ConnectionError):
+        return "reset"
+    return "other"
+
+
+class Listener:
+    """Binds, accepts within `limits`, and hands each connection to `make_protocol`."""
+
+    def __init__(
+        self,
+        make_protocol: ProtocolFactory,
+        limits: ListenerLimits,
+        *,
+        name: str = "listener",
+        observer: ListenerObserver | None = None,
+    ) -> None:
+        self._make_protocol = make_protocol
+        self.limits = limits
+        self.name = name
+        self.observer = observer if observer is not None else ListenerObserver()
+        self._ssl: ssl_module.SSLContext | None = None
+        self._sockets: list[socket.socket] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watching = False
+        self._full = False
+        self._retry: asyncio.TimerHandle | None = None
+        self._admitting: set[asyncio.Task[None]] = set()
+        self._per_ip: dict[str, int] = {}
+        self._log = ThrottledLog(log)
+        self.connections = 0
+        """Connections accepted and not yet closed (handshakes included)."""
+
+    # --------------------------------------------------------------------------- set-up
+
+    async def start(
+        self, host: str | None, port: int, *, ssl: ssl_module.SSLContext | None = None
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._ssl = ssl
+        backlog = self.limits.backlog if self.limits.backlog is not None else system_backlog()
+        self._sockets = bind_sockets(host, port, backlog)
+        self._watch()
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return tuple(self._sockets)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful after binding port 0)."""
+        if not self._sockets:
+            raise RuntimeError(f"{self.name} is not listening")
+        port: int = self._sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def accepting(self) -> bool:
+        return self._watching
+
+    def stop_listening(self) -> None:
+        """Close the listening sockets (connections stay): the first step of a drain."""
+        self._unwatch()
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
+
+    async def close(self) -> None:
+        """Stop listening and abandon admissions in progress."""
+        self.stop_listening()
+        tasks = list(self._admitting)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ---------------------------------------------------------------------- accept loop
+
+    def _watch(self) -> None:
+        if self._watching or not self._sockets or self._loop is None:
+            return
+        for sock in self._sockets:
+            self._loop.add_reader(sock.fileno(), self._on_acceptable, sock)
+        self._watching = True
+
+    def _unwatch(self) -> None:
+        if not self._watching or self._loop is None:
+            return
+        for sock in self._sockets:
+            self._loop.remove_reader(sock.fileno())
+        self._watching = False
+
+    def _on_acceptable(self, sock: socket.socket) -> None:
+        limit = self.limits.max_connections
+        for _ in range(64):  # a batch per wake-up, then let other callbacks run
+            if limit is not None and self.connections >= limit:
+                self._pause_full()
+                return
+            try:
+                conn, addr = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _TRANSIENT_ERRNOS:
+                    continue
+                self._accept_error(exc)
+                return
+            self._admit(conn, addr)
+
+    def _accept_error(self, exc: OSError) -> None:
+        name = errno.errorcode.get(exc.errno or 0, "error")
+        self.observer.accept_failed(name)
+        self._log.warning(
+            f"accept:{name}",
+            "%s: accept() failed (%s: %s), %d connections open; pausing for %.2f s",
+            self.name, name, exc.strerror or exc, self.connections, RESOURCE_PAUSE,
+        )  # fmt: skip
+        self._unwatch()
+        if self._loop is not None and self._retry is None:
+            self._retry = self._loop.call_later(RESOURCE_PAUSE, self._retry_accepting)
+
+    def _retry_accepting(self) -> None:
+        self._retry = None
+        if not self._full:
+            self._watch()
+
+    def _pause_full(self) -> None:
+        if self._full:
+            return
+        self._full = True
+        self._unwatch()
+        self.observer.paused(True)
+        self._log.warning(
+            "full",
+            "%s: %d connections (max_connections): not accepting until one closes",
+            self.name, self.connections,
+        )  # fmt: skip
+
+    def _admit(self, conn: socket.socket, addr: Any) -> None:
+        per_ip = self.limits.max_connections_per_ip
+        ip = ""
+        if per_ip is not None:
+            ip = str(addr[0]) if isinstance(addr, tuple) else ""
+            if self._per_ip.get(ip, 0) >= per_ip:
+                conn.close()
+                self.observer.refused("per_ip")
+                self._log.info(
+                    f"per_ip:{ip}",
+                    "%s: refused a connection from %s: %d open from there "
+                    "(max_connections_per_ip)",
+                    self.name, ip, per_ip,
+                )  # fmt: skip
+                return
+            self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        self.connections += 1
+        conn.setblocking(False)
+        assert self._loop is not None
+        deadline = self._loop.time() + self.limits.handshake_timeout
+        task = self._loop.create_task(self._connect(conn, ip, deadline))
+        self._admitting.add(task)
+        task.add_done_callback(self._admitting.discard)
+
+    async def _connect(self, conn: socket.socket, ip: str, deadline: float) -> None:
+        assert self._loop is not None
+        made: list[Admitted] = []
+
+        def factory() -> Admitted:
+            protocol = self._make_protocol(self, ip, deadline)
+            made.append(protocol)
+            return protocol
+
+        ssl = self._ssl
+        try:
+            await self._loop.connect_accepted_socket(
+                factory,
+                conn,
+                ssl=ssl,
+                ssl_handshake_timeout=max(deadline - self._loop.time(), 0.001)
+                if ssl is not None
+                else None,
+            )
+        except BaseException as exc:
+            conn.close()
+            if made:
+                made[0].release_admission()  # once only, whoever calls it first
+            else:
+                self.release(ip)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            if ssl is not None:
+                # asyncio reports its handshake timeout as ConnectionAbortedError: a failure
+                # at the deadline is the deadline's.
+                late = self._loop.time() >= deadline - 0.01
+                reason = "timeout" if late else _tls_reason(exc)
+                self.observer.tls_failed(reason)
+                self._log.info(
+                    f"tls:{reason}",
+                    "%s: TLS handshake from %s failed (%s): %s",
+                    self.name, ip or "a client", reason, exc or type(exc).__name__,
+                )  # fmt: skip
+            elif not isinstance(exc, (OSError, EOFError)):
+                log.warning("%s: admitting a connection failed", self.name, exc_info=exc)
+
+    def release(self, ip: str) -> None:
+        """A connection admitted with source `ip` ended (called once per admission)."""
+        self.connections -= 1
+        if ip:
+            left = self._per_ip.get(ip, 1) - 1
+            if left > 0:
+                self._per_ip[ip] = left
+            else:
+                self._per_ip.pop(ip, None)
+        limit = self.limits.max_connections
+        if self._full and (limit is None or self.connections < limit):
+            self._full = False
+            self.observer.paused(False)
+            if self._sockets and self._retry is None:
+                self._watch()
