@@ -47,6 +47,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 import yaml
@@ -156,7 +157,8 @@ def gateway(workdir: Path, max_edges: int) -> Iterator[Gateway]:
 @contextlib.contextmanager
 def idle_edges(port: int, count: int) -> Iterator[dict[str, object]]:
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_gateway_peers.py"), "edges", HOST, str(port), str(count), "20"],
+        [sys.executable, str(HERE / "_gateway_peers.py"), "edges", HOST, str(port),
+         str(count), "20"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -234,8 +236,8 @@ async def flooder(port: int, evicted: asyncio.Future[float]) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (HOST, port))
-    reader, writer = await asyncio.open_connection(sock=sock)
-    writer.transport.pause_reading()
+    _, writer = await asyncio.open_connection(sock=sock)
+    cast(asyncio.Transport, writer.transport).pause_reading()
     writer.write(encode(ConnPacket(packet_id=1, heartbeat=20)))
     chunk = b"".join(
         encode(RequestPacket(packet_id=i, session_id=1, key=b"nobody")) for i in range(2, 2002)
@@ -376,7 +378,13 @@ class Row:
 def build_rows(res: Results) -> list[Row]:
     variant = f"{res.edges:,} idle edges, flooder + {res.holder:,} held connections"
     return [
-        Row("unrelated pair's RPC p99 under attack", "ms", res.attacked.p99_ms(), res.quiet.p99_ms(), variant),
+        Row(
+            "unrelated pair's RPC p99 under attack",
+            "ms",
+            res.attacked.p99_ms(),
+            res.quiet.p99_ms(),
+            variant,
+        ),
         Row(
             "gateway RSS growth during the phase",
             "MB",
