@@ -12,7 +12,7 @@ import logging
 import time
 
 from ..gateway.addr import split_addr
-from ..gateway.tls import server_ssl_context
+from ..gateway.tls import check_certificates, not_after_gauge, server_ssl_context
 from ..httpserve import HttpListener
 from ..listen import Listener, bind
 from .config import FrontlasConfig, load_config
@@ -85,6 +85,11 @@ class Frontlas:
 
     async def start(self) -> None:
         config = self.config
+        for where, tls in (
+            ("control_plane.listen", config.control_plane.listen.tls),
+            ("frontier_plane.listen", config.frontier_plane.listen.tls),
+        ):
+            check_certificates(tls, where, not_after_gauge(self.metrics.tls_not_after, where))
         try:
             if config.observability.enable:
                 from ..gateway.observability import build_observability_app

@@ -48,3 +48,9 @@ class FrontlasMetrics:
             ["reason"],
             registry=r,
         )
+        self.tls_not_after = Gauge(
+            "frontlas_tls_certificate_not_after_timestamp_seconds",
+            "When each configured server certificate expires (Unix time).",
+            ["listener", "cert"],
+            registry=r,
+        )

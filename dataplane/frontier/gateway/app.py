@@ -12,7 +12,6 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 from ..geminio.aio import Server, ServerHooks
@@ -28,7 +27,7 @@ from .metrics import GatewayMetrics
 from .mq import build_bridges
 from .registry import Registry
 from .servicebound import Servicebound
-from .tls import check_certificates, server_ssl_context
+from .tls import check_certificates, not_after_gauge, server_ssl_context
 
 __all__ = ["Gateway", "split_addr"]
 
@@ -162,7 +161,7 @@ class Gateway:
             ("edgebound.listen", config.edgebound.listen.tls),
             ("controlplane.listen", config.controlplane.listen.tls),
         ):
-            check_certificates(tls, where, self._report_not_after(where))
+            check_certificates(tls, where, not_after_gauge(self.metrics.tls_not_after, where))
         sb_host, sb_port = split_addr(config.servicebound.listen.addr, "servicebound.listen.addr")
         eb_host, eb_port = split_addr(config.edgebound.listen.addr, "edgebound.listen.addr")
         try:
@@ -203,14 +202,6 @@ class Gateway:
             self.budget.services,
             self.budget.nofile,
         )
-
-    def _report_not_after(self, where: str) -> Callable[[str, float], None]:
-        gauge = self.metrics.tls_not_after
-
-        def report(path: str, not_after: float) -> None:
-            gauge.labels(where, path).set(not_after)
-
-        return report
 
     async def _start_observability(self) -> None:
         from ..httpserve import HttpListener

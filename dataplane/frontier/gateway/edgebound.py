@@ -30,7 +30,6 @@ import time
 
 from ..conventions import EdgePresence
 from ..geminio.aio import End, ServerHooks
-from ..geminio.events import CloseReason
 from .departures import Departures
 from .errors import ForwardError
 from .exchange import Exchange
@@ -168,18 +167,14 @@ class Edgebound:
         self._departures.begin(end)
         self.metrics.edges_online.set(len(self.registry.edges))
         reason = end.close_reason
-        if reason is not None:
-            if reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
-                self.metrics.heartbeat_timeouts.labels("edge").inc()
-            elif reason.reason is CloseReason.SLOW_CONSUMER:
-                self.metrics.slow_consumers.labels("edgebound").inc()
-                log.warning(
-                    "edge %d from %s: %s",
-                    entry.edge_id,
-                    entry.addr,
-                    reason.detail,
-                    extra={"edge_id": entry.edge_id},
-                )
+        if self.metrics.ended("edge", reason) and reason is not None:
+            log.warning(
+                "edge %d from %s: %s",
+                entry.edge_id,
+                entry.addr,
+                reason.detail,
+                extra={"edge_id": entry.edge_id},
+            )
         log.debug(
             "edge %d offline (%s)",
             entry.edge_id,

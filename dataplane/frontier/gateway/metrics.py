@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import Metric
 
 from ..geminio.aio.listener import ListenerObserver
+from ..geminio.events import CloseReason, ConnectionClosed
 
 __all__ = ["BOUNDS", "DIRECTIONS", "KINDS", "GatewayMetrics"]
 
@@ -201,6 +202,18 @@ class GatewayMetrics:
 
     def rejected(self, side: str, reason: str) -> None:
         self.connections.labels(side, "rejected", reason).inc()
+
+    def ended(self, side: str, close: ConnectionClosed | None) -> bool:
+        """Count why a connection of `side` (edge, service) ended, where a metric says so;
+        True if it was dropped as a slow consumer (worth a log line)."""
+        if close is None:
+            return False
+        if close.reason is CloseReason.HEARTBEAT_TIMEOUT:
+            self.heartbeat_timeouts.labels(side).inc()
+        elif close.reason is CloseReason.SLOW_CONSUMER:
+            self.slow_consumers.labels(f"{side}bound").inc()
+            return True
+        return False
 
     def listener_observer(self, bound: str) -> ListenerObserver:
         return _ListenerMetrics(self, bound)

@@ -17,7 +17,6 @@ import logging
 
 from ..conventions import ConventionError, ServiceMeta
 from ..geminio.aio import End, ServerHooks
-from ..geminio.events import CloseReason
 from .departures import Departures
 from .errors import ForwardError
 from .exchange import Exchange
@@ -106,18 +105,14 @@ class Servicebound:
         self.registry.remove_service(entry)
         self.metrics.services_online.set(len(self.registry.services))
         reason = end.close_reason
-        if reason is not None:
-            if reason.reason is CloseReason.HEARTBEAT_TIMEOUT:
-                self.metrics.heartbeat_timeouts.labels("service").inc()
-            elif reason.reason is CloseReason.SLOW_CONSUMER:
-                self.metrics.slow_consumers.labels("servicebound").inc()
-                log.warning(
-                    "service %d from %s: %s",
-                    entry.service_id,
-                    entry.addr,
-                    reason.detail,
-                    extra={"service_id": entry.service_id},
-                )
+        if self.metrics.ended("service", reason) and reason is not None:
+            log.warning(
+                "service %d from %s: %s",
+                entry.service_id,
+                entry.addr,
+                reason.detail,
+                extra={"service_id": entry.service_id},
+            )
         log.info(
             "service %d offline (%s)",
             entry.service_id,

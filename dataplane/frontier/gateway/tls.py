@@ -14,10 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
+from prometheus_client import Gauge
 
 from .config import TLS, ConfigError
 
-__all__ = ["EXPIRY_WARNING", "check_certificates", "client_ssl_context", "server_ssl_context"]
+__all__ = [
+    "EXPIRY_WARNING",
+    "check_certificates",
+    "client_ssl_context",
+    "not_after_gauge",
+    "server_ssl_context",
+]
 
 log = logging.getLogger("frontier.tls")
 
@@ -115,3 +122,12 @@ def check_certificates(
         log.warning("%s", text)
         warnings.append(text)
     return warnings
+
+
+def not_after_gauge(gauge: Gauge, where: str) -> Callable[[str, float], None]:
+    """`check_certificates`'s report into a gauge labelled (listener, cert)."""
+
+    def report(cert: str, not_after: float) -> None:
+        gauge.labels(where, cert).set(not_after)
+
+    return report

@@ -1,10 +1,14 @@
-"""frontlas's two ports behind tokens: a frontier must present `frontier_plane.token` to
-register (else a rogue process could claim edges and misroute every `ClusterService`), and
-the cluster API needs `control_plane.token` as a bearer token (the OpenAPI document stays
-open). Real frontlas, gateway and redis-server, in process."""
+"""frontlas's security options. Its two ports behind tokens: a frontier must present
+`frontier_plane.token` to register (else a rogue process could claim edges and misroute
+every `ClusterService`), and the cluster API needs `control_plane.token` as a bearer token
+(the OpenAPI document stays open). A server certificate near its expiry is warned about.
+Real frontlas, gateway and redis-server, in process."""
 
 from __future__ import annotations
 
+import logging
+import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,6 +21,7 @@ from frontier.sdk import ClusterService, Edge
 from frontier.sdk.cluster import FrontlasError
 from support.frontlas import frontier_meta, frontlas_config
 from support.gateway import gateway_config, until
+from support.pki import make_pki
 from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
@@ -97,3 +102,21 @@ async def test_the_api_needs_its_token_and_a_cluster_service_uses_it(
                     assert await cluster.call(edge.edge_id, "where", timeout=10) == b"fr-a"
             finally:
                 await edge.close()
+
+
+async def test_a_certificate_about_to_expire_is_warned_about(
+    redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = make_pki(tmp_path)  # its certificates live for an hour
+    tls = {"enable": True, "certs": [{"cert": str(pki.server_cert), "key": str(pki.server_key)}]}
+    config = frontlas_config(
+        redis_server.addr, control_plane={"listen": {"addr": "127.0.0.1:0", "tls": tls}}
+    )
+    with caplog.at_level(logging.WARNING, logger="frontier.tls"):
+        async with Frontlas(config) as frontlas:
+            gauge = frontlas.metrics.tls_not_after.labels(
+                "control_plane.listen", str(pki.server_cert)
+            )
+            assert 0 < gauge._value.get() - time.time() <= 3600
+    assert "control_plane.listen.tls.certs[0]" in caplog.text
+    assert "expires on" in caplog.text
