@@ -99,7 +99,7 @@ GATEWAY_CONFIG = {
     "servicebound": {"listen": {"addr": f"{HOST}:0"}},
     "edgebound": {"listen": {"addr": f"{HOST}:0"}},
     "observability": {"enable": False},
-    "log": {"level": "info"},
+    "log": {"level": "info", "output": "stderr"},  # stdout is the control pipe
 }
 DIRECT = "direct geminio End-to-End, no gateway"
 
@@ -136,6 +136,7 @@ class Row:
             "baseline_name": self.baseline_name,
             "ratio": self.ratio,
             "better": self.better,
+            "target": self.target,
         }
 
 

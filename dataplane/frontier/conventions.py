@@ -33,6 +33,7 @@ __all__ = [
     "MAX_EDGE_ID",
     "RPC_EDGE_OFFLINE",
     "RPC_EDGE_ONLINE",
+    "RPC_EDGE_READY",
     "RPC_GET_EDGE_ID",
     "ConventionError",
     "EdgePresence",
@@ -46,7 +47,10 @@ __all__ = [
 RPC_GET_EDGE_ID = "get_edge_id"
 RPC_EDGE_ONLINE = "edge_online"
 RPC_EDGE_OFFLINE = "edge_offline"
-CONTROL_RPCS = frozenset({RPC_GET_EDGE_ID, RPC_EDGE_ONLINE, RPC_EDGE_OFFLINE})
+RPC_EDGE_READY = "edge_ready"
+"""Ours: sent (same presence JSON as edge_online) once the gateway has accepted an edge
+and routes to it; Go services never register it, so Go deployments never see it."""
+CONTROL_RPCS = frozenset({RPC_GET_EDGE_ID, RPC_EDGE_ONLINE, RPC_EDGE_OFFLINE, RPC_EDGE_READY})
 
 ERR_EDGE_NOT_ONLINE = "edge not online"
 ERR_SERVICE_NOT_ONLINE = "service not online"

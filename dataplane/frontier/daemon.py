@@ -1,9 +1,11 @@
 """What the `frontier` and `frontlas` commands share: flags, config loading, logging, the
 event loop, and exit codes (2 for a configuration error, 1 when it cannot start).
 
-Flags as upstream (`--config`, `--loglevel`, `--log-format`) plus `--print-default-config`,
-`--log-level` (the spelling of `--log-format`'s family, same as `--loglevel`) and `--version`;
-for logging, flag > environment > file > default, as upstream.
+Flags: `--config`, `--log-level` (upstream's `--loglevel` too), `--log-format`,
+`--log-output`, `--log-file` (as upstream), `--print-default-config` and `--version`
+(`frontier.cli_flags`, spelled the same by every command); for logging,
+flag > environment > file > default, as upstream. A command adds its own flags to the
+parser and applies them over the loaded config with `overrides` (frontd's).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -18,11 +21,25 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
-from . import __version__
-from .logs import configure_logging
+from .cli_flags import add_log_flags, add_version_flag, choice
+from .logs import OUTPUTS, LogFileSettings, configure_logging
 from .strict_yaml import ConfigError
+from .version import version_line
 
 __all__ = ["daemon_main", "daemon_parser", "on_stop_signals", "stop_event"]
+
+
+class _LogFile(Protocol):
+    @property
+    def path(self) -> str: ...
+    @property
+    def max_size(self) -> int: ...
+    @property
+    def max_backups(self) -> int: ...
+    @property
+    def max_age(self) -> int: ...
+    @property
+    def compress(self) -> bool: ...
 
 
 class _LogSettings(Protocol):
@@ -30,6 +47,10 @@ class _LogSettings(Protocol):
     def level(self) -> str: ...
     @property
     def format(self) -> Literal["text", "json"]: ...
+    @property
+    def output(self) -> Literal["stdout", "stderr", "file", "both"]: ...
+    @property
+    def file(self) -> _LogFile: ...
 
 
 class _Config(Protocol):
@@ -55,21 +76,31 @@ def on_stop_signals(callback: Callable[[], None]) -> None:
 
 def daemon_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", metavar="FILE", help="YAML config (default: built-in)")
-    parser.add_argument(
-        "--log-level",
-        "--loglevel",
-        dest="loglevel",
-        choices=("debug", "info", "warn", "warning", "error"),
-        default=None,
+    add_log_flags(
+        parser,
+        level_help="; over env LOG_LEVEL and log.level",
+        format_help="; over env LOG_FORMAT and log.format",
     )
-    parser.add_argument("--log-format", choices=("text", "json"), default=None)
+    parser.add_argument(
+        "--log-output",
+        type=choice(OUTPUTS),
+        default=None,
+        metavar="OUTPUT",
+        help=f"{'|'.join(OUTPUTS)}; over env LOG_OUTPUT and log.output",
+    )
+    parser.add_argument(
+        "--log-file",
+        default=None,
+        metavar="PATH",
+        help="the log file for output file or both; over env LOG_FILE and log.file.path",
+    )
     parser.add_argument(
         "--print-default-config",
         action="store_true",
         help="print the full default config, every key documented, and exit",
     )
+    add_version_flag(parser)
     return parser
 
 
@@ -96,7 +127,24 @@ def daemon_main(
     except ConfigError as exc:
         print(f"{prog}: config error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(args.loglevel or config.log.level, args.log_format or config.log.format)
+    log = config.log
+    try:
+        configure_logging(
+            args.log_level or log.level,
+            args.log_format or log.format,
+            output=args.log_output or log.output,
+            file=LogFileSettings(
+                path=args.log_file or log.file.path,
+                max_size=log.file.max_size,
+                max_backups=log.file.max_backups,
+                max_age=log.file.max_age,
+                compress=log.file.compress,
+            ),
+        )
+    except OSError as exc:
+        print(f"{prog}: cannot open the log file: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("frontier.daemon").info("%s", version_line(prog))
     runner: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
     try:
         import uvloop

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import ssl as ssl_module
 from http import HTTPStatus
 from types import TracebackType
@@ -166,7 +167,12 @@ class HttpListener:
             return _JsonErrorsProtocol(server, loop=loop, listener=self, **options)
 
         return await loop.create_server(
-            protocol, self.host, self._requested_port, ssl=self._ssl, backlog=self._backlog
+            protocol,
+            self.host,
+            self._requested_port,
+            ssl=self._ssl,
+            backlog=self._backlog,
+            reuse_address=True,  # a restart must not wait out TIME_WAIT
         )
 
     @property
@@ -207,6 +213,12 @@ class HttpListener:
                 status,
                 _reason(exc, message),
             )
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The listening sockets (empty before `start()` and after `close()`)."""
+        server = self._server if self._runner is not None else None
+        return tuple(getattr(server, "sockets", None) or ())
 
     @property
     def scheme(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 __all__ = ["ThrottledLog"]
 
@@ -39,9 +39,11 @@ class ThrottledLog:
         msg: str,
         *args: object,
         exc_info: BaseException | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> bool:
         """Write `msg % args` (with `exc_info`'s traceback, if given) unless a line of this
-        `kind` was written less than `interval` seconds ago; True if written."""
+        `kind` was written less than `interval` seconds ago; True if written. `extra`: the
+        record's fields, as for `logging.Logger.log` (``edge_id``, ``service_id``)."""
         now = self._clock()
         last = self._state.get(kind)
         if last is not None and now - last[0] < self._interval:
@@ -54,14 +56,18 @@ class ThrottledLog:
         if suppressed:
             msg += " (%d more like it in the last %.0f s)"
             args = (*args, suppressed, now - last[0] if last is not None else 0.0)
-        self._logger.log(level, msg, *args, exc_info=exc_info)
+        self._logger.log(level, msg, *args, exc_info=exc_info, extra=extra)
         return True
 
-    def warning(self, kind: str, msg: str, *args: object) -> bool:
-        return self.log(logging.WARNING, kind, msg, *args)
+    def warning(
+        self, kind: str, msg: str, *args: object, extra: Mapping[str, object] | None = None
+    ) -> bool:
+        return self.log(logging.WARNING, kind, msg, *args, extra=extra)
 
-    def info(self, kind: str, msg: str, *args: object) -> bool:
-        return self.log(logging.INFO, kind, msg, *args)
+    def info(
+        self, kind: str, msg: str, *args: object, extra: Mapping[str, object] | None = None
+    ) -> bool:
+        return self.log(logging.INFO, kind, msg, *args, extra=extra)
 
     def _prune(self, now: float) -> None:
         """Kinds are few by design; if a caller makes them many, forget the quiet ones

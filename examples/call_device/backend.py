@@ -4,10 +4,13 @@ hooks and calls ``read_sensor`` on one of them by edge ID, printing each reading
 
     python examples/call_device/backend.py --addr 127.0.0.1:30011 [--device greenhouse-1]
 
-It waits for a device to come online (start it before or after the backend: the backend
-must be running when the device connects, since presence hooks report connections, not
-state). ``--count N`` stops after N readings; by default it reads forever, every
-``--interval`` seconds.
+Start it before the devices: presence hooks report connections as they happen, not who is
+already connected, so a device that connected earlier stays unknown until it reconnects.
+A device joins the list on ``edge_ready`` (the gateway routes to it from then on; an
+``edge_online`` hook runs while the gateway still decides, too early to call the device)
+and leaves it on ``edge_offline``. ``--count N`` stops after N readings; by default it
+reads forever, every ``--interval`` seconds. An error from the device (say, ``--sensors
+bogus``: "no such sensor: bogus") ends the backend with exit code 1.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from frontier.sdk import ERR_EDGE_NOT_ONLINE, EdgePresence, EndError, RPCError, 
 
 Output = Callable[[str], None]
 
-TRANSIENT = frozenset({ERR_EDGE_NOT_ONLINE, "no such rpc: read_sensor"})
-"""Errors worth retrying at once: the device just left (its offline event is on the way),
-or we called it before it finished registering its RPCs after connecting."""
+TRANSIENT = frozenset({ERR_EDGE_NOT_ONLINE})
+"""Worth retrying: the device just left (its edge_offline is on the way)."""
+
+
+class DeviceError(Exception):
+    """The device answered with an error: retrying would not help."""
 
 
 def say(line: str) -> None:
@@ -41,7 +47,7 @@ class Devices:
         self.out = out
         self._changed = asyncio.Event()
 
-    def came_online(self, presence: EdgePresence) -> None:
+    def ready(self, presence: EdgePresence) -> None:
         name = presence.meta.decode(errors="replace")
         self.online[presence.edge_id] = name
         self.out(f"device {name!r} online as edge {presence.edge_id} from {presence.addr}")
@@ -74,7 +80,8 @@ async def run(
     """Read `count` times (0: forever) from a device, then return."""
     service = Service(addr, name="backend")
     devices = Devices(out)
-    await service.on_edge_online(devices.came_online)
+    # Registered before connecting: part of the connection, so no device is missed.
+    await service.on_edge_ready(devices.ready)
     await service.on_edge_offline(devices.went_offline)
     async with service:
         out(f"backend online (service id {service.service_id}), waiting for devices")
@@ -86,9 +93,10 @@ async def run(
                 raw = await service.call(edge_id, "read_sensor", sensors.encode(), timeout=10)
             except RPCError as exc:
                 out(f"calling {name!r} (edge {edge_id}) failed: {exc.text}")
-                if exc.text in TRANSIENT:
-                    await asyncio.sleep(min(interval, 0.2))
-                    continue
+                if exc.text not in TRANSIENT:
+                    raise DeviceError(f"{name!r} (edge {edge_id}): {exc.text}") from None
+                await asyncio.sleep(min(interval, 0.2))
+                continue
             else:
                 reading = json.loads(raw)
                 text = json.dumps(reading, sort_keys=True)
@@ -125,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(serve())
-    except (OSError, EndError) as exc:
+    except (OSError, EndError, DeviceError) as exc:
         print(f"backend: {exc}", file=sys.stderr)
         return 1
     return 0

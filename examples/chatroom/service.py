@@ -2,7 +2,7 @@
 """Chat room service: relays every message an edge publishes on topic "chat" to every other
 online edge.
 
-It learns who is online from the gateway's presence hooks (`edge_online` / `edge_offline`)
+It learns who is online from the gateway's presence hooks (`edge_ready` / `edge_offline`)
 and addresses each member by edge ID. The edges' meta is their nickname.
 
     python examples/chatroom/service.py --addr 127.0.0.1:30011
@@ -79,7 +79,7 @@ async def run(addr: str, name: str, out: Output = say) -> None:
     room = ChatRoom(service, out)
     # Hooks registered before start() are in place when the connection comes up, so no
     # edge can join unnoticed.
-    await service.on_edge_online(room.joined)
+    await service.on_edge_ready(room.joined)  # routable: a message to it arrives
     await service.on_edge_offline(room.left)
     async with service:
         out(f"chat service {name!r} online (service id {service.service_id})")

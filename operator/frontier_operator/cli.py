@@ -11,12 +11,16 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Final
+
+from frontier.cli_flags import add_log_flags, add_version_flag, choice
+from frontier.version import package_version
 
 DEFAULT_LIVENESS: Final = "http://0.0.0.0:8080/healthz"
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-LOG_FORMATS: Final = ("full", "plain", "json")
+LOG_FORMATS: Final = ("text", "json", "plain")
+"""``text`` is kopf's full format (time, logger, level, message; ``full`` is accepted too),
+``plain`` the message only; the names shared with frontier and frontlas mean the same."""
 
 _EPILOG = """\
 environment:
@@ -29,13 +33,6 @@ environment:
   FRONTIER_OPERATOR_LOG_LEVEL         default for --log-level
   KUBECONFIG                          used outside a cluster (in a pod: the service account)
 """
-
-
-def _version() -> str:
-    try:
-        return metadata.version("frontier-py")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,30 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"liveness endpoint to serve (default {DEFAULT_LIVENESS}; 'none' disables it)",
     )
-    parser.add_argument(
-        "--log-level",
-        type=str.upper,
-        choices=LOG_LEVELS,
-        default=os.environ.get("FRONTIER_OPERATOR_LOG_LEVEL", "INFO").upper(),
-        help="log level (default INFO)",
-    )
-    parser.add_argument(
-        "--log-format", choices=LOG_FORMATS, default="full", help="log line format (default full)"
+    add_log_flags(
+        parser,
+        level_type=_LOG_LEVEL,
+        level_default=os.environ.get("FRONTIER_OPERATOR_LOG_LEVEL", "INFO"),
+        level_help="; default info (env FRONTIER_OPERATOR_LOG_LEVEL)",
+        formats=LOG_FORMATS,
+        format_aliases={"full": "text"},
+        format_default="text",
+        format_help="; default text (kopf's full format; plain: the message only)",
     )
     parser.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file to use")
     parser.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    add_version_flag(parser)
     return parser
+
+
+_LOG_LEVEL = choice(LOG_LEVELS, {"WARN": "WARNING"})
+"""Upper-case canonical names (kopf's and logging's); any case is accepted."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.log_level not in LOG_LEVELS:
-        parser.error(f"unknown log level {args.log_level!r} (FRONTIER_OPERATOR_LOG_LEVEL?)")
 
     try:
         import kopf
+        import kubernetes.config
 
         from .handlers import make_registry
         from .kube import KubeConnection
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         debug=args.log_level == "DEBUG",
         quiet=args.log_level in ("WARNING", "ERROR"),
         log_format={
-            "full": kopf.LogFormat.FULL,
+            "text": kopf.LogFormat.FULL,
             "plain": kopf.LogFormat.PLAIN,
             "json": kopf.LogFormat.JSON,
         }[args.log_format],
@@ -119,12 +119,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     connection = KubeConnection(
         kubeconfig=args.kubeconfig, context=args.context, request_timeout=config.request_timeout
     )
+    try:
+        connection.configuration()  # kopf would retry a login that cannot work, forever
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        print(f"frontier-operator: no Kubernetes credentials: {exc}", file=sys.stderr)
+        return 1
     registry = make_registry(config=config, connection=connection)
     namespaces: list[str] = args.namespace
     liveness = None if args.liveness.lower() in ("", "none") else args.liveness
     logging.getLogger(__name__).info(
         "frontier-operator %s: %s; images %s, %s",
-        _version(),
+        package_version(),
         f"namespaces {', '.join(namespaces)}" if namespaces else "all namespaces",
         config.images.frontier,
         config.images.frontlas,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -208,21 +209,40 @@ class KubeConnection:
         self._api: KubeApi | None = None
 
     def configuration(self) -> kubernetes.client.Configuration:
+        """The loaded configuration; raises `kubernetes.config.ConfigException` saying
+        every place it looked (the service account, then the kubeconfig) and why each
+        failed."""
         if self._configuration is None:
             cfg = kubernetes.client.Configuration()
             load_incluster: Callable[..., None] = kubernetes.config.load_incluster_config
             load_kubeconfig: Callable[..., None] = kubernetes.config.load_kube_config
+            in_cluster = ""
             if self._kubeconfig is None and self._context is None:
                 try:
                     load_incluster(client_configuration=cfg)
-                except kubernetes.config.ConfigException:
-                    load_kubeconfig(client_configuration=cfg)
-            else:
+                except kubernetes.config.ConfigException as exc:
+                    in_cluster = f"no in-cluster service account ({_reason(exc)}), and "
+                else:
+                    self._configuration = cfg
+                    return cfg
+            try:
                 load_kubeconfig(
                     config_file=self._kubeconfig, context=self._context, client_configuration=cfg
                 )
+            except Exception as exc:  # a malformed file raises TypeError, YAMLError, ...
+                raise kubernetes.config.ConfigException(
+                    f"{in_cluster}no usable kubeconfig ({self._kubeconfig_source()}: "
+                    f"{_reason(exc)})"
+                ) from exc
             self._configuration = cfg
         return self._configuration
+
+    def _kubeconfig_source(self) -> str:
+        if self._kubeconfig is not None:
+            return f"--kubeconfig {self._kubeconfig}"
+        if env := os.environ.get("KUBECONFIG"):
+            return f"KUBECONFIG={env}"
+        return "~/.kube/config"
 
     def login(self) -> kopf.ConnectionInfo:
         """Credentials for kopf, mirroring ``kopf.login_via_client`` for this configuration."""
@@ -254,6 +274,15 @@ class KubeConnection:
             client.user_agent = FIELD_MANAGER
             self._api = KubeApi(client, request_timeout=self._request_timeout)
         return self._api
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message without a trailing full stop (it goes inside a sentence)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, kubernetes.config.ConfigException):
+        return str(exc).rstrip(".")
+    return f"not a kubeconfig: {type(exc).__name__}: {exc}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def line_for(addr: str, derivation: Derivation = "md5", secret: str = SECRET) ->
 class FrontdProcess:
     """`frontd` with `args` (and `config` as a YAML file) on loopback, port 0 unless given.
 
-    stderr is read by a thread into `lines`, so the process never blocks on a full pipe."""
+    stdout and stderr are read by a thread into `lines`, so the process never blocks on a
+    full pipe."""
 
     def __init__(
         self,
@@ -64,8 +65,13 @@ class FrontdProcess:
         self._changed = threading.Condition()
 
     def start(self, timeout: float = 30.0) -> FrontdProcess:
-        self.process = subprocess.Popen(
-            self.argv, env=self.env, stderr=subprocess.PIPE, text=True, start_new_session=True
+        self.process = subprocess.Popen(  # logs go to stdout; errors before logging to stderr
+            self.argv,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
         line = self.wait_for("frontd up", timeout)
@@ -77,8 +83,8 @@ class FrontdProcess:
 
     def _read(self) -> None:
         assert self.process is not None
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
                 self._changed.notify_all()

@@ -68,8 +68,8 @@ def _overrides(args: argparse.Namespace, config: FrontdConfig) -> FrontdConfig:
     config = apply_flags(args, config)
     # the workers configure logging themselves from the config: carry the flags into it
     log = config.log
-    if args.loglevel:
-        log = dataclasses.replace(log, level=args.loglevel)
+    if args.log_level:
+        log = dataclasses.replace(log, level=args.log_level)
     if args.log_format:
         log = dataclasses.replace(log, format=args.log_format)
     return dataclasses.replace(config, log=log)

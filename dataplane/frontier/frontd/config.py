@@ -3,9 +3,9 @@
 Precedence is flag > environment > file > default, as for `frontier` and `frontlas`. The
 environment variables are the original frontd's (``SECRET``, ``BACKEND_TIMEOUT``,
 ``LISTEN_PORT``, ``MAX_HTTP_HEADER_SIZE``) plus ``FRONTD_SECRET`` (preferred over
-``SECRET``) and ``LOG_LEVEL`` / ``LOG_FORMAT``. The secret is best given through the
-environment or ``secret_file`` (a mounted Kubernetes Secret): a ``--secret`` flag is visible
-to every user of the host in the process list.
+``SECRET``) and ``LOG_LEVEL`` / ``LOG_FORMAT`` / ``LOG_OUTPUT`` / ``LOG_FILE``. The secret is
+best given through the environment or ``secret_file`` (a mounted Kubernetes Secret): a
+``--secret`` flag is visible to every user of the host in the process list.
 """
 
 from __future__ import annotations
@@ -42,9 +42,22 @@ DEFAULT_PORT = 4043
 
 
 @dataclass(frozen=True)
+class LogFile:
+    path: str = "/var/log/frontier/frontd.log"
+    max_size: int = 100
+    max_backups: int = 5
+    max_age: int = 30
+    compress: bool = False
+
+
+@dataclass(frozen=True)
 class Log:
     level: Literal["debug", "info", "warn", "warning", "error"] = "info"
+    output: Literal["stdout", "stderr", "file", "both"] = "stdout"
     format: Literal["text", "json"] = "text"
+    file: LogFile = field(default_factory=LogFile)
+    """Used with output file or both, by a single process (not with `listen.reuse`:
+    worker processes write to the supervisor's stdout/stderr)."""
 
 
 @dataclass(frozen=True)
@@ -149,9 +162,11 @@ def _apply_env(config: FrontdConfig, env: Mapping[str, str]) -> FrontdConfig:
             raise ConfigError(f"MAX_HTTP_HEADER_SIZE: {value!r} is not a byte count")
         config = replace(config, handshake=replace(config.handshake, max_header=int(value)))
     log = config.log
-    for key, attr in (("LOG_LEVEL", "level"), ("LOG_FORMAT", "format")):
+    for key, attr in (("LOG_LEVEL", "level"), ("LOG_FORMAT", "format"), ("LOG_OUTPUT", "output")):
         if value := env.get(key):
             log = replace(log, **{attr: convert(typing.get_type_hints(Log)[attr], value, key)})
+    if value := env.get("LOG_FILE"):
+        log = replace(log, file=replace(log.file, path=value))
     return replace(config, log=log)
 
 
@@ -234,6 +249,11 @@ def validate(config: FrontdConfig, *, need_secret: bool = True) -> FrontdConfig:
         )
     if not config.derivations:
         raise ConfigError("derivations: give at least one of md5, sha256, pbkdf2")
+    if config.listen.reuse and config.log.output in ("file", "both"):
+        raise ConfigError(
+            "log.output: file and both need one process; with listen.reuse the workers "
+            "log to stdout or stderr"
+        )
     if len(set(config.derivations)) != len(config.derivations):
         raise ConfigError("derivations: each derivation at most once")
     split_addr(config.listen.addr, "listen.addr")
@@ -292,7 +312,14 @@ secret_file: ""            # a file holding the secret (a mounted Kubernetes Sec
 derivations: [md5, sha256, pbkdf2]  # key derivations tried, in order               (--md)
 log:
   level: info              # debug | info | warn | error       (env LOG_LEVEL, --log-level)
+  output: stdout           # stdout | stderr | file | both      (env LOG_OUTPUT, --log-output)
   format: text             # text | json                        (env LOG_FORMAT, --log-format)
+  file:                    # for output file or both, without listen.reuse (env LOG_FILE)
+    path: /var/log/frontier/frontd.log
+    max_size: 100          # MB before rotation
+    max_backups: 5
+    max_age: 30            # days
+    compress: false
 listen:
   addr: 0.0.0.0:{DEFAULT_PORT}       # env LISTEN_PORT replaces the port           (--addr)
   reuse: false             # SO_REUSEPORT worker processes, supervised         (--reuse)

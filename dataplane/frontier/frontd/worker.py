@@ -66,7 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"frontd worker {index}: bad configuration from the supervisor: {exc}", file=sys.stderr
         )
         return 2
-    configure_logging(config.log.level, config.log.format)
+    # never a file here (validated): the supervisor's stdout or stderr
+    configure_logging(
+        config.log.level,
+        config.log.format,
+        output="stderr" if config.log.output == "stderr" else "stdout",
+    )
     runner: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
     with contextlib.suppress(ImportError):  # uvloop is a dependency on Linux
         import uvloop

@@ -14,6 +14,7 @@ import time
 from ..gateway.addr import split_addr
 from ..gateway.tls import check_certificates, not_after_gauge, server_ssl_context
 from ..httpserve import HttpListener
+from ..listen import Listener, bind
 from .config import FrontlasConfig, load_config
 from .metrics import FrontlasMetrics
 from .plane import FrontierPlane
@@ -23,6 +24,12 @@ from .repo import Repository, TTLs
 __all__ = ["Frontlas"]
 
 log = logging.getLogger("frontier.frontlas")
+
+CLUSTER_API = Listener("cluster API", "control_plane.listen.addr", "FRONTLAS_CONTROLPLANE_PORT")
+FRONTIER_PLANE = Listener(
+    "frontier plane", "frontier_plane.listen.addr", "FRONTLAS_FRONTIERPLANE_PORT"
+)
+OBSERVABILITY = Listener("observability", "observability.addr", "FRONTLAS_OBSERVABILITY_PORT")
 
 #: How long a Redis PING result is reused by readiness probes (they may come often).
 _READY_CACHE_SECONDS = 1.0
@@ -90,7 +97,7 @@ class Frontlas:
                 host, port = split_addr(config.observability.addr, "observability.addr")
                 app = build_observability_app(ready=self.ready, registry=self.metrics.registry)
                 self._observability = HttpListener(app, host, port)
-                await self._observability.start()
+                await bind(OBSERVABILITY, host, port, self._observability.start())
                 self._http.append(self._observability)
             from .api import build_cluster_app
 
@@ -102,12 +109,13 @@ class Frontlas:
                 port,
                 ssl=server_ssl_context(listen.tls, "control_plane.listen"),
             )
-            await self._api.start()
+            await bind(CLUSTER_API, host, port, self._api.start())
             self._http.append(self._api)
             fp = config.frontier_plane.listen
             host, port = split_addr(fp.addr, "frontier_plane.listen.addr")
-            await self.plane.server.start(
-                host or None, port, ssl=server_ssl_context(fp.tls, "frontier_plane.listen")
+            ssl = server_ssl_context(fp.tls, "frontier_plane.listen")
+            await bind(
+                FRONTIER_PLANE, host, port, self.plane.server.start(host or None, port, ssl=ssl)
             )
         except BaseException:
             await self.close()

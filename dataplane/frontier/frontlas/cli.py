@@ -1,6 +1,6 @@
 """The `frontlas` command: load the config, run frontlas until SIGTERM/SIGINT.
 
-Flags as frontier (`--config`, `--loglevel`, `--log-format`, `--print-default-config`).
+Flags as frontier's (`frontier.daemon`: `--config`, `--log-level`, `--log-format`, `--version`...).
 Without `--config`: the embedded defaults (Redis on 127.0.0.1:6379, env overrides apply).
 """
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..gateway.config import TLS, Listen, Log, LogFile, Pprof, Rlimit, log_from_env
+from ..gateway.config import TLS, Listen, Log, LogFile, Pprof, Rlimit, log_from_env, log_yaml
 from ..strict_yaml import ConfigError, build, convert, load_yaml, with_port
 
 __all__ = [
@@ -184,6 +184,12 @@ def _apply_env(config: FrontlasConfig, env: Mapping[str, str]) -> FrontlasConfig
     if token := env.get("FRONTLAS_FRONTIERPLANE_TOKEN"):
         fp = replace(fp, token=token)
 
+    obs = config.observability
+    if port := env.get("FRONTLAS_OBSERVABILITY_PORT"):
+        obs = dataclasses.replace(
+            obs, addr=with_port(obs.addr, port, "FRONTLAS_OBSERVABILITY_PORT")
+        )
+
     mode = env.get("REDIS_TYPE") or redis.mode
     redis = replace(
         redis, mode=convert(typing.get_type_hints(RedisConfig)["mode"], mode, "REDIS_TYPE")
@@ -221,7 +227,9 @@ def _apply_env(config: FrontlasConfig, env: Mapping[str, str]) -> FrontlasConfig
         redis = replace(redis, password=password)
 
     log = log_from_env(config.log, env)
-    return replace(config, control_plane=cp, frontier_plane=fp, redis=redis, log=log)
+    return replace(
+        config, control_plane=cp, frontier_plane=fp, redis=redis, observability=obs, log=log
+    )
 
 
 def _validate(config: FrontlasConfig) -> None:
@@ -243,19 +251,13 @@ def default_config_yaml() -> str:
     return _DEFAULT_YAML
 
 
-_DEFAULT_YAML = """\
+_DEFAULT_YAML = (
+    """\
 # frontlas configuration: every key at its default. Keys follow the Go frontlas's
 # frontlas.yaml, so existing files load unchanged; unknown keys are an error.
-log:
-  level: info              # debug | info | warn | error          (env LOG_LEVEL)
-  output: stdout           # stdout | stderr | file | both        (env LOG_OUTPUT)
-  format: text             # text | json                          (env LOG_FORMAT)
-  file:                    # used when output is file or both     (env LOG_FILE for path)
-    path: /var/log/frontier/frontlas.log
-    max_size: 100
-    max_backups: 5
-    max_age: 30
-    compress: false
+"""
+    + log_yaml("/var/log/frontier/frontlas.log")
+    + """\
 daemon:                    # accepted for compatibility
   rlimit:
     enable: false
@@ -329,5 +331,6 @@ redis:
     insecure_skip_verify: false
 observability:             # /healthz, /readyz (Redis reachable), /metrics
   enable: true
-  addr: 0.0.0.0:9092
+  addr: 0.0.0.0:9092       # env FRONTLAS_OBSERVABILITY_PORT replaces the port
 """
+)

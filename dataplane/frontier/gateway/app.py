@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ..geminio.aio import Server, ServerHooks
+from ..listen import Listener, bind
 from .addr import split_addr
 from .config import FrontierConfig, load_config
 from .edgebound import Edgebound
@@ -31,6 +32,11 @@ from .tls import check_certificates, not_after_gauge, server_ssl_context
 __all__ = ["Gateway", "split_addr"]
 
 log = logging.getLogger("frontier.gateway")
+
+SERVICEBOUND = Listener("servicebound", "servicebound.listen.addr", "FRONTIER_SERVICEBOUND_PORT")
+EDGEBOUND = Listener("edgebound", "edgebound.listen.addr", "FRONTIER_EDGEBOUND_PORT")
+CONTROL_API = Listener("control API", "controlplane.listen.addr", "FRONTIER_CONTROLPLANE_PORT")
+OBSERVABILITY = Listener("observability", "observability.addr", "FRONTIER_OBSERVABILITY_PORT")
 
 
 class Gateway:
@@ -163,9 +169,19 @@ class Gateway:
                 await self.mq.start()
             if config.observability.enable:
                 await self._start_observability()
-            await self._service_server.start(sb_host or None, sb_port, ssl=sb_ssl)
+            await bind(
+                SERVICEBOUND,
+                sb_host,
+                sb_port,
+                self._service_server.start(sb_host or None, sb_port, ssl=sb_ssl),
+            )
             self._service_port = self._service_server.port
-            await self._edge_server.start(eb_host or None, eb_port, ssl=eb_ssl)
+            await bind(
+                EDGEBOUND,
+                eb_host,
+                eb_port,
+                self._edge_server.start(eb_host or None, eb_port, ssl=eb_ssl),
+            )
             self._edge_port = self._edge_server.port
             if config.controlplane.enable:
                 await self._start_control()
@@ -194,7 +210,7 @@ class Gateway:
         host, port = split_addr(self.config.observability.addr, "observability.addr")
         app = build_observability_app(ready=lambda: self.ready, registry=self.metrics.registry)
         listener = HttpListener(app, host, port)
-        await listener.start()
+        await bind(OBSERVABILITY, host, port, listener.start())
         self._observability = listener
         self._http.append(listener)
 
@@ -236,7 +252,7 @@ class Gateway:
         listener = HttpListener(
             app, host, port, ssl=server_ssl_context(listen.tls, "controlplane.listen")
         )
-        await listener.start()
+        await bind(CONTROL_API, host, port, listener.start())
         self._control = listener
         self._http.append(listener)
 

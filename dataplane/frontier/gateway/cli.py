@@ -1,6 +1,7 @@
 """The `frontier` command: load the config, run the gateway, drain on SIGTERM.
 
-Flags as upstream (`--config`, `--loglevel`, `--log-format`), plus `--print-default-config`.
+Flags: those of `frontier.daemon` (`--config`, `--log-level` or upstream's `--loglevel`,
+`--log-format`, `--log-output`, `--log-file`, `--print-default-config`, `--version`).
 Precedence for logging is flag > environment > file > default, as upstream. Without
 `--config` the gateway runs standalone with the embedded defaults (no Redis, no frontlas).
 """

@@ -8,14 +8,16 @@ back to a default in production. No file at all is a working standalone gateway.
 Beyond upstream (documented in :func:`default_config_yaml`): ``exchange.hashby: consistent``,
 ``exchange.presence_hooks``, ``exchange.forward_timeout``, ``controlplane.token``,
 ``daemon.drain_seconds``, and the env overrides ``FRONTIER_ID``,
-``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR`` and ``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``.
+``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR``, ``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``,
+``FRONTIER_CONTROLPLANE_PORT`` and ``FRONTIER_OBSERVABILITY_PORT`` (so that several
+gateways share a host with one config file).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -81,6 +83,12 @@ class LogFile:
     max_backups: int = 5
     max_age: int = 30
     compress: bool = False
+
+    _convert: ClassVar[Mapping[str, Callable[[Any, str], Any]]] = {
+        "max_size": nonneg_int,
+        "max_backups": nonneg_int,
+        "max_age": nonneg_int,
+    }
 
 
 @dataclass(frozen=True)
@@ -281,6 +289,12 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
     if port := env.get("FRONTIER_EDGEBOUND_PORT"):
         addr = with_port(eb.listen.addr, port, "FRONTIER_EDGEBOUND_PORT")
         eb = replace(eb, listen=replace(eb.listen, addr=addr))
+    cp, obs = config.controlplane, config.observability
+    if port := env.get("FRONTIER_CONTROLPLANE_PORT"):
+        addr = with_port(cp.listen.addr, port, "FRONTIER_CONTROLPLANE_PORT")
+        cp = replace(cp, listen=replace(cp.listen, addr=addr))
+    if port := env.get("FRONTIER_OBSERVABILITY_PORT"):
+        obs = replace(obs, addr=with_port(obs.addr, port, "FRONTIER_OBSERVABILITY_PORT"))
     if adv := env.get("FRONTIER_SERVICEBOUND_ADVERTISED_ADDR"):
         sb = replace(sb, listen=replace(sb.listen, advertised_addr=adv))
     if adv := env.get("FRONTIER_EDGEBOUND_ADVERTISED_ADDR"):
@@ -315,7 +329,16 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
         frontlas = replace(frontlas, token=token)
 
     log = log_from_env(config.log, env)
-    return replace(config, servicebound=sb, edgebound=eb, daemon=daemon, frontlas=frontlas, log=log)
+    return replace(
+        config,
+        servicebound=sb,
+        edgebound=eb,
+        controlplane=cp,
+        observability=obs,
+        daemon=daemon,
+        frontlas=frontlas,
+        log=log,
+    )
 
 
 def log_from_env(log: Log, env: Mapping[str, str]) -> Log:
@@ -338,19 +361,34 @@ def default_config_yaml() -> str:
     return _DEFAULT_YAML
 
 
-_DEFAULT_YAML = """\
+def log_yaml(path: str) -> str:
+    """The documented ``log`` section at its defaults (frontier's and frontlas's differ only
+    in the file's path)."""
+    return _LOG_YAML.format(path=path)
+
+
+_LOG_YAML = """\
+log:                       # flag > env > this file
+  level: info              # debug | info | warning | error  (env LOG_LEVEL, flag --log-level)
+  output: stdout           # stdout | stderr | file | both   (env LOG_OUTPUT, --log-output)
+                           # both: stdout and the file
+  format: text             # text | json                     (env LOG_FORMAT, --log-format)
+  file:                    # for output file or both; the directory is created
+    path: {path}   # env LOG_FILE, --log-file
+    max_size: 100          # MB: a line that would pass it rotates the file first (0: 100)
+    max_backups: 5         # rotated files kept, the newest (0: all)
+    max_age: 30            # days a rotated file is kept (0: no limit)
+    compress: false        # gzip rotated files
+"""
+
+
+_DEFAULT_YAML = (
+    """\
 # frontier configuration: every key at its default. Keys follow the Go frontier's
 # frontier.yaml, so existing files load unchanged; unknown keys are an error.
-log:
-  level: info              # debug | info | warn | error          (env LOG_LEVEL, flag --loglevel)
-  output: stdout           # stdout | stderr | file | both        (env LOG_OUTPUT)
-  format: text             # text | json                          (env LOG_FORMAT, --log-format)
-  file:                    # used when output is file or both     (env LOG_FILE for path)
-    path: /var/log/frontier/frontier.log
-    max_size: 100          # MB before rotation
-    max_backups: 5
-    max_age: 30            # days
-    compress: false
+"""
+    + log_yaml("/var/log/frontier/frontier.log")
+    + """\
 daemon:
   rlimit:
     enable: false          # raise RLIMIT_NOFILE to nofile at start-up
@@ -420,7 +458,7 @@ controlplane:              # REST control API
   enable: false
   listen:
     network: tcp
-    addr: 0.0.0.0:30010
+    addr: 0.0.0.0:30010    # env FRONTIER_CONTROLPLANE_PORT replaces the port
     advertised_addr: ""
     tls:
       enable: false
@@ -455,7 +493,7 @@ frontlas:                  # cluster mode (env FRONTLAS_ADDR enables it with tha
   token: ""                # ours: frontlas's frontier_plane.token, if set (env FRONTLAS_TOKEN)
 observability:             # /healthz /readyz /metrics
   enable: true
-  addr: 0.0.0.0:9091
+  addr: 0.0.0.0:9091       # env FRONTIER_OBSERVABILITY_PORT replaces the port
 mqm:                       # external MQ bridges (docs/mq.md); none is enabled by default.
                            # Every key, commented out at its default; durations in seconds.
 #  fanout: false           # true: every bridge listing a topic gets its messages (plus one
@@ -543,3 +581,4 @@ mqm:                       # external MQ bridges (docs/mq.md); none is enabled b
 #    producer:
 #      channels: []        # topics this bridge takes: the channel or stream key
 """
+)

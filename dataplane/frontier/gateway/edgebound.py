@@ -114,7 +114,12 @@ class Edgebound:
         elif ip == held_ip:
             self.metrics.edge_id_conflicts.labels("held").inc()
             self.metrics.rejected("edge", "replace_hold")
-            log.info("edge %d: refused a reconnect from %s, which just lost the ID", edge_id, ip)
+            log.info(
+                "edge %d: refused a reconnect from %s, which just lost the ID",
+                edge_id,
+                ip,
+                extra={"edge_id": edge_id},
+            )
             raise ForwardError("edge id in use by another connection; retry later")
 
     def _replace(self, old: EdgeEntry, new: EdgeEntry) -> None:
@@ -128,7 +133,11 @@ class Edgebound:
                 self._prune_holds()
                 self._holds[new.edge_id] = (old.ip, time.monotonic() + self.replace_hold)
         log.info(
-            "edge %d: connection from %s replaced by one from %s", new.edge_id, old.addr, new.addr
+            "edge %d: connection from %s replaced by one from %s",
+            new.edge_id,
+            old.addr,
+            new.addr,
+            extra={"edge_id": new.edge_id},
         )
         self._departures.abandon(old)
 
@@ -148,7 +157,10 @@ class Edgebound:
         self.exchange.attach_edge(entry)
         self.metrics.accepted("edge")
         self.metrics.edges_online.set(len(self.registry.edges))
-        log.debug("edge %d online from %s", entry.edge_id, entry.addr)
+        log.debug(
+            "edge %d online from %s", entry.edge_id, entry.addr, extra={"edge_id": entry.edge_id}
+        )
+        self.hooks.edge_ready(_presence(entry), entry.ip)  # routable from here on
 
     async def on_offline(self, end: End) -> None:
         self._admitted.pop(end, None)  # admitted but gone before its ConnAck went out
@@ -161,8 +173,19 @@ class Edgebound:
         self.metrics.edges_online.set(len(self.registry.edges))
         reason = end.close_reason
         if self.metrics.ended("edge", reason) and reason is not None:
-            log.warning("edge %d from %s: %s", entry.edge_id, entry.addr, reason.detail)
-        log.debug("edge %d offline (%s)", entry.edge_id, reason.reason.value if reason else "")
+            log.warning(
+                "edge %d from %s: %s",
+                entry.edge_id,
+                entry.addr,
+                reason.detail,
+                extra={"edge_id": entry.edge_id},
+            )
+        log.debug(
+            "edge %d offline (%s)",
+            entry.edge_id,
+            reason.reason.value if reason else "",
+            extra={"edge_id": entry.edge_id},
+        )
         try:
             # After any newcomer for this ID is admitted or refused: replaced connections
             # are not offline (the edge is), refused newcomers leave this one's offline due.

@@ -275,6 +275,7 @@ class Exchange:
                 "edge %d opened a stream to unknown service %r",
                 edge.edge_id,
                 stream.peer,
+                extra={"edge_id": edge.edge_id},
             )
             self.metrics.offline[_STREAM_TO_SERVICE].inc()
             self.metrics.streams_refused.labels("to_service", "no_target").inc()
@@ -330,6 +331,7 @@ class Exchange:
                 "service %d opened a stream to edge %r, which is not online",
                 service.service_id,
                 stream.peer,
+                extra={"service_id": service.service_id},
             )
             self.metrics.offline[_STREAM_TO_EDGE].inc()
             self.metrics.streams_refused.labels("to_edge", "no_target").inc()
@@ -356,8 +358,16 @@ class Exchange:
         try:
             target = await open_stream(meta=source.meta, peer=peer)
         except EndError as exc:
+            # `peer` names the opener, the source stream's peer its target
+            edge, service = (source.peer, peer) if splice.to_edge else (peer, source.peer)
             _peer_log.info(
-                f"stream:{_open_failure(exc)}", "opening the far half of %r failed: %s", source, exc
+                f"stream:{_open_failure(exc)}",
+                "opening the far half of a stream %s edge %s %s service %r failed: %s",
+                "to" if splice.to_edge else "from",
+                edge,
+                "from" if splice.to_edge else "to",
+                service,
+                exc,
             )
             self.metrics.failed[kind].inc()
             self.metrics.streams_refused.labels(kind[1], _open_failure(exc)).inc()

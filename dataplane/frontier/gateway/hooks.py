@@ -4,6 +4,11 @@
 rejects the connection) and `edge_offline` reports its departure. Upstream sends presence
 events to one service picked by `exchange.hashby`; `exchange.presence_hooks: all` sends them
 to every service that registered the hook (an online error from any one rejects the edge).
+
+`edge_ready` (ours) follows once the edge is accepted and routed to: `edge_online` runs
+while the gateway still decides, so a service calling the edge from it (the natural thing
+to do) got "edge not online". It is a notification: sent without a task (a future and a
+callback), its answer only counted.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..conventions import (
     ERR_SERVICE_NOT_ONLINE,
     RPC_EDGE_OFFLINE,
     RPC_EDGE_ONLINE,
+    RPC_EDGE_READY,
     RPC_GET_EDGE_ID,
     ConventionError,
     EdgePresence,
@@ -158,4 +164,25 @@ class ControlHooks:
                     presence.edge_id,
                     service.service_id,
                     error_text(result),
+                    extra={"edge_id": presence.edge_id, "service_id": service.service_id},
                 )
+
+    def edge_ready(self, presence: EdgePresence, ip: str) -> None:
+        """Tell the services that registered `edge_ready` (picked as for the other
+        presence hooks) that the edge is routable now. Synchronous: called right after
+        the edge entered the registry; nothing is sent when nobody registered it."""
+        targets = self._targets(RPC_EDGE_READY, presence.edge_id, ip)
+        if not targets:
+            return
+        payload = presence.encode()
+        for service in targets:
+            try:
+                future = service.end.call_future(RPC_EDGE_READY, payload, timeout=self.timeout)
+            except EndError:  # the service is going away; it misses the notification
+                self.metrics.hook_calls.labels(RPC_EDGE_READY, "error").inc()
+                continue
+            future.add_done_callback(self._edge_ready_done)
+
+    def _edge_ready_done(self, future: asyncio.Future[bytes]) -> None:
+        failed = future.cancelled() or future.exception() is not None
+        self.metrics.hook_calls.labels(RPC_EDGE_READY, "error" if failed else "ok").inc()

@@ -94,6 +94,7 @@ class Servicebound:
             entry.service,
             list(entry.topics),
             entry.addr,
+            extra={"service_id": entry.service_id},
         )
 
     def on_offline(self, end: End) -> None:
@@ -105,8 +106,19 @@ class Servicebound:
         self.metrics.services_online.set(len(self.registry.services))
         reason = end.close_reason
         if self.metrics.ended("service", reason) and reason is not None:
-            log.warning("service %d from %s: %s", entry.service_id, entry.addr, reason.detail)
-        log.info("service %d offline (%s)", entry.service_id, reason.reason.value if reason else "")
+            log.warning(
+                "service %d from %s: %s",
+                entry.service_id,
+                entry.addr,
+                reason.detail,
+                extra={"service_id": entry.service_id},
+            )
+        log.info(
+            "service %d offline (%s)",
+            entry.service_id,
+            reason.reason.value if reason else "",
+            extra={"service_id": entry.service_id},
+        )
         self._departures.finish(end)  # synchronous: the cleanup is complete here
 
     async def kick(self, entry: ServiceEntry, *, duplicate: bool = False) -> None:

@@ -11,6 +11,8 @@ same idle check the server has, off by default to match Go.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .conn_config import ConnectionConfig
 from .conn_errors import ConnectionStateError, ProtocolViolation
 from .connection import Connection
@@ -31,7 +33,7 @@ __all__ = ["ClientConnection"]
 
 class ClientConnection(Connection):
     side = Side.CLIENT
-    __slots__ = ("_peer_timeout",)
+    __slots__ = ("_methods", "_peer_timeout")
 
     def __init__(
         self,
@@ -41,9 +43,16 @@ class ClientConnection(Connection):
         heartbeat: int = 20,
         peer_timeout: float | None = None,
         config: ConnectionConfig | None = None,
+        methods: Iterable[str] = (),
     ) -> None:
         """`client_id` is the ID we want (0: let the server choose); `heartbeat` is the
-        advertised interval in seconds, one of 5, 20, 80, 320 (Go clients always say 20)."""
+        advertised interval in seconds, one of 5, 20, 80, 320 (Go clients always say 20).
+
+        `methods` are served on session 1 from the moment the ConnAck is processed, and
+        registered with the peer right then: a call that arrives right behind the ConnAck
+        (in the same read, even) finds them, where methods registered once `Connected`
+        was seen would answer it "no such rpc". `Connected.registers` lists their
+        register IDs."""
         if heartbeat not in HEARTBEAT_INTERVALS:
             raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
         if not 0 <= client_id <= U64_MAX:
@@ -55,6 +64,7 @@ class ClientConnection(Connection):
         self._client_id = client_id
         self._heartbeat = heartbeat
         self._peer_timeout = peer_timeout
+        self._methods = tuple(dict.fromkeys(methods))
 
     def start(self) -> None:
         """Send the ConnPacket (call once the transport is up)."""
@@ -99,10 +109,11 @@ class ClientConnection(Connection):
             self._send_disconn()
             return
         self._mux.start(self._meta)
+        registers = tuple(self.register(1, method) for method in self._methods)
         self._out.timers.set(HEARTBEAT_TIMER, float(self._heartbeat))
         if self._peer_timeout is not None:
             self._start_idle_timer(self._peer_timeout)
-        self._out.emit(Connected(self._client_id, self._meta, self._heartbeat))
+        self._out.emit(Connected(self._client_id, self._meta, self._heartbeat, registers))
 
     def _heartbeat_due(self) -> None:
         if self._fsm.state is ConnState.CONNED:

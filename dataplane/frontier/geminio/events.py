@@ -107,11 +107,16 @@ class ConnectRequested:
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """The handshake succeeded; session 1 exists from now on."""
+    """The handshake succeeded; session 1 exists from now on.
+
+    `registers`: client only, the register IDs of the methods given to the connection
+    before the handshake (``ClientConnection(methods=...)``), already served; each gets a
+    `RegisterAcked` (or `OperationAborted`) like a `register()` call's."""
 
     client_id: int
     meta: bytes
     heartbeat: int
+    registers: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,10 +110,13 @@ def to_bytes(reply: Reply) -> bytes:
     raise TypeError(f"an RPC handler must return bytes or None, not {type(reply).__name__}")
 
 
-async def apply_registrations(end: End, methods: dict[str, Handler]) -> None:
+async def apply_registrations(
+    end: End, methods: dict[str, Handler], applied: dict[str, Handler] | None = None
+) -> None:
     """Register every method on a new connection, including any added meanwhile (a
-    `register()` made while the connection is being set up must not be skipped)."""
-    applied: dict[str, Handler] = {}
+    `register()` made while the connection is being set up must not be skipped).
+    `applied`: those already registered (given to `connect()`)."""
+    applied = dict(applied or {})
     while pending := [(m, h) for m, h in methods.items() if applied.get(m) is not h]:
         # All at once: every handler is installed within one loop turn and the Register
         # packets leave together, instead of one round trip per method.
@@ -175,8 +178,9 @@ class _Redialer(RetryingClient):
 
     async def _dial_once(self) -> End | None:
         host, port = self._take_target()
+        initial = dict(self._methods)  # served from the handshake on
         try:
-            end = await connect(host, port, **self._connect_kwargs)
+            end = await connect(host, port, methods=initial, **self._connect_kwargs)
         except (OSError, EndError) as exc:
             _log.info("dialing %s:%s failed: %s", host, port, exc)
             self._on_attempt(exc)
@@ -186,7 +190,7 @@ class _Redialer(RetryingClient):
             self._on_attempt(exc)
             return None
         try:
-            await apply_registrations(end, self._methods)
+            await apply_registrations(end, self._methods, initial)
         except EndError as exc:
             _log.info("registering on %s:%s failed: %s", host, port, exc)
             self._on_attempt(exc)
@@ -294,6 +298,7 @@ class ClientBase:
     async def _start_single(self) -> None:
         errors: list[BaseException] = []
         for host, port in self._addresses:
+            initial = dict(self._methods)  # served from the handshake on
             connecting = asyncio.ensure_future(
                 connect(
                     host,
@@ -304,6 +309,7 @@ class ClientBase:
                     server_hostname=self._server_hostname,
                     heartbeat=self._heartbeat,
                     limits=self._limits(),
+                    methods=initial,
                 )
             )
             self._connecting = connecting  # close() cancels it
@@ -320,7 +326,7 @@ class ClientBase:
             finally:
                 self._connecting = None
             try:
-                await apply_registrations(end, self._methods)
+                await apply_registrations(end, self._methods, initial)
             except BaseException as exc:
                 end.abort()
                 if isinstance(exc, EndError):

@@ -30,7 +30,9 @@ from ..conventions import (
     MAX_EDGE_ID,
     RPC_EDGE_OFFLINE,
     RPC_EDGE_ONLINE,
+    RPC_EDGE_READY,
     RPC_GET_EDGE_ID,
+    EdgePresence,
 )
 from ..geminio.aio import (
     Backoff,
@@ -46,7 +48,7 @@ from ..geminio.aio import (
     Stream,
 )
 from ..geminio.packets import HEARTBEAT_INTERVALS
-from ._base import parse_address
+from ._base import maybe_await, parse_address
 from .service import EdgeIdHook, PresenceHook, Service, ServiceHandler, ServiceMessage
 
 __all__ = ["CONNECT_TIMEOUT", "QUEUE_SIZE", "ClusterService", "FrontierInfo", "FrontlasError"]
@@ -154,8 +156,11 @@ class _FrontierService(Service):
     """A `Service` that reports each lost connection, so that the cluster forgets the
     routes through that frontier at once instead of on the next failed call."""
 
-    def __init__(self, addr: str, *, on_lost: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(
+        self, addr: str, *, frontier_id: str, on_lost: Callable[[], None], **kwargs: Any
+    ) -> None:
         super().__init__(addr, **kwargs)
+        self.frontier_id = frontier_id
         self._on_lost = on_lost
 
     def _went_offline(self, end: End) -> None:
@@ -396,8 +401,36 @@ class ClusterService:
         await self._remember(RPC_EDGE_ONLINE, lambda service: service.on_edge_online(fn))
 
     async def on_edge_offline(self, fn: PresenceHook) -> None:
-        """`Service.on_edge_offline` on every frontier, present and future."""
-        await self._remember(RPC_EDGE_OFFLINE, lambda service: service.on_edge_offline(fn))
+        """`Service.on_edge_offline` on every frontier, present and future (the edge's
+        cached route through that frontier is forgotten first)."""
+
+        def apply(service: Service) -> Awaitable[None]:
+            frontier_id = getattr(service, "frontier_id", "")
+
+            async def offline(presence: EdgePresence) -> None:
+                self._routes.drop(presence.edge_id, frontier_id)  # only if still there
+                await maybe_await(fn(presence))
+
+            return service.on_edge_offline(offline)
+
+        await self._remember(RPC_EDGE_OFFLINE, apply)
+
+    async def on_edge_ready(self, fn: PresenceHook) -> None:
+        """`Service.on_edge_ready` on every frontier, present and future. The edge's
+        route is learnt from the frontier that reports it, before `fn` runs: a call from
+        `fn` goes straight there, even before frontlas has heard of the edge."""
+
+        def apply(service: Service) -> Awaitable[None]:
+            frontier_id = getattr(service, "frontier_id", "")
+
+            async def ready(presence: EdgePresence) -> None:
+                if frontier_id in self._frontiers:
+                    self._routes.put(presence.edge_id, frontier_id)
+                await maybe_await(fn(presence))
+
+            return service.on_edge_ready(ready)
+
+        await self._remember(RPC_EDGE_READY, apply)
 
     async def receive(self) -> ServiceMessage:
         """The next message an edge of any frontier published on our topics (answer it
@@ -526,6 +559,7 @@ class ClusterService:
         frontier_id = info.frontier_id
         service = _FrontierService(
             info.advertised_sb_addr,
+            frontier_id=frontier_id,
             on_lost=lambda: self._lost(frontier_id),
             **self._service_kwargs,
         )

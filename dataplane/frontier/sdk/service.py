@@ -17,6 +17,7 @@ from ..conventions import (
     MAX_EDGE_ID,
     RPC_EDGE_OFFLINE,
     RPC_EDGE_ONLINE,
+    RPC_EDGE_READY,
     RPC_GET_EDGE_ID,
     EdgePresence,
     ServiceMeta,
@@ -308,8 +309,21 @@ class Service(ClientBase):
     async def on_edge_online(self, fn: PresenceHook) -> None:
         """Be told of each edge that comes online: ``fn(EdgePresence)``, plain or async.
         Raising rejects the edge, which sees the exception's text (authentication).
-        The gateway tells only one of the services that registered this hook."""
+        The gateway tells only one of the services that registered this hook.
+
+        It runs while the gateway decides, so the edge is not reachable yet: to call or
+        publish to a new edge, use `on_edge_ready`."""
         await self._register(RPC_EDGE_ONLINE, presence_handler(fn))
+
+    async def on_edge_ready(self, fn: PresenceHook) -> None:
+        """Be told of each edge once the gateway accepted it and routes to it:
+        ``fn(EdgePresence)``, plain or async, after `on_edge_online` said yes. A call or
+        publish to the edge from here reaches it (an edge SDK serves the methods it
+        registered before connecting from its first moment online). What `fn` raises
+        changes nothing. As for the other presence hooks, the gateway tells one of the
+        services that registered it (``exchange.presence_hooks: all``: each). Ours: a Go
+        frontier never sends it."""
+        await self._register(RPC_EDGE_READY, presence_handler(fn))
 
     async def on_edge_offline(self, fn: PresenceHook) -> None:
         """Be told of each edge that went offline: ``fn(EdgePresence)``, plain or async."""

@@ -45,7 +45,7 @@ def openssl(*args: str, stdin: str) -> str:
 def test_version_and_the_shared_logging_flags() -> None:
     result = run("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"frontd {__version__}"
+    assert result.stdout.startswith(f"frontd {__version__} (")  # + how it was built
     help_text = run("--help").stdout
     for flag in ("--log-level", "--log-format", "--config", "--secret", "--addr", "--reuse",
                  "--workers", "--retry", "--timeout", "--buffer", "--pidfile", "--allow",

@@ -429,3 +429,32 @@ async def test_hooks_are_applied_on_every_frontier(cluster: Cluster) -> None:
                 assert await service.call(number, "where") == b"x"
             presence = await asyncio.wait_for(gone.get(), 5)
             assert presence.edge_id == number
+
+
+async def test_edge_ready_teaches_the_route_before_frontlas_knows_the_edge(
+    cluster: Cluster,
+) -> None:
+    """A call from `on_edge_ready` goes straight to the frontier that reported the edge:
+    frontlas, which hears of new edges a moment later, is not asked (here it never is);
+    `on_edge_offline` forgets the route again."""
+    answers: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+    offline: asyncio.Queue[int] = asyncio.Queue()
+    async with cluster.service() as service:
+
+        async def ready(presence: EdgePresence) -> None:
+            try:
+                answers.put_nowait(await service.call(presence.edge_id, "where", timeout=5))
+            except Exception as exc:
+                answers.put_nowait(exc)
+
+        await service.on_edge_ready(ready)
+        await service.on_edge_offline(lambda presence: offline.put_nowait(presence.edge_id))
+        edge = Edge(f"127.0.0.1:{cluster.b.edgebound_port}", edge_id=77, backoff=FAST)
+        await edge.register("where", lambda request: b"b")
+        async with edge:  # frontlas (the fake) is never told about edge 77
+            assert await asyncio.wait_for(answers.get(), 10) == b"b"
+        assert cluster.frontlas.hits[LOOKUP] == 0
+        assert await asyncio.wait_for(offline.get(), 10) == 77
+        with pytest.raises(RPCError, match=ERR_EDGE_NOT_ONLINE):
+            await service.call(77, "where", timeout=5)  # the route was forgotten: frontlas
+        assert cluster.frontlas.hits[LOOKUP] == 1

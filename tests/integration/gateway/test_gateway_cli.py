@@ -58,12 +58,12 @@ async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> 
         *FRONTIER,
         "--config",
         str(path),
-        "--loglevel",
+        "--loglevel",  # upstream's spelling of --log-level
         "info",
         "--log-format",
         "json",
         env=env,
-        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,  # log.output's default
     )
     try:
         line = await _log_line(process, b"frontier up")  # not a fixed time
@@ -88,11 +88,12 @@ async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> 
 
 
 async def _log_line(process: asyncio.subprocess.Process, text: bytes) -> bytes:
-    """The first stderr line containing `text`; fails with what came before if it ends."""
-    assert process.stderr is not None
+    """The first log line (stdout) containing `text`; fails with what came before if it
+    ends."""
+    assert process.stdout is not None
     lines: list[bytes] = []
     while True:
-        line = await asyncio.wait_for(process.stderr.readline(), 20)
+        line = await asyncio.wait_for(process.stdout.readline(), 20)
         assert line, b"".join(lines).decode()
         lines.append(line)
         if text in line:
@@ -112,8 +113,8 @@ async def test_a_second_signal_ends_the_drain_at_once(tmp_path: Path) -> None:
     )
     env = {**os.environ, "FRONTIER_DRAIN_SECONDS": "120"}
     process = await asyncio.create_subprocess_exec(
-        *FRONTIER, "--config", str(path), "--loglevel", "info",
-        env=env, stderr=asyncio.subprocess.PIPE,
+        *FRONTIER, "--config", str(path), "--log-level", "info",
+        env=env, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         await _log_line(process, b"frontier up")

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from frontier.conventions import EdgePresence, encode_edge_id
+from frontier.conventions import CONTROL_RPCS, EdgePresence, encode_edge_id
 from frontier.gateway import Gateway
 from frontier.geminio.aio import ConnectRejected, End, Request
 from support.gateway import connect_edge, connect_service, gateway_config, until
@@ -132,38 +132,47 @@ async def test_edge_offline_reaches_the_service_when_an_edge_leaves() -> None:
         await service.close()
 
 
+@pytest.mark.parametrize("hook", ["edge_online", "edge_ready"])
 @pytest.mark.parametrize(("mode", "expected_calls"), [("one", 1), ("all", 3)])
-async def test_presence_hooks_go_to_one_service_or_all(mode: str, expected_calls: int) -> None:
+async def test_presence_hooks_go_to_one_service_or_all(
+    hook: str, mode: str, expected_calls: int
+) -> None:
     async with Gateway(gateway_config(exchange={"presence_hooks": mode})) as gw:
         calls: list[int] = []
         services: list[End] = []
         for index in range(3):
             service = await connect_service(gw.servicebound_port, name=f"s{index}")
 
-            async def edge_online(request: Request, index: int = index) -> bytes:
+            async def presence(request: Request, index: int = index) -> bytes:
                 calls.append(index)
                 return b""
 
-            await service.register("edge_online", edge_online)
+            await service.register(hook, presence)
             services.append(service)
+        services.append(await connect_service(gw.servicebound_port, name="without-hooks"))
         edge = await connect_edge(gw.edgebound_port)
-        assert len(calls) == expected_calls
+        # edge_online is part of the handshake; edge_ready follows it
+        await until(lambda: len(calls) >= expected_calls, what=f"{hook} calls")
         await edge.close()
+        await until(lambda: edge.client_id not in gw.registry.edges, what="the edge gone")
+        assert len(calls) == expected_calls  # and no more came
         for service in services:
             await service.close()
 
 
-async def test_edges_cannot_call_control_rpcs() -> None:
+@pytest.mark.parametrize("method", sorted(CONTROL_RPCS))
+async def test_edges_cannot_call_control_rpcs(method: str) -> None:
     async with Gateway(gateway_config()) as gw:
         service = await connect_service(gw.servicebound_port)
 
-        async def edge_online(request: Request) -> bytes:
-            return b""
+        async def handler(request: Request) -> bytes:
+            # get_edge_id must answer an ID (0: the gateway picks one)
+            return encode_edge_id(0) if method == "get_edge_id" else b""
 
-        await service.register("edge_online", edge_online)
+        await service.register(method, handler)
         edge = await connect_edge(gw.edgebound_port)
         with pytest.raises(Exception, match="rpc not online"):
-            await edge.call("edge_online", b"{}")
+            await edge.call(method, b"{}")
         await edge.close()
         await service.close()
 

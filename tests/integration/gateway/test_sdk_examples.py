@@ -5,12 +5,9 @@ Every wait reads the processes' output up to an expected line, with a deadline."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import re
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -21,6 +18,7 @@ import pytest
 
 from frontier.gateway import Gateway
 from support.gateway import gateway_config
+from support.procs import Proc
 
 pytestmark = pytest.mark.integration
 
@@ -39,75 +37,6 @@ def frontier_cli_works() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
-
-
-class Proc:
-    """A subprocess whose output lines are read on demand, up to an expected one."""
-
-    def __init__(self, name: str, process: asyncio.subprocess.Process) -> None:
-        self.name = name
-        self.process = process
-        self.lines: list[str] = []
-
-    @classmethod
-    async def start(cls, name: str, *argv: str, stdin: bool = False) -> Proc:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        return cls(name, process)
-
-    async def expect(self, pattern: str, within: float = 15.0) -> re.Match[str]:
-        """Read lines until one matches `pattern`; fail with the output seen so far."""
-        assert self.process.stdout is not None
-        regex = re.compile(pattern)
-        try:
-            async with asyncio.timeout(within):
-                while True:
-                    raw = await self.process.stdout.readline()
-                    if not raw:
-                        raise AssertionError(
-                            f"{self.name} exited (rc={await self.process.wait()}) before "
-                            f"printing /{pattern}/; output:\n" + "\n".join(self.lines)
-                        )
-                    line = raw.decode(errors="replace").rstrip("\n")
-                    self.lines.append(line)
-                    if match := regex.search(line):
-                        return match
-        except TimeoutError:
-            raise AssertionError(
-                f"{self.name}: no /{pattern}/ within {within} s; output:\n" + "\n".join(self.lines)
-            ) from None
-
-    def send(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line.encode() + b"\n")
-
-    def close_stdin(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-
-    async def exited(self, within: float = 15.0) -> int:
-        """The exit code, once the process ended (its remaining output is kept)."""
-        assert self.process.stdout is not None
-        async with asyncio.timeout(within):
-            rest = await self.process.stdout.read()
-            self.lines.extend(rest.decode(errors="replace").splitlines())
-            return await self.process.wait()
-
-    async def stop(self, within: float = 15.0) -> int:
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-        return await self.exited(within)
-
-    def kill(self) -> None:
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
 
 
 @dataclass
@@ -252,5 +181,26 @@ async def test_call_device(gateway: Ports, procs: list[Proc]) -> None:
         assert {"temperature_c", "humidity_pct", "time"} <= set(reading)
     assert await backend.exited() == 0, "\n".join(backend.lines)  # --count 2 reached
     assert not any("'shed' (edge" in line and "reading" in line for line in backend.lines)
+    # edge_ready: the device is reachable by the time the backend learns of it, so the
+    # first call succeeds (edge_online came too early and always failed once)
+    assert not any("failed" in line for line in backend.lines), "\n".join(backend.lines)
     assert await device.stop() == 0, "\n".join(device.lines)
     assert await decoy.stop() == 0, "\n".join(decoy.lines)
+
+
+async def test_call_device_exits_non_zero_on_a_device_error(
+    gateway: Ports, procs: list[Proc]
+) -> None:
+    backend = await example(
+        procs, "backend", "call_device/backend.py", "--addr", gateway.servicebound,
+        "--sensors", "bogus", "--count", "3", "--interval", "0.05",
+    )  # fmt: skip
+    await backend.expect(r"backend online")
+    device = await example(procs, "device", "call_device/device.py", "--addr", gateway.edgebound)
+    await device.expect(r"online as edge \d+")
+    await backend.expect(r"failed: no such sensor: bogus")
+    assert await backend.exited() == 1, "\n".join(backend.lines)
+    assert any(line.startswith("backend: ") and "no such sensor: bogus" in line
+               for line in backend.lines)  # fmt: skip
+    assert not any("reading from" in line for line in backend.lines)
+    assert await device.stop() == 0

@@ -51,9 +51,45 @@ async def test_probe_fails_when_nothing_listens() -> None:
     with socket.socket() as sock:  # a port that was free a moment ago, now closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code, output = await asyncio.wait_for(_probe(port, "--timeout", "2"), 30)
-    assert code != 0
-    assert "FAIL rpc" in output
+    code, output = await asyncio.wait_for(_probe(port, "--wait", "0.3"), 30)
+    assert code == 1
+    assert f"FAIL reach: nothing accepts connections on 127.0.0.1:{port} (waited 0.3 s" in output
+    assert "FAIL rpc" not in output  # one clear line, not five failed checks
+
+
+async def test_probe_waits_for_a_server_started_after_it() -> None:
+    """`echo-server &` then `probe` at once, as the README pastes them: the probe waits
+    (--wait, default 5 s) instead of failing with "connection refused"."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "frontier.geminio", "probe", "--connect", f"127.0.0.1:{port}",
+        "--wait", "60", stderr=asyncio.subprocess.PIPE, env=ENV,
+    )  # fmt: skip
+    server = None
+    try:
+        assert probe.stderr is not None
+        line = (await asyncio.wait_for(probe.stderr.readline(), 30)).decode()
+        assert f"waiting up to 60.0 s for 127.0.0.1:{port}" in line  # it tried, and waits
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "frontier.geminio", "echo-server", "--listen",
+            f"127.0.0.1:{port}", stderr=asyncio.subprocess.DEVNULL, env=ENV,
+        )  # fmt: skip
+        rest = await asyncio.wait_for(probe.stderr.read(), 60)
+        assert await probe.wait() == 0, rest.decode()
+        assert "0 of 5 checks failed" in rest.decode()
+    finally:
+        for process in (probe, server):
+            if process is not None and process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                await process.wait()
+
+
+async def test_probe_rejects_a_bad_wait() -> None:
+    code, output = await asyncio.wait_for(_probe(1, "--wait", "-1"), 30)
+    assert code == 2
+    assert "expected seconds >= 0" in output
 
 
 async def test_probe_fails_against_a_server_that_hangs_up() -> None:

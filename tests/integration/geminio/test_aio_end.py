@@ -15,6 +15,7 @@ from frontier.geminio.aio import (
     End,
     OperationTimeout,
     PublishRejected,
+    RemoteError,
     Request,
     RPCError,
     Server,
@@ -438,5 +439,34 @@ def test_idle_end_runs_no_task_and_close_cancels_handlers(loop_factory: LoopFact
             for c in clients:
                 await c.close()
         assert asyncio.all_tasks() == baseline
+
+    run(loop_factory, main())
+
+
+def test_methods_given_to_connect_are_served_and_registered(loop_factory: LoopFactory) -> None:
+    """`connect(methods=...)`: served from the handshake on, known to the server when
+    `connect()` returns (its RegisterAcks awaited), and a refusal is `RemoteError`."""
+
+    async def main() -> None:
+        rec = Recorder()
+
+        async def echo(request: Request) -> bytes:
+            return request.data
+
+        async def twice(request: Request) -> bytes:
+            return request.data * 2
+
+        async with await start(rec, config=ConnectionConfig(max_remote_methods=2)) as server:
+            client = await connect("127.0.0.1", server.port, methods={"echo": echo, "twice": twice})
+            served = await rec.online.get()
+            assert await served.call("echo", b"a") == b"a"
+            assert await served.call("twice", b"b") == b"bb"
+            with pytest.raises(RemoteError, match="too many registered methods"):
+                await connect(
+                    "127.0.0.1",
+                    server.port,
+                    methods=dict.fromkeys(("x", "y", "z"), echo),
+                )
+            await client.close()
 
     run(loop_factory, main())

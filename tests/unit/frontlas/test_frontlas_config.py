@@ -73,6 +73,7 @@ def test_env_overrides_as_upstream() -> None:
         {
             "FRONTLAS_CONTROLPLANE_PORT": "1000",
             "FRONTLAS_FRONTIERPLANE_PORT": "1001",
+            "FRONTLAS_OBSERVABILITY_PORT": "1002",
             "REDIS_TYPE": "sentinel",
             "REDIS_ADDRS": "s1:26379, s2:26379",
             "REDIS_USER": "u",
@@ -86,6 +87,7 @@ def test_env_overrides_as_upstream() -> None:
     assert (config.log.level, config.log.file.path) == ("debug", "/tmp/frontlas.log")
     assert config.control_plane.listen.addr == "0.0.0.0:1000"
     assert config.frontier_plane.listen.addr == "0.0.0.0:1001"
+    assert config.observability.addr == "0.0.0.0:1002"
     assert config.redis.mode == "sentinel"
     assert config.redis.sentinel.addrs == ("s1:26379", "s2:26379")
     assert config.redis.sentinel.master_name == "mymaster"
@@ -105,6 +107,7 @@ def test_env_overrides_as_upstream() -> None:
         (None, {"REDIS_TYPE": "ring"}, "REDIS_TYPE"),
         (None, {"REDIS_DB": "zero"}, "REDIS_DB"),
         (None, {"FRONTLAS_CONTROLPLANE_PORT": "70000"}, "FRONTLAS_CONTROLPLANE_PORT"),
+        (None, {"FRONTLAS_OBSERVABILITY_PORT": "x"}, "FRONTLAS_OBSERVABILITY_PORT"),
         ({"redis": {"mode": "sentinel"}}, {}, "redis.sentinel.addrs"),
         (
             {"redis": {"mode": "sentinel", "sentinel": {"addrs": ["a:1"]}}},

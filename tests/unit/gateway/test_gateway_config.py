@@ -207,6 +207,18 @@ def test_env_overrides_as_upstream() -> None:
     )
 
 
+def test_env_moves_the_control_api_and_observability_ports() -> None:
+    """So two gateways share a host with one config file (deploy/local)."""
+    config = parse_config(
+        {"observability": {"addr": "127.0.0.1:9091"}, "controlplane": {"enable": True}},
+        {"FRONTIER_OBSERVABILITY_PORT": "19091", "FRONTIER_CONTROLPLANE_PORT": "31010"},
+    )
+    assert config.observability.addr == "127.0.0.1:19091"  # the host is kept
+    assert config.controlplane.listen.addr == "0.0.0.0:31010"
+    assert config.controlplane.enable  # a port alone turns nothing on or off
+    assert not load_config(None, {"FRONTIER_CONTROLPLANE_PORT": "31010"}).controlplane.enable
+
+
 def test_frontlas_addr_may_list_several_frontlas_replicas() -> None:
     config = load_config(None, env={"FRONTLAS_ADDR": "fl-0:40012, fl-1:40012"})
     assert config.frontlas.dial.addrs == ("fl-0:40012", "fl-1:40012")
@@ -233,6 +245,8 @@ def test_frontier_id_env_wins_over_node_name_and_advertised_addrs() -> None:
     [
         ({"FRONTIER_EDGEBOUND_PORT": "http"}, "FRONTIER_EDGEBOUND_PORT: 'http' is not a TCP port"),
         ({"FRONTIER_SERVICEBOUND_PORT": "70000"}, "not a TCP port"),
+        ({"FRONTIER_OBSERVABILITY_PORT": "0x10"}, "FRONTIER_OBSERVABILITY_PORT: '0x10' is not"),
+        ({"FRONTIER_CONTROLPLANE_PORT": "-1"}, "FRONTIER_CONTROLPLANE_PORT: '-1' is not"),
         ({"FRONTIER_DRAIN_SECONDS": "soon"}, "FRONTIER_DRAIN_SECONDS"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL: 'loud' is not one of"),
     ],

@@ -18,6 +18,10 @@ from frontier.geminio import (
     HeartbeatAckPacket,
     HeartbeatPacket,
     MessagePacket,
+    RegisterAckPacket,
+    RegisterPacket,
+    RequestPacket,
+    ResponsePacket,
     encode,
 )
 from frontier.geminio.conn_client import ClientConnection
@@ -32,6 +36,8 @@ from frontier.geminio.events import (
     ConnectRequested,
     HeartbeatReceived,
     MessageReceived,
+    RegisterAcked,
+    RequestReceived,
 )
 from frontier.geminio.states import ConnState
 from frontier.geminio.timer_requests import (
@@ -457,3 +463,48 @@ def link_packets(data: bytearray) -> list[object]:
     from support.geminio_link import split_frames
 
     return list(split_frames(bytes(data)))
+
+
+# ------------------------------------------------- methods served from the handshake on
+
+
+def _conn_ack_then_call(client: ClientConnection) -> Driver:
+    """The client's first read holds the ConnAck and, right behind it, a call of
+    `read_sensor`: what a gateway sends when a service calls an edge the moment the edge
+    is registered."""
+    driver = Driver(client)
+    driver.call(client.start)
+    (hello,) = driver.take_packets()
+    assert isinstance(hello, ConnPacket)
+    driver.feed(
+        encode(ConnAckPacket(packet_id=hello.packet_id, ret_code=RET_OK, client_id=7))
+        + encode(RequestPacket(packet_id=50, session_id=1, key=b"read_sensor", value=b"x"))
+    )
+    return driver
+
+
+def test_methods_given_before_the_handshake_answer_a_call_in_the_same_read() -> None:
+    driver = _conn_ack_then_call(ClientConnection(methods=["read_sensor", "other"]))
+    (connected,) = driver.of(Connected)
+    assert len(connected.registers) == 2
+    (request,) = driver.of(RequestReceived)
+    assert (request.method, request.request_id) == ("read_sensor", 50)
+    sent = driver.take_packets()
+    registered = [p for p in sent if isinstance(p, RegisterPacket)]
+    assert [(p.method, p.packet_id) for p in registered] == [
+        (b"read_sensor", connected.registers[0]),
+        (b"other", connected.registers[1]),
+    ]
+    assert not [p for p in sent if isinstance(p, ResponsePacket)]  # no "no such rpc"
+    driver.feed_packets(RegisterAckPacket(packet_id=connected.registers[0], session_id=1))
+    (acked,) = driver.of(RegisterAcked)
+    assert (acked.register_id, acked.error) == (connected.registers[0], "")
+
+
+def test_without_them_the_same_read_gets_no_such_rpc() -> None:
+    """The race the methods close: registering after `Connected` is too late."""
+    driver = _conn_ack_then_call(ClientConnection())
+    assert driver.of(Connected)[0].registers == ()
+    assert not driver.of(RequestReceived)
+    (response,) = [p for p in driver.take_packets() if isinstance(p, ResponsePacket)]
+    assert (response.packet_id, response.error) == (50, "no such rpc: read_sensor")

@@ -176,7 +176,46 @@ CHECKS: list[tuple[str, Check]] = [
 ]
 
 
-async def run_probe(host: str, port: int, per_check: float) -> int:
+async def wait_for_listener(host: str, port: int, seconds: float) -> bool:
+    """Until `host:port` accepts a TCP connection (True) or `seconds` passed (False).
+
+    Scripts start a server and probe it at once (the README does), and a server needs a
+    moment to bind: without this the first probe failed with "connection refused"."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    delay = 0.05
+    announced = False
+    while True:
+        try:
+            async with asyncio.timeout(max(min(deadline - loop.time(), 2.0), 0.1)):
+                _, writer = await asyncio.open_connection(host, port)
+        except (OSError, TimeoutError):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if not announced:
+                _log.info(
+                    "waiting up to %.1f s for %s:%d to accept connections", seconds, host, port
+                )
+                announced = True
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.5)
+            continue
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return True
+
+
+async def run_probe(host: str, port: int, per_check: float, wait: float = 0.0) -> int:
+    if not await wait_for_listener(host, port, wait):
+        _log.error(
+            "FAIL reach: nothing accepts connections on %s:%d (waited %.1f s; --wait)",
+            host,
+            port,
+            wait,
+        )
+        return 1
     failures = 0
     for name, check in CHECKS:
         try:
@@ -201,7 +240,25 @@ def _parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe", help="check an echo server end to end")
     probe.add_argument("--connect", type=_address, required=True, metavar="HOST:PORT")
     probe.add_argument("--timeout", type=float, default=10.0, help="seconds per check")
+    probe.add_argument(
+        "--wait",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait this long for the server to accept connections first (default 5; 0: "
+        "fail at once)",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
 
 
 def _run(coro: Awaitable[int | None]) -> int | None:
@@ -225,4 +282,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         _run(run_echo_server(host, port))
         return 0
     host, port = args.connect
-    return _run(run_probe(host, port, args.timeout)) or 0
+    return _run(run_probe(host, port, args.timeout, args.wait)) or 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl as ssl_module
+from collections.abc import Mapping
 
 from ..conn_client import ClientConnection
 from ..conn_config import ConnectionConfig
 from .end import End
 from .errors import ConnectRejected
 from .limits import Limits
+from .messages import Handler
 from .protocol import GeminioProtocol
 from .timers import TimerService
 
@@ -33,12 +35,19 @@ async def connect(
     config: ConnectionConfig | None = None,
     limits: Limits | None = None,
     timer: TimerService | None = None,
+    methods: Mapping[str, Handler] | None = None,
 ) -> End:
     """Dial, say hello and wait for the ConnAck (`config.connect_timeout`, 10 s).
 
     `client_id` is the ID we ask for (0: the server picks); `heartbeat` the advertised
     interval in seconds (5, 20, 80 or 320). Raises `ConnectRejected` with the server's text,
     `ConnectionClosedError` if the connection ends first, `OSError` if dialing fails.
+
+    `methods` (name -> handler) are served on the End from the handshake on, and returned
+    registered with the server: a call the server sends right behind its ConnAck (a
+    gateway forwarding a service's call to an edge that just connected) finds them, where
+    `register()` after `connect()` returned could be too late. A refused registration
+    raises `RemoteError`.
     """
     loop = asyncio.get_running_loop()
     conn = ClientConnection(
@@ -47,8 +56,11 @@ async def connect(
         heartbeat=heartbeat,
         peer_timeout=peer_timeout,
         config=config,
+        methods=methods or (),
     )
     end = End(conn, limits=limits)
+    if methods:
+        end._handlers = dict(methods)
     hostname = server_hostname if server_hostname is not None or ssl is None else host
     await loop.create_connection(
         lambda: GeminioProtocol(conn, end, timer),
@@ -59,6 +71,7 @@ async def connect(
     )
     try:
         await end.wait_connected()
+        await end.wait_registered()
     except ConnectRejected:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(end.wait_closed(), _REJECT_LINGER)

@@ -47,6 +47,7 @@ from .errors import (
     OpenRejected,
     OperationTimeout,
     PublishRejected,
+    RemoteError,
     RPCError,
     StreamClosedError,
 )
@@ -95,6 +96,7 @@ class End(Stream):
         "_opens",
         "_pending",
         "_proto",
+        "_registering",
         "_role",
         "_running",
         "_stream_sink",
@@ -125,6 +127,7 @@ class End(Stream):
         self._running: dict[tuple[int, int], asyncio.Task[None]] | None = None
         self._sync_running: dict[tuple[int, int], SyncRequest] | None = None
         self._connected: asyncio.Future[None] | None = None
+        self._registering: list[asyncio.Future[Any]] | None = None
         self._closed_event: ConnectionClosed | None = None
         self._close_waiters: list[asyncio.Future[None]] | None = None
         self._online = False
@@ -367,6 +370,16 @@ class End(Stream):
             self._connected = asyncio.get_running_loop().create_future()
         await asyncio.shield(self._connected)
 
+    async def wait_registered(self) -> None:
+        """Client: return once the peer acknowledged the methods given to `connect()`
+        (served since the handshake); `RemoteError` with the peer's text if it refused
+        one, `ConnectionClosedError` if the connection ended first."""
+        registering, self._registering = self._registering, None
+        for future in registering or ():
+            error: str = await future
+            if error:
+                raise RemoteError(error)
+
     # -------------------------------------------------------------- used by the Streams
 
     def _protocol_for_ops(self) -> GeminioProtocol:
@@ -440,6 +453,8 @@ class End(Stream):
     def _ev_connected(self, event: Connected) -> None:
         self._online = True
         self._meta = event.meta
+        if event.registers:  # methods served from the handshake on (client, see connect)
+            self._registering = [self._add_pending(rid) for rid in event.registers]
         if self._connected is not None and not self._connected.done():
             self._connected.set_result(None)
         if self._role is not None:
