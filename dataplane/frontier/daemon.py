@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -26,7 +27,35 @@ from .logs import OUTPUTS, LogFileSettings, configure_logging
 from .strict_yaml import ConfigError
 from .version import version_line
 
-__all__ = ["daemon_main", "daemon_parser", "on_stop_signals", "stop_event"]
+__all__ = [
+    "GC_THRESHOLDS",
+    "daemon_main",
+    "daemon_parser",
+    "freeze_startup_objects",
+    "on_stop_signals",
+    "stop_event",
+    "tune_gc",
+]
+
+GC_THRESHOLDS = (20_000, 50, 100)
+"""The cyclic collector's thresholds for a long-running daemon (CPython's are 700, 10,
+10). Connections are freed by reference counting (they form no cycles), so the collector
+has little to find, but with the defaults it traversed every live object (30 per idle
+edge) whenever their number had grown by a quarter: a third of the CPU it took to admit
+10,000 edges. A young collection every 20,000 allocations still bounds what cyclic
+garbage there is to a few MB."""
+
+
+def tune_gc() -> None:
+    """Collect less often (see `GC_THRESHOLDS`)."""
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def freeze_startup_objects() -> None:
+    """Once started: move everything alive now (modules, classes, the configuration) out
+    of the collector's sight for good; full collections then walk only what came later."""
+    gc.collect()
+    gc.freeze()
 
 
 class _LogFile(Protocol):
@@ -145,6 +174,7 @@ def daemon_main(
         print(f"{prog}: cannot open the log file: {exc}", file=sys.stderr)
         return 2
     logging.getLogger("frontier.daemon").info("%s", version_line(prog))
+    tune_gc()
     runner: Callable[[Coroutine[Any, Any, int]], int] = asyncio.run
     try:
         import uvloop

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from ..daemon import daemon_main, daemon_parser, on_stop_signals
+from ..daemon import daemon_main, daemon_parser, freeze_startup_objects, on_stop_signals
 from .app import Frontlas
 from .config import FrontlasConfig, default_config_yaml, load_config
 
@@ -24,6 +24,7 @@ async def _run(config: FrontlasConfig) -> int:
     on_stop_signals(stop.set)
     frontlas = Frontlas(config)
     await frontlas.start()
+    freeze_startup_objects()
     try:
         await stop.wait()
         log.info("signal received: stopping")

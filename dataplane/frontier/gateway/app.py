@@ -47,6 +47,9 @@ class Gateway:
         self.frontier_id = config.daemon.frontier_id or f"frontier-{socket.gethostname()}"
         """This frontier's cluster-wide ID (``daemon.frontier_id``, env FRONTIER_ID)."""
         self.metrics = GatewayMetrics()
+        # read when scraped, not kept up to date on every connection
+        self.metrics.edges_online.set_function(lambda: len(self.registry.edges))
+        self.metrics.services_online.set_function(lambda: len(self.registry.services))
         exchange_config = config.exchange
         self.mq = build_bridges(
             config.mqm,

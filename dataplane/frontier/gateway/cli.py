@@ -13,7 +13,8 @@ import logging
 import os
 from collections.abc import Sequence
 
-from ..daemon import daemon_main, daemon_parser, on_stop_signals
+from ..daemon import daemon_main, daemon_parser, freeze_startup_objects, on_stop_signals
+from ..memory import trim_periodically
 from .app import Gateway
 from .config import FrontierConfig, default_config_yaml, load_config
 
@@ -27,12 +28,15 @@ async def _run(config: FrontierConfig) -> int:
     on_stop_signals(stop.set)
     gateway = Gateway(config)
     await gateway.start()
+    freeze_startup_objects()
+    trimming = asyncio.get_running_loop().create_task(trim_periodically())
     try:
         await stop.wait()
         log.info("signal received: draining for up to %.1f s", config.daemon.drain_seconds)
         on_stop_signals(_exit_now)  # a second signal ends the drain at once
         await gateway.drain()
     finally:
+        trimming.cancel()
         await gateway.close()
     log.info("frontier stopped")
     return 0

@@ -76,7 +76,24 @@ class Edgebound:
             on_online=self.on_online,
             on_connected=self.on_connected,
             on_offline=self.on_offline,
+            admit_now=self.admit_now,
         )
+
+    def admit_now(self, end: End, wanted: int, meta: bytes) -> int | None:
+        """Admit without waiting when nothing needs asking: no service assigns IDs or
+        authorises edges, and the ID is neither online, held back nor being decided.
+        The same outcome as `get_client_id` + `on_online`, without their task, lock and
+        coroutines (most of an admission's cost when the gateway has no hooks to call)."""
+        hooks = self.hooks
+        if hooks.needs_online_hook():
+            return None
+        edge_id = hooks.edge_id_now(wanted)
+        if edge_id is None or edge_id in self.registry.edges or self._locks.held(edge_id):
+            return None
+        if edge_id in self._holds:
+            return None  # `on_online` decides (and refuses while held)
+        self._admitted[end] = EdgeEntry.of(end, edge_id)
+        return edge_id
 
     async def get_client_id(self, wanted: int, meta: bytes) -> int:
         try:
@@ -156,11 +173,15 @@ class Edgebound:
             self._departures.abandon(previous)
         self.exchange.attach_edge(entry)
         self.metrics.accepted("edge")
-        self.metrics.edges_online.set(len(self.registry.edges))
-        log.debug(
-            "edge %d online from %s", entry.edge_id, entry.addr, extra={"edge_id": entry.edge_id}
-        )
-        self.hooks.edge_ready(_presence(entry), entry.ip)  # routable from here on
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "edge %d online from %s",
+                entry.edge_id,
+                entry.addr,
+                extra={"edge_id": entry.edge_id},
+            )
+        if self.hooks.wants_edge_ready():
+            self.hooks.edge_ready(_presence(entry), entry.ip)  # routable from here on
 
     async def on_offline(self, end: End) -> None:
         self._admitted.pop(end, None)  # admitted but gone before its ConnAck went out
@@ -170,7 +191,6 @@ class Edgebound:
             return
         self.registry.remove_edge(entry)
         self._departures.begin(end)
-        self.metrics.edges_online.set(len(self.registry.edges))
         reason = end.close_reason
         if self.metrics.ended("edge", reason) and reason is not None:
             log.warning(
@@ -180,12 +200,13 @@ class Edgebound:
                 reason.detail,
                 extra={"edge_id": entry.edge_id},
             )
-        log.debug(
-            "edge %d offline (%s)",
-            entry.edge_id,
-            reason.reason.value if reason else "",
-            extra={"edge_id": entry.edge_id},
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "edge %d offline (%s)",
+                entry.edge_id,
+                reason.reason.value if reason else "",
+                extra={"edge_id": entry.edge_id},
+            )
         try:
             # After any newcomer for this ID is admitted or refused: replaced connections
             # are not offline (the edge is), refused newcomers leave this one's offline due.

@@ -123,6 +123,19 @@ class ControlHooks:
             return self.allocate()
         raise ForwardError(ERR_SERVICE_NOT_ONLINE)
 
+    def edge_id_now(self, wanted: int) -> int | None:
+        """The ID `get_edge_id` would give without a service to ask, or None when a
+        service must be asked (or the edge would be refused): the synchronous admission."""
+        if self.registry.services_for_method(RPC_GET_EDGE_ID):
+            return None
+        if wanted and self.honour_wanted_id:
+            return wanted
+        return self.allocate() if self.alloc_when_no_idservice else None
+
+    def needs_online_hook(self) -> bool:
+        """Some service authorises edges (`edge_online`): admission must wait for it."""
+        return bool(self.registry.services_for_method(RPC_EDGE_ONLINE))
+
     def _targets(self, method: str, edge_id: int, ip: str) -> list[ServiceEntry]:
         services = self.registry.services_for_method(method)
         if not services or self.presence_all:
@@ -166,6 +179,10 @@ class ControlHooks:
                     error_text(result),
                     extra={"edge_id": presence.edge_id, "service_id": service.service_id},
                 )
+
+    def wants_edge_ready(self) -> bool:
+        """Some service registered `edge_ready` (else there is nothing to build or send)."""
+        return bool(self.registry.services_for_method(RPC_EDGE_READY))
 
     def edge_ready(self, presence: EdgePresence, ip: str) -> None:
         """Tell the services that registered `edge_ready` (picked as for the other

@@ -30,6 +30,10 @@ class KeyedLock:
     def __len__(self) -> int:
         return len(self._held)
 
+    def held(self, key: Hashable) -> bool:
+        """Someone holds `key` (or waits for it) now."""
+        return key in self._held
+
     def _acquire_now(self, key: Hashable) -> bool:
         if key in self._held:
             return False

@@ -55,9 +55,15 @@ class EdgeEntry:
         return self.addr.rpartition(":")[0].strip("[]")
 
     @classmethod
-    def of(cls, end: End) -> EdgeEntry:
+    def of(cls, end: End, edge_id: int | None = None) -> EdgeEntry:
+        """The entry of `end`, under `edge_id` (default: the ID the End was given)."""
         addr, _ = _peer(end)
-        return cls(edge_id=end.client_id, end=end, meta=end.meta, addr=addr)
+        return cls(
+            edge_id=end.client_id if edge_id is None else edge_id,
+            end=end,
+            meta=end.meta,
+            addr=addr,
+        )
 
 
 @dataclass(eq=False, slots=True)

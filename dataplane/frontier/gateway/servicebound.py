@@ -87,7 +87,6 @@ class Servicebound:
             self._departures.abandon(previous)
         self.exchange.attach_service(entry)
         self.metrics.accepted("service")
-        self.metrics.services_online.set(len(self.registry.services))
         log.info(
             "service %d (%r, topics %s) online from %s",
             entry.service_id,
@@ -103,7 +102,6 @@ class Servicebound:
         if entry is None:
             return
         self.registry.remove_service(entry)
-        self.metrics.services_online.set(len(self.registry.services))
         reason = end.close_reason
         if self.metrics.ended("service", reason) and reason is not None:
             log.warning(

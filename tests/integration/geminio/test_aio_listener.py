@@ -279,3 +279,32 @@ def test_tls_client_context_is_unaffected(loop_factory: LoopFactory, tmp_path: P
             await until(lambda: server.listener.connections == 0, 10)
 
     run(loop_factory, main())
+
+
+def test_handshakes_in_progress_are_bounded(loop_factory: LoopFactory, tmp_path: Path) -> None:
+    """Two silent TCP clients hold both TLS handshake slots: a real client waits in the
+    backlog until their deadline frees the slots, then gets through."""
+    pki = make_pki(tmp_path)
+
+    async def main() -> None:
+        limits = ListenerLimits(max_handshakes=2, handshake_timeout=1.5)
+        server = await serve(
+            "127.0.0.1",
+            0,
+            ssl=server_context(pki, require_client_cert=False),
+            listener_limits=limits,
+        )
+        async with server:
+            silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+            await until(lambda: server.listener.handshaking == 2, 10)
+            started = time.monotonic()
+            client = ssl.create_default_context(cafile=str(pki.ca))
+            end = await asyncio.wait_for(connect("127.0.0.1", server.port, ssl=client), 15)
+            waited = time.monotonic() - started
+            assert waited > 0.5, waited  # it waited for the silent ones' deadline
+            assert end.online
+            await end.close()
+            for _, writer in silent:
+                writer.close()
+
+    run(loop_factory, main(), timeout=60)

@@ -44,6 +44,10 @@ class ServerHooks:
       hijacks and sinks, which need an accepted connection, without a race.
     - `on_offline(end)`: once the connection of an accepted End has ended.
     - `on_heartbeat(end)`: for each Heartbeat (errors are logged by asyncio, ignored).
+    - `admit_now(end, wanted, meta)`: a plain function, asked first: the client's ID if
+      the decision needs nothing to wait for (then `get_client_id` and `on_online` are
+      skipped and the ConnAck goes out at once, with no task), or None to take the
+      asynchronous path. What a gateway does when no service needs asking.
     """
 
     get_client_id: Callable[[int, bytes], MaybeAwaitable[int]] | None = None
@@ -51,6 +55,7 @@ class ServerHooks:
     on_connected: Callable[[End], None] | None = None
     on_offline: Callable[[End], MaybeAwaitable[None]] | None = None
     on_heartbeat: Callable[[End], MaybeAwaitable[None]] | None = None
+    admit_now: Callable[[End, int, bytes], int | None] | None = None
 
 
 ConnectionHandler = Callable[[End], Coroutine[Any, Any, None]]
@@ -126,6 +131,17 @@ class Server:
         if self._closing:
             self._decided(end, "server closing", 0)
             return
+        admit_now = self.hooks.admit_now
+        if admit_now is not None:
+            try:
+                client_id = admit_now(end, event.client_id, event.meta)
+            except Exception as exc:
+                self._decided(end, str(exc) or type(exc).__name__, 0)
+                return
+            if client_id is not None:
+                end._assigned_id = client_id
+                self._decided(end, "", client_id)
+                return
         end.spawn(self._decide(end, event))
 
     async def _decide(self, end: End, event: ConnectRequested) -> None:

@@ -47,6 +47,8 @@ _READ_BATCH = 64 * 1024
 
 
 _NO_METHODS: frozenset[str] = frozenset()
+_CATCH_ALL = Hijack()
+"""The hijack a relay sets on every connection (immutable, so one for all of them)."""
 
 
 def _joined(parts: list[bytes | memoryview]) -> bytes:
@@ -256,7 +258,8 @@ class Stream:
         is None, else those whose method the pattern finds (or does not, with match=False)."""
         compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
         try:
-            self._end._conn.set_hijack(self._sid, Hijack(compiled, match))
+            hijack = _CATCH_ALL if compiled is None and match else Hijack(compiled, match)
+            self._end._conn.set_hijack(self._sid, hijack)
         except (ConnectionStateError, SessionStateError) as exc:
             self._raise_closed(exc)
         self._hijack = handler
@@ -285,7 +288,8 @@ class Stream:
         Replaces any `hijack` handler; `unhijack()` removes either."""
         compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
         try:
-            self._end._conn.set_hijack(self._sid, Hijack(compiled, match))
+            hijack = _CATCH_ALL if compiled is None and match else Hijack(compiled, match)
+            self._end._conn.set_hijack(self._sid, hijack)
         except (ConnectionStateError, SessionStateError) as exc:
             self._raise_closed(exc)
         self._hijack_sync = callback
