@@ -179,7 +179,7 @@ class Fleet:
             self.online -= 1
             if not reconnect:
                 return
-            delays = Backoff().delays()
+            delays = _backoff().delays()
             while True:
                 await asyncio.sleep(delays.next())
                 try:
@@ -194,6 +194,14 @@ class Fleet:
             transport.write(BEAT)  # type: ignore[attr-defined]
             self.beats += 1
             await asyncio.sleep(self.heartbeat)
+
+
+def _backoff() -> Backoff:
+    """The SDK's default, or ``BACKOFF=initial,jitter`` from the environment (to compare)."""
+    if spec := os.environ.get("BACKOFF"):
+        initial, jitter = map(float, spec.split(","))
+        return Backoff(initial=initial, jitter=jitter)
+    return Backoff()
 
 
 def _client_context(ca: str) -> ssl.SSLContext | None:
@@ -243,7 +251,7 @@ async def run_churn(port: int, rate: float, seconds: float, ca: str) -> None:
         transport.close()
         done += 1
 
-    tasks = []
+    tasks: list[asyncio.Future[None]] = []
     started = time.monotonic()
     sent = 0
     while (now := time.monotonic() - started) < seconds:

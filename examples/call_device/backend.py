@@ -78,7 +78,7 @@ async def run(
     out: Output = say,
 ) -> None:
     """Read `count` times (0: forever) from a device, then return."""
-    service = Service(addr, name="backend")
+    service = Service(addr, name="backend", start_retry=30)
     devices = Devices(out)
     # Registered before connecting: part of the connection, so no device is missed.
     await service.on_edge_ready(devices.ready)

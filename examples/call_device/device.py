@@ -52,7 +52,7 @@ def sensor_reader(name: str) -> Callable[[Request], bytes]:
 
 async def run(addr: str, name: str, out: Output = say) -> None:
     """Serve `read_sensor` until cancelled."""
-    edge = Edge(addr, meta=name.encode())
+    edge = Edge(addr, meta=name.encode(), start_retry=30)
     # Registered before start(): part of connecting, and kept across reconnects.
     await edge.register("read_sensor", sensor_reader(name))
     async with edge:

@@ -57,7 +57,7 @@ async def print_incoming(edge: Edge, out: Output) -> None:
 
 async def run(addr: str, nick: str, lines: AsyncIterator[str], out: Output = say) -> None:
     """Chat until `lines` ends."""
-    async with Edge(addr, meta=nick.encode()) as edge:
+    async with Edge(addr, meta=nick.encode(), start_retry=30) as edge:
         out(f"connected as {nick} (edge {edge.edge_id})")
         printer = asyncio.create_task(print_incoming(edge, out))
         try:

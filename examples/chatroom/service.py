@@ -75,7 +75,7 @@ class ChatRoom:
 
 async def run(addr: str, name: str, out: Output = say) -> None:
     """Serve the chat room until cancelled."""
-    service = Service(addr, name=name, topics=[TOPIC])
+    service = Service(addr, name=name, topics=[TOPIC], start_retry=30)
     room = ChatRoom(service, out)
     # Hooks registered before start() are in place when the connection comes up, so no
     # edge can join unnoticed.

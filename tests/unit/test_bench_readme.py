@@ -55,6 +55,16 @@ def test_the_readme_section_is_what_results_json_renders() -> None:
     )
 
 
+def test_the_gateway_sizing_section_is_what_results_json_renders() -> None:
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    text = (ROOT / "docs" / "gateway.md").read_text()
+    section = run_all.section_of(text, run_all.SIZING_START, run_all.SIZING_END)
+    assert section == run_all.render_sizing(results), (
+        "docs/gateway.md's sizing section was edited by hand or results.json changed: "
+        "regenerate it with `./dev bench --update-readme` (or `--render`)"
+    )
+
+
 @pytest.fixture
 def bench(tmp_path: Path) -> Path:
     (tmp_path / "fake.py").write_text(FAKE_BENCH)
