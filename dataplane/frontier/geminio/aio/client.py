@@ -34,11 +34,15 @@ async def connect(
     limits: Limits | None = None,
     timer: TimerService | None = None,
 ) -> End:
-    """Dial, say hello and wait for the ConnAck (`config.connect_timeout`, 10 s).
+    """Dial, say hello and wait for the ConnAck.
 
-    `client_id` is the ID we ask for (0: the server picks); `heartbeat` the advertised
-    interval in seconds (5, 20, 80 or 320). Raises `ConnectRejected` with the server's text,
-    `ConnectionClosedError` if the connection ends first, `OSError` if dialing fails.
+    `config.connect_timeout` (10 s) bounds the TCP (and TLS) connect, and again the
+    handshake: a SYN that is dropped (a blackholed address) fails the dial in bounded time
+    instead of after the kernel's two minutes of retries. `client_id` is the ID we ask for
+    (0: the server picks); `heartbeat` the advertised interval in seconds (5, 20, 80 or
+    320); `peer_timeout` gives up a server that stays silent that long (None: never).
+    Raises `ConnectRejected` with the server's text, `ConnectionClosedError` if the
+    connection ends first, `OSError` if dialing fails (`TimeoutError` if it takes too long).
     """
     loop = asyncio.get_running_loop()
     conn = ClientConnection(
@@ -50,13 +54,20 @@ async def connect(
     )
     end = End(conn, limits=limits)
     hostname = server_hostname if server_hostname is not None or ssl is None else host
-    await loop.create_connection(
-        lambda: GeminioProtocol(conn, end, timer),
-        host,
-        port,
-        ssl=ssl,
-        server_hostname=hostname,
-    )
+    dial_timeout = conn.config.connect_timeout
+    try:
+        async with asyncio.timeout(dial_timeout):
+            await loop.create_connection(
+                lambda: GeminioProtocol(conn, end, timer),
+                host,
+                port,
+                ssl=ssl,
+                server_hostname=hostname,
+            )
+    except TimeoutError:
+        end.abort()
+        text = f"connecting to {host}:{port} timed out after {dial_timeout:g} s"
+        raise TimeoutError(text) from None
     try:
         await end.wait_connected()
     except ConnectRejected:
