@@ -28,12 +28,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from frontier.frontlas.config import RedisConfig, RedisStandalone
 from frontier.frontlas.protocol import EdgeRecord, FrontierInstance, Heartbeat, ServiceRecord
+from frontier.frontlas.redis_conn import make_redis
 from frontier.frontlas.repo import Repository, TTLs
 from support.frontlas import until_async
 from support.redis_server import RedisServer, require_redis_server
-
-from .test_frontlas_repo import _repo
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,11 @@ FRONTIERS = ("f1", "f2")
 EDGE_IDS = st.integers(min_value=1, max_value=8)
 SERVICE_IDS = st.integers(min_value=1, max_value=3)
 frontier_ids = st.sampled_from(FRONTIERS)
+
+
+def _repo(server: RedisServer, ttls: TTLs | None = None) -> Repository:
+    client = make_redis(RedisConfig(standalone=RedisStandalone(addr=server.addr)))
+    return Repository(client, ttls=ttls)
 
 
 def _instance(fid: str) -> FrontierInstance:
