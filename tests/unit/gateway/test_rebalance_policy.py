@@ -3,7 +3,11 @@ how many, as pure arithmetic."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 
 from frontier.gateway.config import ConfigError, Rebalance, parse_config
 from frontier.gateway.rebalance import shed_count
@@ -47,3 +51,12 @@ def test_rebalance_config_keys_and_checks() -> None:
             parse_config({"frontlas": {"rebalance": bad}})
     with pytest.raises(ConfigError, match="peer_timeout"):
         parse_config({"frontlas": {"peer_timeout": -1}})
+
+
+def test_the_yaml_in_docs_frontlas_md_is_a_valid_frontier_config() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "frontlas.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        config = parse_config(yaml.safe_load(block))
+        assert config.frontlas.rebalance.enable
