@@ -242,8 +242,10 @@ local missing_services = {}
 local renewed_edges = false
 for i = 7, 6 + n_edges do
   local id = ARGV[i]
-  if redis.call('ZSCORE', KEYS[1], id) then
-    redis.call('ZADD', KEYS[1], edge_until, id)
+  -- expired members are gone (above), so "updated" means "ours and alive"; an unchanged
+  -- score (renewed twice in one millisecond) is told apart by ZSCORE, rarely needed
+  if redis.call('ZADD', KEYS[1], 'XX', 'CH', edge_until, id) == 1
+      or redis.call('ZSCORE', KEYS[1], id) then
     redis.call('PEXPIREAT', prefix .. 'alive:edges:' .. id, alive_at)
     redis.call('PEXPIREAT', prefix .. 'edges:' .. id, edge_at)
     renewed_edges = true

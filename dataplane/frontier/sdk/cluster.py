@@ -57,7 +57,7 @@ from ..geminio.aio import (
     RPCError,
     Stream,
 )
-from ..geminio.aio.deadlines import time_left
+from ..geminio.aio.deadlines import deadline_in, time_left
 from ..geminio.packets import HEARTBEAT_INTERVALS
 from ._base import parse_address, resolve_peer_timeout
 from .service import EdgeIdHook, PresenceHook, Service, ServiceHandler, ServiceMessage
@@ -484,8 +484,7 @@ class ClusterService:
         if not 0 <= edge_id <= MAX_EDGE_ID:
             raise ValueError(f"edge ID {edge_id} does not fit in 64 bits")
         self._check_open()
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        deadline = deadline_in(timeout)
         for retry in (False, True):
             try:
                 frontier = await self._frontier_for(edge_id, fresh_first or retry, deadline)
