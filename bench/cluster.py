@@ -374,7 +374,12 @@ class Driver:
         return f"frontlas:edges:{edge_id}"
 
     async def edge_count(self) -> int:
-        return int(await self.client.hget(f"frontlas:frontiers:{FRONTIER_ID}", "edge_count") or -1)
+        """What frontlas serves as the frontier's edge_count: its index's current members."""
+        seconds, micros = await self.client.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        return int(
+            await self.client.zcount(f"frontlas:frontier_edges:{FRONTIER_ID}", now_ms, "+inf")
+        )
 
     async def check_count(self, when: str) -> None:
         count = await self.edge_count()

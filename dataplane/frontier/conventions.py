@@ -14,7 +14,12 @@ what lets Go edges and services talk to our gateway, and our SDKs to a Go fronti
   response: 8 bytes big-endian), ``edge_online`` / ``edge_offline`` (request: Go JSON
   ``{"EdgeID":..,"Meta":base64,"Net":..,"Str":..}``; an ``edge_online`` error rejects the
   edge with that text);
-- the **error texts** below, which cross the wire as geminio error strings.
+- the **error texts** below, which cross the wire as geminio error strings;
+- ours: the **edge probe**, a service -> edge call of the method ``frontier:probe_edge``
+  that our gateway answers itself (empty response: the edge is connected here; error
+  ``edge not online``: it is not) instead of forwarding it. `ClusterService` uses it to find
+  an edge frontlas has no route for. A Go gateway forwards it to the edge, whose "no such
+  method" error also means "connected here"; edges never receive it from our gateway.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ __all__ = [
     "RPC_EDGE_ONLINE",
     "RPC_EDGE_READY",
     "RPC_GET_EDGE_ID",
+    "RPC_PROBE_EDGE",
     "ConventionError",
     "EdgePresence",
     "ServiceMeta",
@@ -51,6 +57,7 @@ RPC_EDGE_READY = "edge_ready"
 """Ours: sent (same presence JSON as edge_online) once the gateway has accepted an edge
 and routes to it; Go services never register it, so Go deployments never see it."""
 CONTROL_RPCS = frozenset({RPC_GET_EDGE_ID, RPC_EDGE_ONLINE, RPC_EDGE_OFFLINE, RPC_EDGE_READY})
+RPC_PROBE_EDGE = "frontier:probe_edge"
 
 ERR_EDGE_NOT_ONLINE = "edge not online"
 ERR_SERVICE_NOT_ONLINE = "service not online"

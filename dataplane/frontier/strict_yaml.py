@@ -21,6 +21,8 @@ __all__ = [
     "convert",
     "load_yaml",
     "nonneg_int",
+    "nonneg_number",
+    "positive_number",
     "positive_seconds",
     "seconds",
     "with_port",
@@ -138,6 +140,18 @@ def positive_seconds(value: Any, path: str) -> float:
     if checked <= 0:
         raise ConfigError(f"{path}: expected a number of seconds > 0, got {value!r}")
     return checked
+
+
+def nonneg_number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"{path}: expected a number >= 0, got {value!r}")
+    return float(value)
+
+
+def positive_number(value: Any, path: str) -> float:
+    if nonneg_number(value, path) == 0:
+        raise ConfigError(f"{path}: expected a number > 0, got {value!r}")
+    return float(value)
 
 
 def with_port(addr: str, port: str, name: str) -> str:

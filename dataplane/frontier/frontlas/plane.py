@@ -84,6 +84,7 @@ class FrontierPlane:
             p.RPC_FRONTIER_STATS: self._frontier_stats,
             p.RPC_PRESENCE_REPORT: self._presence_report,
             p.RPC_PRESENCE_HEARTBEAT: self._presence_heartbeat,
+            p.RPC_CLUSTER_COUNTS: self._cluster_counts,
         }
 
     # -- connections ------------------------------------------------------------------------
@@ -145,12 +146,8 @@ class FrontierPlane:
         except (RedisUnavailable, ValueError) as exc:
             log.warning("frontier %s heartbeat: %s", session.instance.frontier_id, exc)
 
-    async def _refresh(
-        self, session: _Session, edges: int | None = None, services: int | None = None
-    ) -> None:
-        ok = await self._redis(
-            self.repo.refresh_frontier(session.instance, session.token, edges, services)
-        )
+    async def _refresh(self, session: _Session) -> None:
+        ok = await self._redis(self.repo.refresh_frontier(session.instance, session.token))
         if not ok:
             raise ValueError(
                 f"frontier {session.instance.frontier_id} is registered by another process"
@@ -236,8 +233,10 @@ class FrontierPlane:
         return b""
 
     async def _frontier_stats(self, session: _Session, data: bytes) -> bytes:
-        fid, edges, services = p.decode_stats(data)
-        await self._redis(self.repo.set_frontier_counts(self._own(session, fid), edges, services))
+        """Go frontiers' counts: checked and ignored, since counts are derived from what
+        each frontier reported (exact at every moment; a sent count is not)."""
+        fid, _, _ = p.decode_stats(data)
+        self._own(session, fid)
         return b""
 
     async def _presence_report(self, session: _Session, data: bytes) -> bytes:
@@ -262,7 +261,14 @@ class FrontierPlane:
     async def _presence_heartbeat(self, session: _Session, data: bytes) -> bytes:
         beat = p.Heartbeat.decode(data)
         self._own(session, beat.frontier_id)
-        await self._refresh(session, beat.edge_count, beat.service_count)
+        await self._refresh(session)  # the counts it carries are not needed (see stats)
         answer = await self._redis(self.repo.heartbeat(beat))
         self.metrics.heartbeat_ids.inc(len(beat.edge_ids) + len(beat.service_ids))
         return answer.encode()
+
+    async def _cluster_counts(self, session: _Session, data: bytes) -> bytes:
+        """Every alive frontier's edge count (what a frontier's rebalancing compares its
+        own with)."""
+        page = await self._redis(self.repo.list_frontiers())
+        counts = {f["frontier_id"]: f["edge_count"] for f in page.items}
+        return p.ClusterCounts(counts).encode()

@@ -6,9 +6,10 @@ per edge every 20 s costs 50 000 RPCs/s at 10^6 edges:
 
 - ``presence_report``: any number of edge/service online and offline events in one call
   (what our frontier sends for live changes and for a full resync after reconnecting);
-- ``presence_heartbeat``: the IDs a frontier holds plus its exact counts; the answer lists
-  the IDs frontlas no longer knows (e.g. Redis lost its data), which the frontier then
-  re-reports.
+- ``presence_heartbeat``: the IDs a frontier holds (plus its counts, which frontlas
+  ignores: it counts what was reported, see `.scripts`); the answer lists the IDs frontlas
+  no longer knows (e.g. Redis lost its data), which the frontier then re-reports;
+- ``cluster_counts``: every alive frontier's edge count, for a frontier's rebalancing.
 
 Our frontier also puts ``instance`` (a random ID per process) in its connection meta: it
 lets frontlas tell a frontier re-registering after a frontlas restart (accepted at once)
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 __all__ = [
+    "ClusterCounts",
     "EdgeRecord",
     "FrontierInstance",
     "Heartbeat",
@@ -42,6 +44,7 @@ RPC_SERVICE_HEARTBEAT: Final = "service_heartbeat"
 RPC_FRONTIER_STATS: Final = "frontier_stats"
 RPC_PRESENCE_REPORT: Final = "presence_report"
 RPC_PRESENCE_HEARTBEAT: Final = "presence_heartbeat"
+RPC_CLUSTER_COUNTS: Final = "cluster_counts"
 
 _MAX_ID: Final = (1 << 64) - 1
 
@@ -236,8 +239,9 @@ class Heartbeat:
     edge_ids: tuple[int, ...] = ()
     service_ids: tuple[int, ...] = ()
     edge_count: int | None = None
-    """The frontier's exact counts (set as they are: this keeps the cluster counts right
-    whatever events were lost); None leaves the counts alone (a partial batch)."""
+    """The frontier's own counts, sent with the first batch of a round. Ours ignores them
+    (its counts are derived from the reported records, exact at every moment); they are
+    kept for frontlas versions that set their counters from them."""
     service_count: int | None = None
 
     def encode(self) -> bytes:
@@ -301,3 +305,27 @@ class HeartbeatAnswer:
             _ids(obj, "missing_edge_ids", what),
             _ids(obj, "missing_service_ids", what),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterCounts:
+    """The answer to ``cluster_counts`` (an empty request): each alive frontier's edge
+    count, as the cluster API lists it."""
+
+    edge_counts: dict[str, int] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        return _dumps({"frontiers": self.edge_counts})
+
+    @classmethod
+    def decode(cls, data: bytes) -> ClusterCounts:
+        what = "cluster_counts answer"
+        obj = _object(data, what)
+        frontiers = obj.get("frontiers")
+        if not isinstance(frontiers, dict):
+            raise PayloadError(f"{what}: frontiers must be an object")
+        counts: dict[str, int] = {}
+        for frontier_id, count in frontiers.items():
+            checked = _count({"count": count}, "count", f"{what}: {frontier_id}")
+            counts[str(frontier_id)] = checked if checked is not None else 0
+        return cls(counts)

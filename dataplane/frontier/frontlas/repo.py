@@ -11,13 +11,17 @@
 | ``frontlas:services:{id}``            | hash   | frontier ID -> JSON {service, addr,           |
 |                                       |        | update_time, frontier_id}; TTL service_meta   |
 | ``frontlas:alive:services:{id}``      | string | ``1``; TTL alive                              |
+| ``frontlas:frontier_edges:{id}``      | zset   | edge ID -> until (ms); ours: the count index   |
+| ``frontlas:frontier_services:{id}``   | zset   | service ID -> until (ms); ours                 |
 
 Departures from upstream, all deliberate (frontier-go §16.10): frontier hashes expire with
 their alive key, so a dead frontier disappears from every listing; the edge meta TTL is
 ``edge_meta`` (upstream used ``service_meta``); services are hashes written *and* read as
-hashes with JSON values; listings use SCAN (never KEYS) and return only alive entries. In
-Redis cluster mode the prefix is ``{frontlas}:`` so every key shares one hash slot and the
-scripts stay atomic.
+hashes with JSON values; listings use SCAN (never KEYS) and return only alive entries; a
+frontier's ``edge_count``/``service_count`` are not stored in its hash but counted from its
+index sets when read, so they are exact at every moment (see `.scripts`). In Redis cluster
+mode the prefix is ``{frontlas}:`` so every key shares one hash slot and the scripts stay
+atomic.
 """
 
 from __future__ import annotations
@@ -42,13 +46,15 @@ from .scripts import (
     EDGE_HEARTBEAT,
     EDGE_OFFLINE,
     EDGE_ONLINE,
-    FRONTIER_COUNTS,
+    EDGES_READ,
     FRONTIER_REFRESH,
     FRONTIER_UNREGISTER,
+    FRONTIERS_READ,
     PRESENCE_HEARTBEAT,
     SERVICE_HEARTBEAT,
     SERVICE_OFFLINE,
     SERVICE_ONLINE,
+    SERVICES_READ,
 )
 
 __all__ = ["CLUSTER_PREFIX", "PREFIX", "Page", "Repository", "TTLs"]
@@ -89,14 +95,14 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _frontier(frontier_id: str, fields: dict[Any, Any]) -> dict[str, Any]:
-    f = {_text(k): v for k, v in fields.items()}
+def _frontier(frontier_id: str, flat: list[Any], edges: Any, services: Any) -> dict[str, Any]:
+    f = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat) - 1, 2)}
     return {
         "frontier_id": frontier_id,
         "advertised_sb_addr": _text(f.get("advertised_sb_addr", "")),
         "advertised_eb_addr": _text(f.get("advertised_eb_addr", "")),
-        "edge_count": max(0, _int(f.get("edge_count", 0))),
-        "service_count": max(0, _int(f.get("service_count", 0))),
+        "edge_count": _int(edges),
+        "service_count": _int(services),
     }
 
 
@@ -118,8 +124,9 @@ def _edge(edge_id: int, raw: Any) -> dict[str, Any]:
     }
 
 
-def _services(service_id: int, fields: dict[Any, Any]) -> list[dict[str, Any]]:
-    """A service hash: one record per frontier holding the ID."""
+def _services(service_id: int, flat: list[Any]) -> list[dict[str, Any]]:
+    """A service hash's current fields (flat): one record per frontier holding the ID."""
+    fields = {_text(flat[i]): flat[i + 1] for i in range(0, len(flat) - 1, 2)}
     records = []
     for frontier_id, raw in sorted(fields.items()):
         obj = _json(raw) or {}
@@ -150,7 +157,9 @@ class Repository:
         self._sources = {
             "frontier_refresh": FRONTIER_REFRESH,
             "frontier_unregister": FRONTIER_UNREGISTER,
-            "frontier_counts": FRONTIER_COUNTS,
+            "frontiers_read": FRONTIERS_READ,
+            "edges_read": EDGES_READ,
+            "services_read": SERVICES_READ,
             "edge_online": EDGE_ONLINE,
             "edge_offline": EDGE_OFFLINE,
             "edge_heartbeat": EDGE_HEARTBEAT,
@@ -181,6 +190,13 @@ class Repository:
     def service_alive_key(self, service_id: int) -> str:
         return f"{self.prefix}alive:services:{service_id}"
 
+    def edge_index_key(self, frontier_id: str) -> str:
+        """The frontier's edges and until when each is alive (its count, see `.scripts`)."""
+        return f"{self.prefix}frontier_edges:{frontier_id}"
+
+    def service_index_key(self, frontier_id: str) -> str:
+        return f"{self.prefix}frontier_services:{frontier_id}"
+
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
@@ -202,25 +218,13 @@ class Repository:
         it (a duplicate frontier ID)."""
         return await self.refresh_frontier(inst, token)
 
-    async def refresh_frontier(
-        self,
-        inst: FrontierInstance,
-        token: str,
-        edge_count: int | None = None,
-        service_count: int | None = None,
-    ) -> bool:
+    async def refresh_frontier(self, inst: FrontierInstance, token: str) -> bool:
         keys, args = self._frontier_args(inst, token)
-        args += ["" if edge_count is None else edge_count]
-        args += ["" if service_count is None else service_count]
         return bool(await self._scripts["frontier_refresh"](keys=keys, args=args))
 
     async def unregister_frontier(self, frontier_id: str, token: str) -> bool:
         keys = [self.frontier_alive_key(frontier_id), self.frontier_key(frontier_id)]
         return bool(await self._scripts["frontier_unregister"](keys=keys, args=[token]))
-
-    async def set_frontier_counts(self, frontier_id: str, edges: int, services: int) -> bool:
-        keys = [self.frontier_key(frontier_id)]
-        return bool(await self._scripts["frontier_counts"](keys=keys, args=[edges, services]))
 
     async def get_frontier(self, frontier_id: str) -> dict[str, Any] | None:
         """The frontier if it is alive."""
@@ -237,8 +241,21 @@ class Repository:
         return Page(await self._frontiers(ids), next_cursor)
 
     async def _frontiers(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        pairs = await self._alive_values(ids, self.frontier_alive_key, self.frontier_key, "hgetall")
-        return [_frontier(frontier_id, fields) for frontier_id, fields in pairs]
+        """The alive ones of `ids`, with their counts, read at one instant (one script)."""
+        if not ids:
+            return []
+        keys = [
+            key
+            for fid in ids
+            for key in (
+                self.frontier_alive_key(fid),
+                self.frontier_key(fid),
+                self.edge_index_key(fid),
+                self.service_index_key(fid),
+            )
+        ]
+        found = await self._scripts["frontiers_read"](keys=keys, args=[])
+        return [_frontier(fid, *entry) for fid, entry in zip(ids, found, strict=True) if entry]
 
     async def frontier_by_edge(self, edge_id: int) -> dict[str, Any] | None:
         edge = await self.get_edge(edge_id)
@@ -252,7 +269,7 @@ class Repository:
         return [
             self.edge_key(edge_id),
             self.edge_alive_key(edge_id),
-            self.frontier_key(frontier_id),
+            self.edge_index_key(frontier_id),
         ]
 
     def _edge_args(self, frontier_id: str, edge: EdgeRecord) -> list[Any]:
@@ -262,7 +279,8 @@ class Repository:
             json.dumps(record, separators=(",", ":")),
             self.ttls.edge_meta,
             self.ttls.alive,
-            self.frontier_key(""),
+            self.edge_index_key(""),
+            str(edge.edge_id),
         ]
 
     async def edge_online(self, frontier_id: str, edge: EdgeRecord) -> None:
@@ -274,7 +292,7 @@ class Repository:
         """False when the edge is on another frontier now (nothing changed)."""
         return bool(
             await self._scripts["edge_offline"](
-                keys=self._edge_keys(frontier_id, edge_id), args=[frontier_id]
+                keys=self._edge_keys(frontier_id, edge_id), args=[frontier_id, str(edge_id)]
             )
         )
 
@@ -298,8 +316,16 @@ class Repository:
         ids, next_cursor = await self._page_ids(
             edge_ids, self.edge_alive_key(0)[:-1], cursor, count, _id_or_none
         )
-        pairs = await self._alive_values(ids, self.edge_alive_key, self.edge_key, "get")
-        return Page([_edge(edge_id, raw) for edge_id, raw in pairs], next_cursor)
+        if not ids:
+            return Page([], next_cursor)
+        keys = [key for i in ids for key in (self.edge_alive_key(i), self.edge_key(i))]
+        found = await self._scripts["edges_read"](
+            keys=keys, args=[self.edge_index_key(""), *(str(i) for i in ids)]
+        )
+        return Page(
+            [_edge(i, raw) for i, raw in zip(ids, found, strict=True) if raw is not None],
+            next_cursor,
+        )
 
     async def count_edges(self) -> int:
         """The sum of the alive frontiers' edge counts (one SCAN of frontiers, not edges)."""
@@ -312,7 +338,7 @@ class Repository:
         return [
             self.service_key(service_id),
             self.service_alive_key(service_id),
-            self.frontier_key(frontier_id),
+            self.service_index_key(frontier_id),
         ]
 
     def _service_args(self, frontier_id: str, service: ServiceRecord) -> list[Any]:
@@ -327,6 +353,7 @@ class Repository:
             json.dumps(record, separators=(",", ":")),
             self.ttls.service_meta,
             self.ttls.alive,
+            str(service.service_id),
         ]
 
     async def service_online(self, frontier_id: str, service: ServiceRecord) -> None:
@@ -338,15 +365,16 @@ class Repository:
     async def service_offline(self, frontier_id: str, service_id: int) -> bool:
         return bool(
             await self._scripts["service_offline"](
-                keys=self._service_keys(frontier_id, service_id), args=[frontier_id]
+                keys=self._service_keys(frontier_id, service_id),
+                args=[frontier_id, str(service_id)],
             )
         )
 
     async def service_heartbeat(self, frontier_id: str, service_id: int) -> bool:
         return bool(
             await self._scripts["service_heartbeat"](
-                keys=self._service_keys(frontier_id, service_id)[:2],
-                args=[frontier_id, self.ttls.service_meta, self.ttls.alive],
+                keys=self._service_keys(frontier_id, service_id),
+                args=[frontier_id, self.ttls.service_meta, self.ttls.alive, str(service_id)],
             )
         )
 
@@ -360,10 +388,15 @@ class Repository:
         ids, next_cursor = await self._page_ids(
             service_ids, self.service_alive_key(0)[:-1], cursor, count, _id_or_none
         )
-        pairs = await self._alive_values(ids, self.service_alive_key, self.service_key, "hgetall")
+        if not ids:
+            return Page([], next_cursor)
+        keys = [key for i in ids for key in (self.service_alive_key(i), self.service_key(i))]
+        found = await self._scripts["services_read"](
+            keys=keys, args=[self.service_index_key(""), *(str(i) for i in ids)]
+        )
         services: list[dict[str, Any]] = []
-        for service_id, fields in pairs:
-            services.extend(_services(service_id, fields))
+        for service_id, flat in zip(ids, found, strict=True):
+            services.extend(_services(service_id, flat))
         return Page(services, next_cursor)
 
     async def count_services(self) -> int:
@@ -407,7 +440,9 @@ class Repository:
             )
         for edge_id in edges_offline:
             await scripts["edge_offline"](
-                keys=self._edge_keys(frontier_id, edge_id), args=[frontier_id], client=pipe
+                keys=self._edge_keys(frontier_id, edge_id),
+                args=[frontier_id, str(edge_id)],
+                client=pipe,
             )
         for service in services_online:
             await scripts["service_online"](
@@ -417,7 +452,9 @@ class Repository:
             )
         for service_id in services_offline:
             await scripts["service_offline"](
-                keys=self._service_keys(frontier_id, service_id), args=[frontier_id], client=pipe
+                keys=self._service_keys(frontier_id, service_id),
+                args=[frontier_id, str(service_id)],
+                client=pipe,
             )
 
     async def heartbeat(self, beat: Heartbeat) -> HeartbeatAnswer:
@@ -429,7 +466,10 @@ class Repository:
         async def queue(pipe: Any) -> None:
             for take_e, take_s in chunks:
                 await self._scripts["presence_heartbeat"](
-                    keys=[self.frontier_key(beat.frontier_id)],
+                    keys=[
+                        self.edge_index_key(beat.frontier_id),
+                        self.service_index_key(beat.frontier_id),
+                    ],
                     args=[
                         self.prefix,
                         beat.frontier_id,
@@ -486,28 +526,6 @@ class Repository:
         keys, next_cursor = await self._scan(f"{alive_prefix}*", cursor, count)
         parsed = (parse(key[len(alive_prefix) :]) for key in keys)
         return [i for i in parsed if i is not None], next_cursor
-
-    async def _alive_values(
-        self,
-        ids: Sequence[K],
-        alive_key: Callable[[K], str],
-        value_key: Callable[[K], str],
-        read: str,
-    ) -> list[tuple[K, Any]]:
-        """(ID, value) for each ID whose alive key exists and whose value is there: one
-        pipeline of EXISTS + `read` (``get`` or ``hgetall``) per ID."""
-        if not ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for i in ids:
-                pipe.exists(alive_key(i))
-                getattr(pipe, read)(value_key(i))
-            results = await pipe.execute()
-        return [
-            (i, results[2 * n + 1])
-            for n, i in enumerate(ids)
-            if results[2 * n] and results[2 * n + 1]
-        ]
 
     async def _scan(self, match: str, cursor: int | None, count: int) -> tuple[list[str], int]:
         """Keys matching `match`: one SCAN page from `cursor`, or all (cursor None)."""

@@ -25,6 +25,7 @@ from .hooks import ControlHooks, IdAllocator, cluster_id_node
 from .limits import bound_settings, connection_budget, raise_nofile_limit
 from .metrics import GatewayMetrics
 from .mq import build_bridges
+from .rebalance import Rebalancer
 from .registry import Registry
 from .servicebound import Servicebound
 from .tls import check_certificates, not_after_gauge, server_ssl_context
@@ -100,6 +101,7 @@ class Gateway:
         self._http: list[Any] = []
         self._control: Any = None
         self.frontlas: FrontlasLink | None = None
+        self.rebalancer: Rebalancer | None = None
         self._observability: Any = None
         self._service_port: int | None = None
         self._edge_port: int | None = None
@@ -239,6 +241,16 @@ class Gateway:
             metrics=self.metrics,
         )
         self.frontlas.start()
+        if config.frontlas.rebalance.enable:
+            self.rebalancer = Rebalancer(
+                config.frontlas.rebalance,
+                self.registry,
+                frontier_id=self.frontier_id,
+                counts=self.frontlas.cluster_counts,
+                kick=self.edgebound.kick_id,
+                metrics=self.metrics,
+            )
+            self.rebalancer.start()
 
     async def _start_control(self) -> None:
         from ..httpserve import HttpListener
@@ -280,6 +292,8 @@ class Gateway:
         if self._closed:
             return
         self._closed = True
+        if self.rebalancer is not None:
+            await self.rebalancer.close()
         if self.frontlas is not None:
             await self.frontlas.close()
         # edges first: their offline hooks still reach the services

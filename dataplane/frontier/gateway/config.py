@@ -7,10 +7,10 @@ back to a default in production. No file at all is a working standalone gateway.
 
 Beyond upstream (documented in :func:`default_config_yaml`): ``exchange.hashby: consistent``,
 ``exchange.presence_hooks``, ``exchange.forward_timeout``, ``controlplane.token``,
-``daemon.drain_seconds``, and the env overrides ``FRONTIER_ID``,
-``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR``, ``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``,
-``FRONTIER_CONTROLPLANE_PORT`` and ``FRONTIER_OBSERVABILITY_PORT`` (so that several
-gateways share a host with one config file).
+``daemon.drain_seconds``, ``frontlas.peer_timeout``, ``frontlas.rebalance``, and the env
+overrides ``FRONTIER_ID``, ``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR``,
+``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``, ``FRONTIER_CONTROLPLANE_PORT`` and
+``FRONTIER_OBSERVABILITY_PORT`` (so that several gateways share a host with one config file).
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from ..strict_yaml import ConfigError, load_yaml, nonneg_int, positive_seconds, seconds, with_port
+from ..strict_yaml import (
+    ConfigError,
+    load_yaml,
+    nonneg_int,
+    nonneg_number,
+    positive_number,
+    positive_seconds,
+    seconds,
+    with_port,
+)
 from ..strict_yaml import build as _build
 from ..strict_yaml import convert as _convert
 
@@ -211,6 +220,30 @@ class FrontlasMetrics:
 
 
 @dataclass(frozen=True)
+class Rebalance:
+    """Ours: edges that failed over stay where they landed; with this on, a frontier that
+    holds far more than the cluster's mean asks some of its edges to reconnect (they go to
+    their next address, or wherever the load balancer sends them; docs/frontlas.md)."""
+
+    enable: bool = False
+    interval: float = 30.0
+    """Seconds between looks at the cluster's counts."""
+    tolerance: float = 0.2
+    """Act only above (1 + tolerance) x the mean edge count of the alive frontiers ..."""
+    min_excess: int = 10
+    """... and at least this many edges above the mean."""
+    rate: float = 5.0
+    """Edges asked to reconnect per second, at most (spread over the interval)."""
+
+    _convert: ClassVar[dict[str, Any]] = {
+        "interval": positive_seconds,
+        "tolerance": nonneg_number,
+        "min_excess": nonneg_int,
+        "rate": positive_number,
+    }
+
+
+@dataclass(frozen=True)
 class Frontlas:
     enable: bool = False
     dial: Dial = field(default_factory=lambda: Dial(addrs=("127.0.0.1:40012",)))
@@ -219,6 +252,14 @@ class Frontlas:
     """Seconds between batched presence heartbeats (ours; frontlas's alive TTL is 30 s)."""
     token: str = ""
     """Ours: frontlas's `frontier_plane.token`, when it requires one (env FRONTLAS_TOKEN)."""
+    peer_timeout: float = 50.0
+    """Ours: seconds without a packet from frontlas after which the frontier drops the
+    connection and redials (the next address, if several); 0: never. 2.5 x the link's 20 s
+    geminio heartbeat: a frontlas that stops answering without closing (stopped, a
+    partition that drops packets) is left for another replica in bounded time."""
+    rebalance: Rebalance = field(default_factory=Rebalance)
+
+    _convert: ClassVar[dict[str, Any]] = {"heartbeat": positive_seconds, "peer_timeout": seconds}
 
 
 @dataclass(frozen=True)
@@ -486,11 +527,18 @@ frontlas:                  # cluster mode (env FRONTLAS_ADDR enables it with tha
       ca_certs: []
       certs: []
       insecure_skip_verify: false
-  metrics:                 # accepted for compatibility: our frontier sends its exact
-    enable: false          # edge and service counts with every heartbeat instead
+  metrics:                 # accepted for compatibility: frontlas counts the edges and
+    enable: false          # services each frontier reported instead
     interval: 60
   heartbeat: 10            # seconds between batched presence heartbeats (ours)
   token: ""                # ours: frontlas's frontier_plane.token, if set (env FRONTLAS_TOKEN)
+  peer_timeout: 50         # ours: seconds of silence from frontlas before redialing it (0: never)
+  rebalance:               # ours: shed edges when holding far more than the cluster's mean
+    enable: false
+    interval: 30           # seconds between looks at the cluster's edge counts
+    tolerance: 0.2         # act above (1 + tolerance) x the mean ...
+    min_excess: 10         # ... and at least this many edges above it
+    rate: 5                # edges asked to reconnect per second, at most
 observability:             # /healthz /readyz /metrics
   enable: true
   addr: 0.0.0.0:9091       # env FRONTIER_OBSERVABILITY_PORT replaces the port

@@ -27,6 +27,7 @@ from ..conventions import (
     ERR_RPC_NOT_ONLINE,
     ERR_SERVICE_NOT_ONLINE,
     ERR_TOPIC_NOT_ONLINE,
+    RPC_PROBE_EDGE,
     ConventionError,
     append_edge_id,
     split_edge_id,
@@ -302,6 +303,9 @@ class Exchange:
         return stripped, edge
 
     def _rpc_to_edge(self, service: ServiceEntry, request: SyncRequest) -> None:
+        if request.method == RPC_PROBE_EDGE:
+            self._probe_edge(request)
+            return
         try:
             custom, edge = self._edge_for(request.custom)
         except ForwardError as exc:
@@ -309,6 +313,16 @@ class Exchange:
             request.fail(str(exc))
             return
         self.relay.call(request, edge.end, custom, _RPC_TO_EDGE)
+
+    def _probe_edge(self, request: SyncRequest) -> None:
+        """A cluster service asks whether the edge is connected here (conventions: the edge
+        probe); answered at once, never forwarded."""
+        try:
+            self._edge_for(request.custom)
+        except ForwardError as exc:
+            request.fail(str(exc))
+            return
+        request.respond(b"")
 
     def _message_to_edge(self, service: ServiceEntry, flow: Flow, message: Message) -> None:
         try:

@@ -16,6 +16,10 @@ and re-registers after a frontlas restart. What it reports:
   (``presence_heartbeat``) with our exact counts; frontlas answers with the IDs it lost,
   which are reported again. One RPC per 5000 edges instead of upstream's one per edge.
 
+The connection has a peer timeout (``frontlas.peer_timeout``, 50 s): a frontlas that stops
+answering without closing (stopped, or behind a partition that drops packets) is given up
+and redialed, the next address first, instead of being waited on for ever.
+
 The gateway forwards locally whatever happens here: frontlas is only needed for services
 in other frontiers to find our edges.
 """
@@ -128,6 +132,7 @@ class FrontlasLink:
             meta=self.instance.encode(),
             ssl=client_ssl_context(fl.dial.tls, "frontlas.dial.tls"),
             backoff=Backoff(initial=0.2, maximum=5.0),
+            peer_timeout=fl.peer_timeout or None,
             on_online=self._on_online,
             on_offline=self._on_offline,
         )
@@ -297,6 +302,12 @@ class FrontlasLink:
                 raise
             self.metrics.frontlas_rpcs.labels(p.RPC_PRESENCE_HEARTBEAT, "ok").inc()
             self._report_missing(answer)
+
+    async def cluster_counts(self) -> dict[str, int]:
+        """Every alive frontier's edge count, as frontlas lists it (for rebalancing)."""
+        end = await self._client.wait_online(_RPC_TIMEOUT)
+        raw = await end.call(p.RPC_CLUSTER_COUNTS, b"{}", timeout=_RPC_TIMEOUT)
+        return p.ClusterCounts.decode(raw).edge_counts
 
     def _report_missing(self, answer: p.HeartbeatAnswer) -> None:
         for edge_id in answer.missing_edge_ids:

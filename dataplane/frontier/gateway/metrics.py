@@ -93,6 +93,12 @@ class GatewayMetrics:
             ["rpc", "result"],
             registry=r,
         )
+        self.rebalanced = Counter(
+            "frontier_rebalanced_edges",
+            "Edges asked to reconnect elsewhere because this frontier held far more than the "
+            "cluster's mean (frontlas.rebalance).",
+            registry=r,
+        )
         self.frontlas_pending = Gauge(
             "frontier_frontlas_pending_events",
             "Presence changes not yet accepted by frontlas (at most one per edge/service).",

@@ -5,8 +5,14 @@ heartbeat), adopts whatever client ID the ConnAck carries, and from then on send
 Heartbeat every interval. A ConnAck error text fails the connect and starts the 4-way
 disconnect, as Go's client does.
 
-Go's client never notices a silently dead server (§G.6 #12); `peer_timeout` enables the
-same idle check the server has, off by default to match Go.
+Go's client never notices a silently dead server (§G.6 #12); `peer_timeout` enables an
+idle check like the server's, off by default in this layer to match Go (the SDKs turn it on).
+It does not depend on the heartbeat interval: after half of `peer_timeout` without a packet
+the client sends an extra Heartbeat (the server acks every one), so a live server is heard
+from well within the timeout whatever the interval, and a silent one (stopped, partitioned,
+its packets dropped without a reset) is detected `peer_timeout` seconds after it went quiet.
+While the adapter has stopped reading (our own queues are full) the check pauses: that
+silence is ours, not the server's.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from .packets import (
     Packet,
 )
 from .states import ConnEvent, ConnState, Side
-from .timer_requests import CONNECT_TIMER, HEARTBEAT_TIMER
+from .timer_requests import CONNECT_TIMER, HEARTBEAT_TIMER, IDLE_TIMER
 
 __all__ = ["ClientConnection"]
 
@@ -57,8 +63,8 @@ class ClientConnection(Connection):
             raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
         if not 0 <= client_id <= U64_MAX:
             raise ValueError("client_id must fit 64 bits")
-        if peer_timeout is not None and not peer_timeout > 0:
-            raise ValueError("peer_timeout must be positive")
+        if peer_timeout is not None and not 0 < peer_timeout < float("inf"):
+            raise ValueError("peer_timeout must be positive and finite (or None)")
         super().__init__(config)
         self._meta = meta
         self._client_id = client_id
@@ -112,8 +118,40 @@ class ClientConnection(Connection):
         registers = tuple(self.register(1, method) for method in self._methods)
         self._out.timers.set(HEARTBEAT_TIMER, float(self._heartbeat))
         if self._peer_timeout is not None:
-            self._start_idle_timer(self._peer_timeout)
+            self._start_idle_timer(self._peer_timeout / 2)
         self._out.emit(Connected(self._client_id, self._meta, self._heartbeat, registers))
+
+    @property
+    def peer_timeout(self) -> float | None:
+        return self._peer_timeout
+
+    def _idle_expired(self) -> None:
+        """Half the peer timeout went by in silence: probe with a Heartbeat once; the
+        second half in silence ends the connection."""
+        if not self._idle_probed and self._fsm.state is ConnState.CONNED:
+            self._idle_probed = True
+            self._out.send(HeartbeatPacket(packet_id=self._out.next_id()))
+            self._out.timers.set(IDLE_TIMER, self._peer_timeout_half())
+            return
+        self._terminate(
+            CloseReason.HEARTBEAT_TIMEOUT,
+            f"nothing received from the server for {self._peer_timeout:g} s",
+            abort=True,
+        )
+
+    def _peer_timeout_half(self) -> float:
+        assert self._peer_timeout is not None
+        return self._peer_timeout / 2
+
+    def reading_paused(self, paused: bool) -> None:
+        if self._peer_timeout is None or self._fsm.state is not ConnState.CONNED:
+            return
+        if paused:
+            self._idle_timeout = None  # receive_data does not re-arm it meanwhile
+            self._out.timers.cancel(IDLE_TIMER)
+        else:
+            self._start_idle_timer(self._peer_timeout_half())
+            self._idle_probed = False
 
     def _heartbeat_due(self) -> None:
         if self._fsm.state is ConnState.CONNED:

@@ -81,6 +81,7 @@ class Connection:
         "_disconn_sent",
         "_fsm",
         "_heartbeat",
+        "_idle_probed",
         "_idle_timeout",
         "_left_conned",
         "_meta",
@@ -101,6 +102,7 @@ class Connection:
         self._meta = b""
         self._heartbeat = 0
         self._idle_timeout: float | None = None
+        self._idle_probed = False
         self._disconn_sent = False
         self._left_conned = False
         self._close_reason: CloseReason | None = None
@@ -130,6 +132,7 @@ class Connection:
             self._terminate(CloseReason.PROTOCOL_ERROR, str(exc), abort=True)
             return
         if received and self._idle_timeout is not None and self._fsm.state is ConnState.CONNED:
+            self._idle_probed = False
             self._out.timers.set(IDLE_TIMER, self._idle_timeout)
 
     def receive_eof(self) -> None:
@@ -169,11 +172,7 @@ class Connection:
         if kind is TimerKind.HEARTBEAT:
             self._heartbeat_due()
         elif kind is TimerKind.IDLE:
-            self._terminate(
-                CloseReason.HEARTBEAT_TIMEOUT,
-                f"nothing received from the peer for {self._idle_timeout:g} s",
-                abort=True,
-            )
+            self._idle_expired()
         elif kind is TimerKind.CONNECT:
             self._terminate(
                 CloseReason.CONNECT_TIMEOUT,
@@ -194,6 +193,20 @@ class Connection:
             )
         else:
             self._mux.timer_expired(key)
+
+    def reading_paused(self, paused: bool) -> None:
+        """The adapter stopped (True) or resumed (False) reading the transport because a
+        queue of ours is full. The server's idle check keeps running (a peer it cannot
+        read long enough is dropped, as Go does); a client's peer timeout pauses, since
+        the silence is ours (see `ClientConnection`)."""
+
+    def _idle_expired(self) -> None:
+        """Nothing arrived for the idle timeout: the peer is gone (or silent on purpose)."""
+        self._terminate(
+            CloseReason.HEARTBEAT_TIMEOUT,
+            f"nothing received from the peer for {self._idle_timeout:g} s",
+            abort=True,
+        )
 
     def write_blocked(self, blocked: bool) -> None:
         """The transport's unsent output went above its high-water mark (True) or back

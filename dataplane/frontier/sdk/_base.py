@@ -34,6 +34,7 @@ from ..geminio.aio import (
 from ..geminio.packets import HEARTBEAT_INTERVALS
 
 __all__ = [
+    "PEER_TIMEOUT_FACTOR",
     "Address",
     "Addresses",
     "ClientBase",
@@ -58,6 +59,23 @@ Reply: TypeAlias = bytes | bytearray | memoryview | None
 """What an RPC handler may return (None: an empty response)."""
 
 T = TypeVar("T")
+
+PEER_TIMEOUT_FACTOR = 2.5
+"""The default peer timeout, in heartbeat intervals: 50 s at the default 20 s heartbeat.
+The gateway acks every heartbeat, so a live gateway is heard from at least once per
+interval; 2.5 leaves one and a half intervals for a slow network or a busy gateway."""
+
+
+def resolve_peer_timeout(peer_timeout: float | None, heartbeat: int) -> float | None:
+    """The SDKs' ``peer_timeout`` argument -> the connection's: None means the default
+    (`PEER_TIMEOUT_FACTOR` x `heartbeat`), 0 turns the check off (Go's behaviour)."""
+    if peer_timeout is None:
+        return PEER_TIMEOUT_FACTOR * heartbeat
+    if peer_timeout == 0:
+        return None
+    if not 0 < peer_timeout < float("inf"):
+        raise ValueError("peer_timeout must be positive and finite, 0 (off) or None (default)")
+    return float(peer_timeout)
 
 
 def parse_address(addr: Address) -> tuple[str, int]:
@@ -153,7 +171,7 @@ class _Redialer(RetryingClient):
         (host, port), *fallbacks = addresses
         super().__init__(host, port, fallbacks=fallbacks, **kwargs)
         self._connect_kwargs: dict[str, Any] = {
-            key: kwargs.get(key) for key in ("ssl", "config", "limits")
+            key: kwargs.get(key) for key in ("ssl", "config", "limits", "peer_timeout")
         }
         self._connect_kwargs.update(
             meta=kwargs.get("meta", b""),
@@ -215,11 +233,13 @@ class ClientBase:
         reconnect: bool,
         backoff: Backoff | None,
         heartbeat: int,
+        peer_timeout: float | None = None,
         accept_streams: bool = False,
         start_retry: float | None = None,
     ) -> None:
         if heartbeat not in HEARTBEAT_INTERVALS:
             raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
+        self._peer_timeout = resolve_peer_timeout(peer_timeout, heartbeat)
         self._addresses = parse_addresses(addr)
         self._meta = meta
         self._client_id = client_id
@@ -308,6 +328,7 @@ class ClientBase:
                     ssl=self._ssl,
                     server_hostname=self._server_hostname,
                     heartbeat=self._heartbeat,
+                    peer_timeout=self._peer_timeout,
                     limits=self._limits(),
                     methods=initial,
                 )
@@ -373,6 +394,7 @@ class ClientBase:
             client_id=self._client_id,
             ssl=self._ssl,
             heartbeat=self._heartbeat,
+            peer_timeout=self._peer_timeout,
             limits=self._limits(),
             backoff=self._backoff,
             on_online=on_online,
@@ -436,6 +458,12 @@ class ClientBase:
     def end(self) -> End | None:
         """The current geminio End (None while offline): for what the SDK does not wrap."""
         return self._end
+
+    @property
+    def peer_timeout(self) -> float | None:
+        """Seconds of silence from the gateway after which the connection is dropped (and
+        redialed); None: never."""
+        return self._peer_timeout
 
     @property
     def reconnects(self) -> int:
@@ -520,7 +548,12 @@ class ClientBase:
             end = await self._wait_end(None)
             try:
                 return await end.receive()
-            except (ConnectionClosedError, StreamClosedError):
+            except StreamClosedError:
+                # The default stream closes only as its connection ends: a gateway that
+                # drains (or a peer that disconnects) closes the stream first and the
+                # connection a round trip later. That is a normal end, not an error.
+                await end.wait_closed()
+            except ConnectionClosedError:
                 if not end.closed:
                     raise
                 # the connection went away under us: wait for the next one (or raise)

@@ -6,12 +6,23 @@ coordinator, REST on :40011) which frontiers are alive, keeps one reconnecting `
 frontier, and routes each call, publish or stream to the frontier holding the target edge.
 What edges send fans in from all frontiers.
 
-It follows Go's `NewClusterService` (reference §5.1) without its two weak spots: Go's
+It follows Go's `NewClusterService` (reference §5.1) without its weak spots: Go's
 frontlas listed dead frontiers too, so the Go end kept dialling them, while here only the
-frontiers frontlas lists as alive are kept and one that drops out of the listing is closed;
-and Go dropped a whole frontier connection on *any* error, while here an error that says
-"the edge is not there" only forgets that edge's route and retries once, and a frontlas
-outage leaves every connection as it is.
+frontiers frontlas lists as alive are dialled; Go dropped a whole frontier connection on
+*any* error, while here an error that says "the edge is not there" only forgets that edge's
+route and retries once; and frontlas is not the only judge of who is alive:
+
+- a frontier that drops out of the listing while its own connection stays up (frontlas or
+  Redis cut off from it, Redis restarted empty) is kept for ``unlisted_grace`` seconds, so a
+  partition on the frontlas side does not cut traffic to edges that are still reachable;
+  a connection that is down *and* unlisted is closed at once;
+- an edge frontlas has no route for (404), or any edge while frontlas cannot answer, is
+  looked for on the connected frontiers (the edge probe of `frontier.conventions`) before
+  the answer is "edge not online";
+- every connection has a peer timeout, so a frontier that stops answering without closing
+  is noticed (and its routes forgotten) within a bounded time.
+
+docs/frontlas.md ("Partitions") says what each partition does.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from ..conventions import (
     RPC_EDGE_ONLINE,
     RPC_EDGE_READY,
     RPC_GET_EDGE_ID,
+    RPC_PROBE_EDGE,
     EdgePresence,
 )
 from ..geminio.aio import (
@@ -47,11 +59,20 @@ from ..geminio.aio import (
     RPCError,
     Stream,
 )
+from ..geminio.aio.deadlines import deadline_in, time_left
 from ..geminio.packets import HEARTBEAT_INTERVALS
-from ._base import maybe_await, parse_address
+from ._base import maybe_await, parse_address, resolve_peer_timeout
 from .service import EdgeIdHook, PresenceHook, Service, ServiceHandler, ServiceMessage
 
-__all__ = ["CONNECT_TIMEOUT", "QUEUE_SIZE", "ClusterService", "FrontierInfo", "FrontlasError"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "PROBE_TIMEOUT",
+    "QUEUE_SIZE",
+    "UNLISTED_GRACE",
+    "ClusterService",
+    "FrontierInfo",
+    "FrontlasError",
+]
 
 _log = logging.getLogger("frontier.sdk.cluster")
 
@@ -61,6 +82,11 @@ each frontier, so an application that stops reading pushes back on the gateways.
 CONNECT_TIMEOUT = 10.0
 """Bound on the first dial of a frontier, so that one unreachable frontier cannot hold up
 `start()`, a refresh or a call to an edge elsewhere."""
+UNLISTED_GRACE = 300.0
+"""Default seconds a frontier frontlas stopped listing is kept while its connection is up."""
+PROBE_TIMEOUT = 2.0
+"""Bound on one edge probe (further bounded by the operation's own timeout): a frontier
+that does not answer it within this is taken not to hold the edge."""
 
 T = TypeVar("T")
 
@@ -177,6 +203,8 @@ class _Frontier:
     service: _FrontierService
     connected_at: float
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    unlisted_since: float | None = None
+    """Loop time of the first listing without this frontier (None while listed)."""
 
 
 _Registration = Callable[[Service], Awaitable[None]]
@@ -191,11 +219,15 @@ class ClusterService:
     ``frontlas_addr`` is frontlas's REST address (``"host:port"`` or ``"http://host:port"``,
     ``https://`` too). Frontiers are listed at `start()` and every ``refresh_interval``
     seconds: one reconnecting `Service` per listed frontier (at its ``advertised_sb_addr``),
-    closed once the frontier leaves the listing. A failed refresh changes nothing, so a
-    frontlas outage does not cut traffic. ``http_timeout`` bounds each frontlas request.
+    closed once the frontier has left the listing and its connection is down, or has been
+    unlisted for ``unlisted_grace`` seconds (None: kept while its connection stays up). A
+    failed refresh changes nothing, so a frontlas outage does not cut traffic.
+    ``http_timeout`` bounds each frontlas request.
 
     ``name``, ``topics``, ``service_id``, ``ssl``, ``server_hostname``, ``backoff``,
-    ``heartbeat`` and ``token`` are passed to every per-frontier `Service` (see there).
+    ``heartbeat``, ``peer_timeout`` and ``token`` are passed to every per-frontier
+    `Service` (see there): a frontier silent for ``peer_timeout`` seconds (2.5 x
+    ``heartbeat`` by default) loses its routes and is redialed.
     ``frontlas_token`` is sent as a bearer token to frontlas (its ``control_plane.token``).
     Streams edges open to our name are refused until the first `accept_stream()` call,
     unless ``accept_streams=True``.
@@ -204,7 +236,10 @@ class ClusterService:
     answer is cached until the frontier says the edge is gone (``"edge not online"``), the
     frontier connection is lost or the frontier leaves the listing. Then the operation is
     retried once after a fresh lookup, so an edge that failed over to another frontier is
-    reached again transparently.
+    reached again transparently. An edge frontlas does not know (or any edge while frontlas
+    is unreachable and no route is cached) is probed for on every connected frontier (at
+    most `PROBE_TIMEOUT` each, concurrently) before ``"edge not online"`` is answered.
+    Every ``timeout`` covers the whole operation: lookup, probes, dial, retry and call.
     """
 
     def __init__(
@@ -219,10 +254,12 @@ class ClusterService:
         server_hostname: str | None = None,
         backoff: Backoff | None = None,
         heartbeat: int = 20,
+        peer_timeout: float | None = None,
         http_timeout: float = 5.0,
         token: str = "",
         frontlas_token: str = "",
         accept_streams: bool = False,
+        unlisted_grace: float | None = UNLISTED_GRACE,
     ) -> None:
         if isinstance(topics, str):
             raise TypeError("topics must be an iterable of strings, not a string")
@@ -232,11 +269,15 @@ class ClusterService:
             raise ValueError("refresh_interval must be positive")
         if not http_timeout > 0:
             raise ValueError("http_timeout must be positive")
+        if unlisted_grace is not None and not unlisted_grace >= 0:
+            raise ValueError("unlisted_grace must be >= 0 (or None)")
+        resolve_peer_timeout(peer_timeout, heartbeat)  # its errors now, not at the first dial
         self.frontlas_url = _base_url(frontlas_addr)
         self.name = name
         self.topics = tuple(dict.fromkeys(topics))
         self.refresh_interval = refresh_interval
         self.http_timeout = http_timeout
+        self.unlisted_grace = unlisted_grace
         self._service_kwargs: dict[str, Any] = {
             "name": name,
             "topics": self.topics,
@@ -245,6 +286,7 @@ class ClusterService:
             "server_hostname": server_hostname,
             "backoff": backoff,
             "heartbeat": heartbeat,
+            "peer_timeout": peer_timeout,
             "token": token,
         }
         self._frontlas_headers = (
@@ -261,6 +303,7 @@ class ClusterService:
         self._getters: set[asyncio.Future[Any]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._closing_frontiers: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False
 
@@ -309,10 +352,9 @@ class ClusterService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(
-            *(self._drop(frontier_id, "closing") for frontier_id in list(self._frontiers)),
-            return_exceptions=True,
-        )
+        for frontier_id in list(self._frontiers):
+            self._drop(frontier_id, "closing")
+        await asyncio.gather(*self._closing_frontiers, return_exceptions=True)
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -372,19 +414,26 @@ class ClusterService:
 
         await self._route(edge_id, attempt, PublishRejected, timeout)
 
-    async def open_stream(self, edge_id: int, *, meta: bytes = b"") -> Stream:
+    async def open_stream(
+        self,
+        edge_id: int,
+        *,
+        meta: bytes = b"",
+        timeout: float | None = None,  # noqa: ASYNC109 - the open is forgotten on expiry
+    ) -> Stream:
         """`Service.open_stream` on the frontier holding `edge_id`.
 
         A stream to an edge that left its frontier gives no error (the gateway just closes
         it), so a stale route could not correct itself: the route is therefore looked up
         afresh for every stream (the cached one serves while frontlas is unavailable).
-        An edge frontlas does not know raises `OpenRejected` with ``"edge not online"``.
+        An edge no frontier holds raises `OpenRejected` with ``"edge not online"``.
+        `timeout` bounds the lookup, the dial and the open.
         """
 
         async def attempt(service: Service, left: float | None) -> Stream:
-            return await service.open_stream(edge_id, meta=meta)
+            return await service.open_stream(edge_id, meta=meta, timeout=left)
 
-        return await self._route(edge_id, attempt, OpenRejected, None, fresh_first=True)
+        return await self._route(edge_id, attempt, OpenRejected, timeout, fresh_first=True)
 
     # ----------------------------------------------------------------- from edges
 
@@ -468,8 +517,7 @@ class ClusterService:
         if not 0 <= edge_id <= MAX_EDGE_ID:
             raise ValueError(f"edge ID {edge_id} does not fit in 64 bits")
         self._check_open()
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
+        deadline = deadline_in(timeout)
         for retry in (False, True):
             try:
                 frontier = await self._frontier_for(edge_id, fresh_first or retry, deadline)
@@ -481,7 +529,7 @@ class ClusterService:
                 continue
             frontier_id = frontier.info.frontier_id
             try:
-                return await attempt(frontier.service, _left(deadline))
+                return await attempt(frontier.service, time_left(deadline))
             except RemoteError as exc:
                 if retry or exc.text != ERR_EDGE_NOT_ONLINE:
                     raise
@@ -498,19 +546,77 @@ class ClusterService:
         from frontlas (connecting to that frontier if needed, even before a refresh)."""
         cached = self._routes.get(edge_id)
         if cached is not None and not fresh and cached in self._frontiers:
-            return self._frontiers[cached]
+            frontier = self._frontiers[cached]
+            if frontier.service.online:
+                return frontier
+            # a route through a frontier we are not connected to is not trusted: the edge
+            # may have failed over since (asking frontlas again is cheap next to waiting)
         try:
             info = await self._lookup(edge_id, deadline)
+        except _EdgeUnknown:
+            # frontlas may have lost the edge (its frontier cut off from frontlas, Redis
+            # restarted empty): the frontiers themselves know better
+            found = await self._probe(edge_id, deadline)
+            if found is None:
+                raise
+            return found
         except FrontlasError as exc:
-            # frontlas is down: a route we still have is better than failing
             unavailable = exc.status is None or exc.status >= 500
-            if cached is not None and cached in self._frontiers and unavailable:
+            if not unavailable:
+                raise
+            # frontlas is down: a route we still have is better than failing
+            if cached is not None and cached in self._frontiers:
                 _log.info("frontlas unavailable (%s); using the cached route", exc)
                 return self._frontiers[cached]
-            raise
+            found = await self._probe(edge_id, deadline)
+            if found is None:
+                raise
+            return found
         frontier = await self._ensure(info, deadline)
+        if not frontier.service.online:
+            # Reconnecting: frontlas may be behind (the edge failed over and its new
+            # frontier's report has not reached frontlas); a frontier that has it wins.
+            found = await self._probe(edge_id, deadline)
+            if found is not None:
+                return found
         self._routes.put(edge_id, info.frontier_id)
         return frontier
+
+    async def _probe(self, edge_id: int, deadline: float | None) -> _Frontier | None:
+        """The connected frontier that says it holds `edge_id` (the edge probe, sent to
+        every online frontier at once), None if none does in time. The route found is
+        cached like one from frontlas."""
+        candidates = [f for f in self._frontiers.values() if f.service.online]
+        if not candidates:
+            return None
+        left = time_left(deadline)
+        seconds = PROBE_TIMEOUT if left is None else min(PROBE_TIMEOUT, left)
+
+        async def holds(frontier: _Frontier) -> _Frontier | None:
+            try:
+                await frontier.service.call(edge_id, RPC_PROBE_EDGE, timeout=seconds)
+            except RemoteError as exc:
+                # a Go gateway forwards the probe: the edge's "no such method" means it is there
+                return None if exc.text == ERR_EDGE_NOT_ONLINE else frontier
+            except (EndError, OSError):  # silent, closing: not known to hold it
+                return None
+            return frontier
+
+        probes = [asyncio.ensure_future(holds(frontier)) for frontier in candidates]
+        try:
+            for next_done in asyncio.as_completed(probes):
+                found = await next_done
+                if found is not None and found.info.frontier_id in self._frontiers:
+                    _log.debug(
+                        "edge %d found on frontier %s by probing", edge_id, found.info.frontier_id
+                    )
+                    self._routes.put(edge_id, found.info.frontier_id)
+                    return found
+        finally:
+            for probe in probes:
+                probe.cancel()
+            await asyncio.gather(*probes, return_exceptions=True)
+        return None
 
     # ------------------------------------------------------------- frontier connections
 
@@ -522,7 +628,7 @@ class ClusterService:
         if existing is not None:
             if existing.info.advertised_sb_addr == info.advertised_sb_addr:
                 return existing
-            await self._drop(frontier_id, f"moved to {info.advertised_sb_addr}")
+            self._drop(frontier_id, f"moved to {info.advertised_sb_addr}")
         task = self._connecting.get(frontier_id)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._connect(info))
@@ -589,12 +695,21 @@ class ClusterService:
         _log.info("connected to frontier %s at %s", frontier_id, info.advertised_sb_addr)
         return frontier
 
-    async def _drop(self, frontier_id: str, why: str) -> None:
+    def _drop(self, frontier_id: str, why: str) -> None:
+        """Forget a frontier now and close its connection in the background: a graceful
+        close may wait for a silent peer, and nobody (a call with a deadline, the
+        refresher) should wait with it. `close()` waits for these closes."""
         frontier = self._frontiers.pop(frontier_id, None)
         if frontier is None:
             return
         forgotten = self._routes.drop_frontier(frontier_id)
         _log.info("closing frontier %s (%s; %d edge routes forgotten)", frontier_id, why, forgotten)
+        task = asyncio.get_running_loop().create_task(self._close_frontier(frontier))
+        self._closing_frontiers.add(task)
+        task.add_done_callback(self._closing_frontiers.discard)
+
+    @staticmethod
+    async def _close_frontier(frontier: _Frontier) -> None:
         for pump in frontier.pumps:
             pump.cancel()
         await asyncio.gather(*frontier.pumps, return_exceptions=True)
@@ -671,13 +786,19 @@ class ClusterService:
                 _log.exception("applying the frontier listing failed")
 
     async def _sync(self, listing: list[FrontierInfo], listed_at: float) -> list[BaseException]:
-        """Make the connections match `listing`: close frontiers it no longer has (unless
-        connected after the listing was asked for: an edge lookup may have found a frontier
-        newer than the listing), dial new ones. Returns the dial errors (also logged)."""
+        """Make the connections match `listing`: dial new frontiers; close those it no
+        longer has once their connection is down or their grace is over (a frontier
+        connected after the listing was asked for is left alone: an edge lookup may have
+        found a frontier newer than the listing). Returns the dial errors (also logged)."""
         listed = {info.frontier_id: info for info in listing}
+        now = asyncio.get_running_loop().time()
         for frontier_id, frontier in list(self._frontiers.items()):
-            if frontier_id not in listed and frontier.connected_at < listed_at:
-                await self._drop(frontier_id, "no longer listed by frontlas")
+            if frontier_id in listed:
+                if frontier.unlisted_since is not None:
+                    _log.info("frontlas lists frontier %s again", frontier_id)
+                frontier.unlisted_since = None
+            elif frontier.connected_at < listed_at:
+                self._unlisted(frontier, now)
         results = await asyncio.gather(
             *(self._ensure(info) for info in listed.values()), return_exceptions=True
         )
@@ -689,6 +810,25 @@ class ClusterService:
                 cause = result.__cause__ if result.__cause__ is not None else result
                 errors.append(cause)
         return errors
+
+    def _unlisted(self, frontier: _Frontier, now: float) -> None:
+        """A frontier missing from a listing: closed if its connection is down (it is not
+        redialed) or its grace is over, else kept and counted."""
+        frontier_id = frontier.info.frontier_id
+        if not frontier.service.online:
+            self._drop(frontier_id, "no longer listed by frontlas, and disconnected")
+            return
+        if frontier.unlisted_since is None:
+            frontier.unlisted_since = now
+            _log.warning(
+                "frontlas no longer lists frontier %s; keeping its connection while it stays "
+                "up (for %s)",
+                frontier_id,
+                "ever" if self.unlisted_grace is None else f"{self.unlisted_grace:g} s",
+            )
+        grace = self.unlisted_grace
+        if grace is not None and now - frontier.unlisted_since >= grace:
+            self._drop(frontier_id, f"not listed by frontlas for {grace:g} s")
 
     async def _list_frontiers(self) -> list[FrontierInfo]:
         body = await self._get("/cluster/v1/frontiers", {}, None)
@@ -720,7 +860,7 @@ class ClusterService:
         assert session is not None
         seconds = self.http_timeout
         if deadline is not None:
-            seconds = min(seconds, _left(deadline) or 0.0)
+            seconds = min(seconds, time_left(deadline) or 0.0)
         url = self.frontlas_url + path
         try:
             async with session.get(
@@ -731,6 +871,7 @@ class ClusterService:
         except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError) as exc:
             if self._closed:
                 raise ConnectionClosedError("closed") from None
+            time_left(deadline)  # the operation's own timeout ran out: OperationTimeout, not ours
             raise FrontlasError(f"frontlas at {url}: {exc or type(exc).__name__}") from exc
         if not isinstance(body, dict):
             raise FrontlasError(f"frontlas at {url} answered {status} without an object", status)
@@ -739,16 +880,6 @@ class ClusterService:
         if status != 200:
             raise FrontlasError(f"frontlas at {url}: {status} {body.get('error', '')}", status)
         return body
-
-
-def _left(deadline: float | None) -> float | None:
-    """Seconds to `deadline`; `OperationTimeout` if it has passed."""
-    if deadline is None:
-        return None
-    left = deadline - asyncio.get_running_loop().time()
-    if left <= 0:
-        raise OperationTimeout("the operation's timeout expired")
-    return left
 
 
 def _base_url(addr: str) -> str:

@@ -42,13 +42,14 @@ class Edge(ClientBase):
 
     ``edge_id`` is the ID asked for; gateways ignore it (the ID comes from a service's
     `get_edge_id` hook or the gateway's own counter) unless configured to trust clients
-    (``edgebound.honour_wanted_id``). ``reconnect``, ``backoff`` and ``heartbeat`` are as
-    for `Service`; after a reconnect the gateway may assign a different ID unless a
-    `get_edge_id` hook derives it from ``meta``. Streams services open to this edge are
-    refused until the first `accept_stream()` call, unless ``accept_streams=True``.
-    ``start_retry`` (seconds) makes `start()` retry a failing first connection for that
-    long instead of raising at once: what a device that may start while its gateway
-    restarts wants.
+    (``edgebound.honour_wanted_id``). ``reconnect``, ``backoff``, ``heartbeat`` and
+    ``peer_timeout`` (how long a silent gateway is trusted before the edge redials it or
+    the next address; default 2.5 x ``heartbeat``) are as for `Service`; after a reconnect
+    the gateway may assign a different ID unless a `get_edge_id` hook derives it from
+    ``meta``. Streams services open to this edge are refused until the first
+    `accept_stream()` call, unless ``accept_streams=True``. ``start_retry`` (seconds)
+    makes `start()` retry a failing first connection for that long instead of raising at
+    once: what a device that may start while its gateway restarts wants.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Edge(ClientBase):
         reconnect: bool = True,
         backoff: Backoff | None = None,
         heartbeat: int = 20,
+        peer_timeout: float | None = None,
         accept_streams: bool = False,
         start_retry: float | None = None,
     ) -> None:
@@ -74,6 +76,7 @@ class Edge(ClientBase):
             reconnect=reconnect,
             backoff=backoff,
             heartbeat=heartbeat,
+            peer_timeout=peer_timeout,
             accept_streams=accept_streams,
             start_retry=start_retry,
         )
@@ -122,11 +125,19 @@ class Edge(ClientBase):
             data, topic=topic, custom=custom, timeout=self._remaining(timeout, started)
         )
 
-    async def open_stream(self, service_name: str, *, meta: bytes = b"") -> Stream:
+    async def open_stream(
+        self,
+        service_name: str,
+        *,
+        meta: bytes = b"",
+        timeout: float | None = None,  # noqa: ASYNC109 - the open is forgotten on expiry
+    ) -> Stream:
         """Open a stream to a service named `service_name`. If there is none, the gateway
-        closes the stream at once (reads see EOF)."""
-        end = await self._wait_end(None)
-        return await end.open_stream(meta, service_name)
+        closes the stream at once (reads see EOF). `timeout` bounds the wait for a
+        connection and the open (`OperationTimeout`)."""
+        started = asyncio.get_running_loop().time()
+        end = await self._wait_end(timeout)
+        return await end.open_stream(meta, service_name, timeout=self._remaining(timeout, started))
 
     # --------------------------------------------------------------- from services
 

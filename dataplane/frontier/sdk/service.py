@@ -174,7 +174,11 @@ class Service(ClientBase):
     connection; what was in flight fails with `ConnectionClosedError` and is not retried
     (a publish may have been delivered). With ``reconnect=False`` the first loss is final.
     ``heartbeat`` is the advertised interval in seconds (5, 20, 80 or 320): the gateway
-    drops a service that is silent for twice as long.
+    drops a service that is silent for twice as long. ``peer_timeout`` is the other
+    direction: a gateway we hear nothing from for that many seconds (stopped, cut off by a
+    partition that drops packets without a reset) is given up and redialed (default
+    2.5 x ``heartbeat``, 50 s; after half of it in silence a heartbeat probes the gateway;
+    0 turns the check off, as Go's SDK has it).
 
     ``start_retry`` (seconds) makes `start()` retry a failing first connection for that
     long instead of raising at once (see `start`). ``token`` is the gateway's
@@ -197,6 +201,7 @@ class Service(ClientBase):
         reconnect: bool = True,
         backoff: Backoff | None = None,
         heartbeat: int = 20,
+        peer_timeout: float | None = None,
         token: str = "",
         accept_streams: bool = False,
         start_retry: float | None = None,
@@ -214,6 +219,7 @@ class Service(ClientBase):
             reconnect=reconnect,
             backoff=backoff,
             heartbeat=heartbeat,
+            peer_timeout=peer_timeout,
             accept_streams=accept_streams,
             start_retry=start_retry,
         )
@@ -270,13 +276,22 @@ class Service(ClientBase):
             data, topic=topic, custom=trailer, timeout=self._remaining(timeout, started)
         )
 
-    async def open_stream(self, edge_id: int, *, meta: bytes = b"") -> Stream:
+    async def open_stream(
+        self,
+        edge_id: int,
+        *,
+        meta: bytes = b"",
+        timeout: float | None = None,  # noqa: ASYNC109 - the open is forgotten on expiry
+    ) -> Stream:
         """Open a stream to edge `edge_id`: raw bytes, messages and RPC both ways. If the
-        edge is not online the gateway closes the stream at once (reads see EOF)."""
+        edge is not online the gateway closes the stream at once (reads see EOF).
+        `timeout` bounds the wait for a connection and the open (`OperationTimeout`);
+        without it the open itself gives up after 30 s."""
         if not 0 <= edge_id <= MAX_EDGE_ID:
             raise ValueError(f"edge ID {edge_id} does not fit in 64 bits")
-        end = await self._wait_end(None)
-        return await end.open_stream(meta, str(edge_id))
+        started = asyncio.get_running_loop().time()
+        end = await self._wait_end(timeout)
+        return await end.open_stream(meta, str(edge_id), timeout=self._remaining(timeout, started))
 
     # ----------------------------------------------------------------- from edges
 

@@ -47,14 +47,18 @@ async def test_key_schema_and_types_match_upstream(repo: Repository, redis_clien
         "frontlas:alive:edges:7": "string",
         "frontlas:services:3": "hash",
         "frontlas:alive:services:3": "string",
+        # ours: the count indexes (edge/service ID -> until when it is alive, in ms)
+        "frontlas:frontier_edges:f1": "zset",
+        "frontlas:frontier_services:f1": "zset",
     }
     frontier = await redis_client.hgetall("frontlas:frontiers:f1")
-    assert frontier == {
-        "advertised_sb_addr": "10.0.0.1:2",
-        "advertised_eb_addr": "10.0.0.1:30012",
-        "edge_count": "1",
-        "service_count": "1",
-    }
+    assert frontier == {"advertised_sb_addr": "10.0.0.1:2", "advertised_eb_addr": "10.0.0.1:30012"}
+    listed = (await repo.list_frontiers()).items
+    assert [(f["edge_count"], f["service_count"]) for f in listed] == [(1, 1)]
+    edges_until = await redis_client.zrange("frontlas:frontier_edges:f1", 0, -1, withscores=True)
+    assert [member for member, _ in edges_until] == ["7"]
+    # the score is exactly when the alive key expires (both TTLs are 30 s here)
+    assert edges_until[0][1] == await redis_client.pexpiretime("frontlas:alive:edges:7")
     assert await redis_client.get("frontlas:alive:edges:7") == "1"
     for key in types:  # nothing lives forever (upstream's frontier hashes did)
         assert 0 < await redis_client.ttl(key) <= 30, key

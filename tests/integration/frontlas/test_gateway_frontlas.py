@@ -12,6 +12,7 @@ import pytest
 from frontier.frontlas.app import Frontlas
 from frontier.gateway import Gateway
 from frontier.geminio.aio import End
+from support.freezable_proxy import FreezableProxy
 from support.frontlas import frontlas_config, get_json, until_async
 from support.gateway import connect_edge, connect_service, gateway_config, until
 from support.ports import free_port
@@ -194,6 +195,43 @@ async def test_the_gateway_re_registers_after_a_frontlas_restart(
             await edge.close()
         await gateway.close()
         await first.close()
+
+
+async def test_a_silent_frontlas_is_left_for_the_next_address_within_the_peer_timeout(
+    frontlas: Frontlas,
+) -> None:
+    """frontlas (here: the path to it) stops answering without closing: the frontier gives
+    it up after ``frontlas.peer_timeout`` and registers through its next address."""
+    async with FreezableProxy("127.0.0.1", frontlas.frontier_plane_port) as proxy:
+        gateway = Gateway(
+            gateway_config(
+                daemon={"frontier_id": "fr-a"},
+                frontlas={
+                    "enable": True,
+                    "dial": {
+                        "addrs": [
+                            f"127.0.0.1:{proxy.port}",
+                            f"127.0.0.1:{frontlas.frontier_plane_port}",
+                        ]
+                    },
+                    "peer_timeout": 1.0,
+                },
+            )
+        )
+        async with gateway:
+            link = gateway.frontlas
+            assert link is not None
+            await until(link.registered.is_set, 15, "registration")
+            edge = await connect_edge(gateway.edgebound_port)
+            proxy.freeze()
+            waited = await until(lambda: link.registrations >= 2, 15, "registering again")
+            assert waited >= 0.9  # the peer timeout, not something quicker, ended it
+
+            async def reported() -> bool:
+                return await _edge_ids(frontlas) == {edge.client_id}
+
+            await until_async(reported, what="the edge reported through the next address")
+            await edge.close()
 
 
 async def test_changes_during_a_redis_outage_converge_after_it(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from frontier.conventions import RPC_PROBE_EDGE
 from frontier.gateway import Gateway
 from frontier.sdk import (
     ERR_EDGE_NOT_ONLINE,
@@ -311,8 +312,10 @@ async def test_registrations_reach_a_later_frontier_and_survive_reconnects(
             await edge.close()
 
 
-async def test_a_frontier_that_leaves_the_listing_is_disconnected(cluster: Cluster) -> None:
-    async with cluster.service() as service:
+async def test_a_frontier_that_leaves_the_listing_is_disconnected_after_its_grace(
+    cluster: Cluster,
+) -> None:
+    async with cluster.service(unlisted_grace=0.5) as service:
         assert service.frontiers == ["a", "b"]
         del cluster.frontlas.frontiers["b"]
         await until(lambda: service.frontiers == ["a"], what="b dropped")
@@ -321,6 +324,47 @@ async def test_a_frontier_that_leaves_the_listing_is_disconnected(cluster: Clust
         # and it comes back when listed again
         cluster.frontlas.add("b", cluster.b.servicebound_port)
         await until(lambda: service.frontiers == ["a", "b"], what="b back")
+
+
+async def test_an_unlisted_frontier_still_serves_its_edges_even_those_frontlas_forgot(
+    cluster: Cluster,
+) -> None:
+    """frontlas cut off from frontier b: it stops listing b and forgets b's edges (404),
+    while the service's own connection to b is fine. b's edges stay reachable: the cached
+    route serves, and an edge frontlas does not know is found by probing the frontiers."""
+    async with cluster.service() as service:
+        one = await cluster.edge("b", 1)
+        two = await cluster.edge("b", 2)
+        assert await service.call(1, "where") == b"b"  # route to 1 cached
+        lookups = cluster.frontlas.hits[LOOKUP]
+        del cluster.frontlas.frontiers["b"]
+        cluster.frontlas.edges.clear()
+        listings = cluster.frontlas.hits[LISTING]
+        await until(lambda: cluster.frontlas.hits[LISTING] >= listings + 2, what="refreshes")
+        assert service.frontiers == ["a", "b"]  # kept: its connection is up
+        assert await service.call(1, "where", timeout=5) == b"b"  # cached
+        assert await service.call(2, "where", timeout=5) == b"b"  # 404, then probed
+        assert cluster.frontlas.hits[LOOKUP] == lookups + 1
+        assert await service.call(2, "where", timeout=5) == b"b"  # the probe's route cached
+        assert cluster.frontlas.hits[LOOKUP] == lookups + 1
+        with pytest.raises(RPCError, match=ERR_EDGE_NOT_ONLINE):  # nobody has edge 3
+            await service.call(3, "where", timeout=5)
+        await one.close()
+        await two.close()
+
+
+async def test_the_gateway_answers_the_edge_probe_itself(cluster: Cluster) -> None:
+    """The probe never reaches an edge, even one serving a method of that name."""
+    probed: list[bytes] = []
+    edge = await cluster.edge("a", 1)
+    await edge.register(RPC_PROBE_EDGE, lambda request: probed.append(request.data) or b"x")
+    async with Service(f"127.0.0.1:{cluster.a.servicebound_port}") as service:
+        assert await service.call(1, RPC_PROBE_EDGE, b"data", timeout=5) == b""
+        with pytest.raises(RPCError, match=ERR_EDGE_NOT_ONLINE):
+            await service.call(2, RPC_PROBE_EDGE, timeout=5)
+        assert await service.call(1, "where", timeout=5) == b"a"  # the edge is reachable
+    assert probed == []
+    await edge.close()
 
 
 async def test_a_cache_miss_connects_a_frontier_before_the_next_refresh(
@@ -377,6 +421,34 @@ async def test_a_frontlas_outage_keeps_traffic_flowing(
         await until(lambda: cluster.frontlas.hits[LISTING] > listings, what="a refresh")
         await one.close()
         await two.close()
+
+
+async def test_a_frontier_that_drains_is_a_normal_close_not_an_error(
+    cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A graceful drain closes the default stream a round trip before the connection:
+    that must read as the frontier going away (routes forgotten, edges reached on the
+    other frontier), never as an ERROR with a traceback."""
+    caplog.set_level(logging.DEBUG, logger="frontier.sdk")
+    edge = Edge(
+        [f"127.0.0.1:{cluster.a.edgebound_port}", f"127.0.0.1:{cluster.b.edgebound_port}"],
+        edge_id=1,
+        backoff=FAST,
+    )
+    await edge.register("where", lambda request: b"here")
+    async with cluster.service() as service, edge:
+        cluster.frontlas.edges[1] = "a"
+        assert await service.call(1, "where", timeout=5) == b"here"
+        receiving = asyncio.create_task(service.receive())  # a pump is waiting on each
+        await cluster.a.drain(0)
+        await until(lambda: service.frontiers == ["b"], what="a gone")
+        await until(lambda: cluster.b.registry.edges.get(1) is not None, what="edge on b")
+        cluster.frontlas.edges[1] = "b"
+        assert await service.call(1, "where", timeout=5) == b"here"
+        assert not receiving.done()  # the fan-in survives one frontier leaving
+        receiving.cancel()
+    noisy = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert noisy == [], [r.getMessage() for r in noisy]
 
 
 # ---------------------------------------------------------------------- starting

@@ -355,6 +355,69 @@ def test_client_has_no_idle_timeout_unless_asked() -> None:
     assert link.client.closed_event.reason is CloseReason.HEARTBEAT_TIMEOUT
 
 
+def test_a_peer_timeout_shorter_than_the_heartbeat_probes_a_live_server() -> None:
+    """The server only acks heartbeats, so a client whose peer timeout is shorter than its
+    heartbeat interval probes after half of it in silence: a live server is never
+    mistaken for a dead one."""
+    link = connected_link(client=ClientConnection(peer_timeout=6.0))
+    link.advance(1000.0)
+    assert link.client.closed_event is None
+    assert link.server.closed_event is None
+    heartbeats = [p for p in link_packets(link.client.sent) if isinstance(p, HeartbeatPacket)]
+    # per 20 s: the regular heartbeat and a probe after each 3 s of silence since the
+    # last ack (at 3, 6, ..., 18 s): 7, exactly, over 50 intervals
+    assert len(heartbeats) == 7 * 50
+
+
+@pytest.mark.parametrize("cut", ["server_to_client", "both"])
+def test_a_silent_server_is_given_up_peer_timeout_after_its_last_packet(cut: str) -> None:
+    link = connected_link(client=ClientConnection(peer_timeout=6.0))
+    link.advance(100.0)  # the regular heartbeat at 100 s was just acked
+    link.cut_server_to_client = True
+    link.cut_client_to_server = cut == "both"
+    link.advance(5.9)  # a probe went at 103 s, unanswered
+    assert link.client.closed_event is None
+    link.advance(0.1)
+    closed = link.client.closed_event
+    assert closed is not None
+    assert closed.reason is CloseReason.HEARTBEAT_TIMEOUT
+    assert closed.abort
+    assert "6 s" in closed.detail
+
+
+def test_the_peer_timeout_waits_while_the_client_itself_stopped_reading() -> None:
+    """A client application that leaves its queues full makes the adapter stop reading:
+    the server's acks wait in the socket, and that silence is ours, not the server's."""
+    link = connected_link(client=ClientConnection(peer_timeout=6.0))
+    link.client.call(link.client.conn.reading_paused, True)
+    link.cut_server_to_client = True  # what the server sends is not read
+    link.advance(1000.0)
+    assert link.client.closed_event is None
+    link.client.call(link.client.conn.reading_paused, False)
+    link.advance(5.9)
+    assert link.client.closed_event is None
+    link.advance(0.1)
+    closed = link.client.closed_event
+    assert closed is not None
+    assert closed.reason is CloseReason.HEARTBEAT_TIMEOUT
+
+
+def test_a_server_keeps_its_idle_check_while_it_stopped_reading() -> None:
+    link = connected_link()
+    link.server.call(link.server.conn.reading_paused, True)
+    link.cut_client_to_server = True
+    link.advance(40.0)
+    closed = link.server.closed_event
+    assert closed is not None
+    assert closed.reason is CloseReason.HEARTBEAT_TIMEOUT
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), float("nan")])
+def test_peer_timeout_must_be_positive_and_finite(bad: float) -> None:
+    with pytest.raises(ValueError, match="peer_timeout"):
+        ClientConnection(peer_timeout=bad)
+
+
 def test_client_tolerates_a_heartbeat_ack_that_crossed_its_disconn() -> None:
     link = connected_link()
     link.client.call(link.client.conn.close)

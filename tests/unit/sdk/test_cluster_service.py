@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from frontier.conventions import RPC_PROBE_EDGE
 from frontier.sdk import (
     ERR_EDGE_NOT_ONLINE,
     ClusterService,
@@ -48,10 +49,19 @@ def test_frontlas_address_rejected(addr: str) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"heartbeat": 7}, {"refresh_interval": 0}, {"http_timeout": -1.0}],
+    [
+        {"heartbeat": 7},
+        {"refresh_interval": 0},
+        {"http_timeout": -1.0},
+        {"unlisted_grace": -1.0},
+        {"peer_timeout": -1.0},
+        {"peer_timeout": float("inf")},
+    ],
 )
 def test_bad_settings_are_refused_at_construction(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match=r"heartbeat|refresh_interval|http_timeout"):
+    with pytest.raises(
+        ValueError, match=r"heartbeat|refresh_interval|http_timeout|unlisted_grace|peer_timeout"
+    ):
         ClusterService("h:1", **kwargs)
 
 
@@ -123,12 +133,15 @@ class ScriptedService:
     """Answers each call/publish/open_stream with the next scripted outcome (an
     exception to raise, or a value to return)."""
 
-    def __init__(self, frontier_id: str, *outcomes: object) -> None:
+    def __init__(self, frontier_id: str, *outcomes: object, holds: tuple[int, ...] = ()) -> None:
         self.frontier_id = frontier_id
         self.outcomes = list(outcomes)
+        self.holds = set(holds)
+        """Edges this frontier says it holds when probed (the gateway's own answer)."""
         self.seen: list[tuple[str, int]] = []
         self.registered: list[str] = []
         self.online = True
+        self.closed = False
 
     def _next(self, op: str, edge_id: int) -> Any:
         self.seen.append((op, edge_id))
@@ -138,16 +151,24 @@ class ScriptedService:
         return outcome
 
     async def call(self, edge_id: int, method: str, data: bytes = b"", **kwargs: Any) -> Any:
+        if method == RPC_PROBE_EDGE:
+            self.seen.append(("probe", edge_id))
+            if edge_id not in self.holds:
+                raise RPCError(ERR_EDGE_NOT_ONLINE)
+            return b""
         return self._next("call", edge_id)
 
     async def publish(self, edge_id: int, data: bytes, **kwargs: Any) -> None:
         self._next("publish", edge_id)
 
-    async def open_stream(self, edge_id: int, *, meta: bytes = b"") -> Any:
+    async def open_stream(self, edge_id: int, *, meta: bytes = b"", **kwargs: Any) -> Any:
         return self._next("open_stream", edge_id)
 
     async def register(self, method: str, handler: object) -> None:
         self.registered.append(method)
+
+    async def close(self) -> None:
+        self.closed = True
 
 
 def info(frontier_id: str) -> FrontierInfo:
@@ -246,7 +267,8 @@ async def test_a_lost_connection_is_retried_once_after_a_lookup() -> None:
 
 
 async def test_an_unknown_edge_raises_edge_not_online_of_the_operation() -> None:
-    cluster, lookups = cluster_with(ScriptedService("a"))
+    a, b = ScriptedService("a"), ScriptedService("b")
+    cluster, lookups = cluster_with(a, b)
     with pytest.raises(RPCError) as call:
         await cluster.call(5, "m")
     with pytest.raises(PublishRejected) as publish:
@@ -255,6 +277,125 @@ async def test_an_unknown_edge_raises_edge_not_online_of_the_operation() -> None
         await cluster.open_stream(5)
     assert call.value.text == publish.value.text == stream.value.text == ERR_EDGE_NOT_ONLINE
     assert lookups == [5, 5, 5]  # once each: frontlas's answer is not retried
+    # ... after asking every connected frontier, once per operation; nothing else was sent
+    assert a.seen == b.seen == [("probe", 5)] * 3
+
+
+async def test_an_edge_frontlas_lost_is_found_by_probing_the_frontiers() -> None:
+    """frontlas answers 404 (its frontier was cut off from it and the edge's keys expired,
+    or Redis restarted empty): the frontier that holds the edge says so, and the route is
+    cached like one from frontlas."""
+    a, b = ScriptedService("a"), ScriptedService("b", holds=(5,))
+    cluster, lookups = cluster_with(a, b)
+    assert await cluster.call(5, "m") == b"b"
+    assert await cluster.call(5, "m") == b"b"
+    assert lookups == [5]
+    assert cluster._routes.get(5) == "b"
+    assert a.seen == [("probe", 5)]
+    assert b.seen == [("probe", 5), ("call", 5), ("call", 5)]
+
+
+async def test_a_go_gateway_forwarding_the_probe_still_says_the_edge_is_there() -> None:
+    """A Go gateway does not know the probe and forwards it: the edge's own error (no
+    such method) proves it is connected there; only "edge not online" means absent."""
+
+    class GoGateway(ScriptedService):
+        async def call(self, edge_id: int, method: str, data: bytes = b"", **kw: Any) -> Any:
+            if method == RPC_PROBE_EDGE:
+                self.seen.append(("probe", edge_id))
+                raise RPCError(f"no such rpc: {method}")
+            return await super().call(edge_id, method, data, **kw)
+
+    go = GoGateway("go")
+    cluster, _ = cluster_with(go)
+    assert await cluster.call(5, "m") == b"go"
+
+
+async def test_an_unreachable_frontlas_without_a_route_probes_too() -> None:
+    def frontlas(edge_id: int) -> FrontierInfo:
+        raise FrontlasError("frontlas unreachable")
+
+    a, b = ScriptedService("a", holds=(5,)), ScriptedService("b")
+    cluster, _ = cluster_with(a, b, frontlas=frontlas)
+    assert await cluster.call(5, "m") == b"a"
+    with pytest.raises(FrontlasError):  # found nowhere: frontlas's error, not "not online"
+        await cluster.call(6, "m")
+
+
+async def test_a_stale_route_to_a_frontier_that_is_down_is_corrected_by_probing() -> None:
+    """frontlas still names a frontier we lost (the edge failed over, its new frontier's
+    report has not reached frontlas yet): the frontier that has the edge is used."""
+    a, b = ScriptedService("a"), ScriptedService("b", holds=(5,))
+    a.online = False
+    cluster, _ = cluster_with(a, b, frontlas=lambda edge_id: info("a"))
+    assert await cluster.call(5, "m") == b"b"
+    assert cluster._routes.get(5) == "b"
+    assert a.seen == []
+
+
+async def test_offline_and_silent_frontiers_are_not_probed_or_do_not_hold_the_call() -> None:
+    offline = ScriptedService("offline", holds=(5,))
+    offline.online = False
+
+    class Silent(ScriptedService):
+        async def call(self, edge_id: int, method: str, data: bytes = b"", **kw: Any) -> Any:
+            if method == RPC_PROBE_EDGE:
+                raise OperationTimeout("no answer")
+            return await super().call(edge_id, method, data, **kw)
+
+    cluster, _ = cluster_with(offline, Silent("silent", holds=(5,)))
+    with pytest.raises(RPCError, match=ERR_EDGE_NOT_ONLINE):
+        await cluster.call(5, "m")
+    assert offline.seen == []
+
+
+# ------------------------------------------------------- frontiers frontlas stops listing
+
+
+async def test_an_unlisted_frontier_is_kept_while_connected_for_its_grace() -> None:
+    """A listing without a frontier whose connection is up (frontlas cut off from it,
+    Redis restarted empty) keeps it, and its routes, until the grace is over."""
+    a, b = ScriptedService("a"), ScriptedService("b")
+    cluster, _ = cluster_with(a, b)
+    cluster.unlisted_grace = 30.0
+    cluster._routes.put(1, "a")
+    await cluster._sync([info("b")], listed_at=1.0)
+    assert set(cluster._frontiers) == {"a", "b"}
+    assert cluster._routes.get(1) == "a"
+    unlisted_since = cluster._frontiers["a"].unlisted_since
+    assert unlisted_since is not None
+    await cluster._sync([info("b")], listed_at=2.0)
+    assert cluster._frontiers["a"].unlisted_since == unlisted_since  # counted from the first
+    await cluster._sync([info("a"), info("b")], listed_at=3.0)  # listed again: reset
+    assert cluster._frontiers["a"].unlisted_since is None
+    await cluster._sync([info("b")], listed_at=4.0)
+    cluster._frontiers["a"].unlisted_since = -100.0  # the grace is over
+    await cluster._sync([info("b")], listed_at=5.0)
+    assert set(cluster._frontiers) == {"b"}
+    assert cluster._routes.get(1) is None
+    await cluster.close()
+    assert a.closed
+
+
+async def test_an_unlisted_frontier_whose_connection_is_down_is_closed_at_once() -> None:
+    a, b = ScriptedService("a"), ScriptedService("b")
+    a.online = False  # redialing: frontlas says it is gone, so it is not redialed
+    cluster, _ = cluster_with(a, b)
+    await cluster._sync([info("b")], listed_at=1.0)
+    assert set(cluster._frontiers) == {"b"}
+    await cluster.close()
+    assert a.closed
+    assert b.closed
+
+
+async def test_no_grace_keeps_unlisted_frontiers_while_they_stay_up() -> None:
+    a = ScriptedService("a")
+    cluster, _ = cluster_with(a)
+    cluster.unlisted_grace = None
+    await cluster._sync([], listed_at=1.0)
+    cluster._frontiers["a"].unlisted_since = -1e9
+    await cluster._sync([], listed_at=2.0)
+    assert set(cluster._frontiers) == {"a"}
 
 
 async def test_open_stream_looks_up_every_time_but_survives_a_frontlas_outage() -> None:

@@ -37,11 +37,15 @@ async def connect(
     timer: TimerService | None = None,
     methods: Mapping[str, Handler] | None = None,
 ) -> End:
-    """Dial, say hello and wait for the ConnAck (`config.connect_timeout`, 10 s).
+    """Dial, say hello and wait for the ConnAck.
 
-    `client_id` is the ID we ask for (0: the server picks); `heartbeat` the advertised
-    interval in seconds (5, 20, 80 or 320). Raises `ConnectRejected` with the server's text,
-    `ConnectionClosedError` if the connection ends first, `OSError` if dialing fails.
+    `config.connect_timeout` (10 s) bounds the TCP (and TLS) connect, and again the
+    handshake: a SYN that is dropped (a blackholed address) fails the dial in bounded time
+    instead of after the kernel's two minutes of retries. `client_id` is the ID we ask for
+    (0: the server picks); `heartbeat` the advertised interval in seconds (5, 20, 80 or
+    320); `peer_timeout` gives up a server that stays silent that long (None: never).
+    Raises `ConnectRejected` with the server's text, `ConnectionClosedError` if the
+    connection ends first, `OSError` if dialing fails (`TimeoutError` if it takes too long).
 
     `methods` (name -> handler) are served on the End from the handshake on, and returned
     registered with the server: a call the server sends right behind its ConnAck (a
@@ -62,13 +66,20 @@ async def connect(
     if methods:
         end._handlers = dict(methods)
     hostname = server_hostname if server_hostname is not None or ssl is None else host
-    await loop.create_connection(
-        lambda: GeminioProtocol(conn, end, timer),
-        host,
-        port,
-        ssl=ssl,
-        server_hostname=hostname,
-    )
+    dial_timeout = conn.config.connect_timeout
+    try:
+        async with asyncio.timeout(dial_timeout):
+            await loop.create_connection(
+                lambda: GeminioProtocol(conn, end, timer),
+                host,
+                port,
+                ssl=ssl,
+                server_hostname=hostname,
+            )
+    except TimeoutError:
+        end.abort()
+        text = f"connecting to {host}:{port} timed out after {dial_timeout:g} s"
+        raise TimeoutError(text) from None
     try:
         await end.wait_connected()
         await end.wait_registered()

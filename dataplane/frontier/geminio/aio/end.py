@@ -213,8 +213,27 @@ class End(Stream):
 
     # -------------------------------------------------------------------------- streams
 
-    async def open_stream(self, meta: bytes = b"", peer: str = "") -> Stream:
-        """Open a stream; `peer` is free text that frontier uses for routing (§E.1)."""
+    async def open_stream(
+        self,
+        meta: bytes = b"",
+        peer: str = "",
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the open is forgotten on expiry
+    ) -> Stream:
+        """Open a stream; `peer` is free text that frontier uses for routing (§E.1).
+
+        `timeout` bounds the whole open (`OperationTimeout`, and the open is forgotten:
+        a late SessionAck is dismissed); without it the connection's ``open_timeout``
+        (30 s) applies."""
+        if timeout is None:
+            return await self._open_stream(meta, peer)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._open_stream(meta, peer)
+        except TimeoutError:
+            raise OperationTimeout(f"opening a stream timed out after {timeout:g} s") from None
+
+    async def _open_stream(self, meta: bytes, peer: str) -> Stream:
         proto = self._protocol_for_ops()
         try:
             open_id = self._conn.open_session(meta, peer)

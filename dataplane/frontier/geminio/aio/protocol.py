@@ -304,6 +304,8 @@ class GeminioProtocol(asyncio.Protocol):
         if not self._reading_paused and self.transport is not None:
             self._reading_paused = True
             self.transport.pause_reading()
+            self.conn.reading_paused(True)
+            self.flush()
 
     def unblock(self, token: Hashable) -> None:
         blockers = self._blockers
@@ -315,6 +317,8 @@ class GeminioProtocol(asyncio.Protocol):
             self._reading_paused = False
             if self.transport is not None and not self.transport.is_closing():
                 self.transport.resume_reading()
+            self.conn.reading_paused(False)
+            self.flush()
 
     @property
     def reading_paused(self) -> bool:

@@ -24,8 +24,9 @@ from typing import Any
 
 from ..conn_config import ConnectionConfig
 from .client import connect
+from .deadlines import deadline_in, time_left
 from .end import End
-from .errors import ConnectionClosedError, EndError
+from .errors import ConnectionClosedError, EndError, OperationTimeout
 from .limits import Limits
 from .messages import Handler, Message
 from .stream import Stream
@@ -93,6 +94,7 @@ class RetryingClient:
         client_id: int = 0,
         ssl: ssl_module.SSLContext | None = None,
         heartbeat: int = 20,
+        peer_timeout: float | None = None,
         config: ConnectionConfig | None = None,
         limits: Limits | None = None,
         backoff: Backoff | None = None,
@@ -105,6 +107,7 @@ class RetryingClient:
             "client_id": client_id,
             "ssl": ssl,
             "heartbeat": heartbeat,
+            "peer_timeout": peer_timeout,
             "config": config,
             "limits": limits,
         }
@@ -153,7 +156,18 @@ class RetryingClient:
         """The current End, None while offline."""
         return self._end
 
-    async def wait_online(self) -> End:
+    async def wait_online(self, timeout: float | None = None) -> End:  # noqa: ASYNC109
+        """The connected End; waits while (re)connecting, up to `timeout` seconds
+        (`OperationTimeout`), or for ever without one."""
+        if timeout is None:
+            return await self._wait_online()
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._wait_online()
+        except TimeoutError:
+            raise OperationTimeout(f"not connected within {timeout:g} s") from None
+
+    async def _wait_online(self) -> End:
         while True:
             if self._closing:
                 raise ConnectionClosedError("the client is closed")
@@ -180,18 +194,44 @@ class RetryingClient:
             end.hijack(handler, pattern, match=match)
 
     # ---------------------------------------------------------------- delegated calls
+    # A `timeout` is a deadline for the whole operation, the wait for a connection included.
 
-    async def call(self, method: str, data: bytes = b"", **kwargs: Any) -> bytes:
-        return await (await self.wait_online()).call(method, data, **kwargs)
+    async def call(
+        self,
+        method: str,
+        data: bytes = b"",
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the call's deadline goes on the wire
+        **kwargs: Any,
+    ) -> bytes:
+        deadline = deadline_in(timeout)
+        end = await self.wait_online(timeout)
+        return await end.call(method, data, timeout=time_left(deadline), **kwargs)
 
-    async def publish(self, data: bytes, **kwargs: Any) -> None:
-        await (await self.wait_online()).publish(data, **kwargs)
+    async def publish(
+        self,
+        data: bytes,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the deadline goes on the wire
+        **kwargs: Any,
+    ) -> None:
+        deadline = deadline_in(timeout)
+        end = await self.wait_online(timeout)
+        await end.publish(data, timeout=time_left(deadline), **kwargs)
 
     async def receive(self) -> Message:
         return await (await self.wait_online()).receive()
 
-    async def open_stream(self, meta: bytes = b"", peer: str = "") -> Stream:
-        return await (await self.wait_online()).open_stream(meta, peer)
+    async def open_stream(
+        self,
+        meta: bytes = b"",
+        peer: str = "",
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> Stream:
+        deadline = deadline_in(timeout)
+        end = await self.wait_online(timeout)
+        return await end.open_stream(meta, peer, timeout=time_left(deadline))
 
     async def accept_stream(self) -> Stream:
         return await (await self.wait_online()).accept_stream()
