@@ -7,11 +7,13 @@ debug hook answer command lines on stdin (``stats``) with one JSON line on stdou
 command pipe is read by a protocol, not a task or a thread, so it adds nothing to an idle
 process.
 
-- ``gateway``: `frontier.gateway.Gateway` in process, both listeners on 127.0.0.1 port 0,
-  observability off. Prints ``SERVICEBOUND_PORT EDGEBOUND_PORT``. ``stats`` answers
+- ``gateway [tcp|websocket]``: `frontier.gateway.Gateway` in process, its listeners (the
+  WebSocket one included) on 127.0.0.1 port 0, observability off; the listener named gets
+  the descriptors, the other 64. Prints ``SERVICEBOUND_PORT
+  EDGEBOUND_PORT WEBSOCKET_PORT``. ``stats`` answers
   ``{"tasks": len(asyncio.all_tasks()), "heartbeats": ..., "edges": ..., "gc_collections":
   [per generation], "gc_seconds": [per generation]}``; heartbeats are counted by an
-  ``on_heartbeat`` hook on the edgebound server (one Python call each), the garbage
+  ``on_heartbeat`` hook on both edgebound servers (one Python call each), the garbage
   collector's time by a `gc.callbacks` entry (two calls per collection).
 - ``direct``: a geminio server without a gateway: RPC ``echo`` and an ack for every message
   (the same server as bench/protocol.py's). Prints its port.
@@ -22,7 +24,8 @@ process.
   geminio Heartbeat here, answered with as many bytes as a HeartbeatAck). Prints its port;
   ``stats`` answers ``{"tasks": ..., "packets": ..., "conns": ...}``.
 - ``edges HOST PORT N HEARTBEAT``: N geminio clients (edge IDs 1..N) advertising HEARTBEAT
-  seconds, then idle. Prints ``{"connected": ..., "failed": ..., "seconds": ..., "error": ...}``.
+  seconds, then idle; a ``ws://`` URL as HOST (PORT 0) makes them WebSocket edges.
+  Prints ``{"connected": ..., "failed": ..., "seconds": ..., "error": ...}``.
 - ``sockets HOST PORT N HEARTBEAT``: N plain sockets, each writing the bytes of a geminio
   Heartbeat packet every HEARTBEAT seconds (first one at a random phase). Prints the same
   summary as ``edges``.
@@ -110,13 +113,23 @@ def _no_commands(command: str) -> dict[str, object]:
 # -- gateway ------------------------------------------------------------------------------------
 
 
-async def run_gateway() -> None:
+async def run_gateway(transport: str) -> None:
     raise_nofile()
+    # The listener the edges come to gets (nearly) every descriptor; the other one a few.
+    websocket = transport == "websocket"
     gateway = Gateway(
         parse_config(
             {
                 "servicebound": {"listen": {"addr": "127.0.0.1:0"}},
-                "edgebound": {"listen": {"addr": "127.0.0.1:0"}},
+                "edgebound": {
+                    "listen": {"addr": "127.0.0.1:0"},
+                    "max_connections": 64 if websocket else 0,
+                    "websocket": {
+                        "enable": True,
+                        "listen": {"addr": "127.0.0.1:0"},
+                        "max_connections": 0 if websocket else 64,
+                    },
+                },
                 "observability": {"enable": False},
             }
         )
@@ -127,8 +140,9 @@ async def run_gateway() -> None:
         nonlocal heartbeats
         heartbeats += 1
 
-    edge_server = gateway._edge_server  # the debug hook: count what the edges send
-    edge_server.hooks = dataclasses.replace(edge_server.hooks, on_heartbeat=count)
+    for edge_server in (gateway._edge_server, gateway._websocket_server):
+        assert edge_server is not None  # the debug hook: count what the edges send
+        edge_server.hooks = dataclasses.replace(edge_server.hooks, on_heartbeat=count)
     gc_seconds = [0.0, 0.0, 0.0]  # time spent in the collector, by generation
     gc_started = 0.0
 
@@ -153,7 +167,7 @@ async def run_gateway() -> None:
             "gc_seconds": gc_seconds,
         }
 
-    say(f"{gateway.servicebound_port} {gateway.edgebound_port}")
+    say(f"{gateway.servicebound_port} {gateway.edgebound_port} {gateway.websocket_port}")
     await serve_commands(answer)
     # No graceful close: with 10^4 edges it would only measure the shutdown.
 
@@ -350,7 +364,7 @@ async def run_sockets(host: str, port: int, count: int, heartbeat: int) -> None:
 def main(argv: list[str]) -> None:
     role, args = argv[0], argv[1:]
     if role == "gateway":
-        uvloop.run(run_gateway())
+        uvloop.run(run_gateway(args[0] if args else "tcp"))
     elif role == "direct":
         uvloop.run(run_direct())
     elif role == "relay":

@@ -34,7 +34,11 @@ Cases and their baselines:
    sockets (the least any server can do per heartbeat: one read and one write). CPU time is
    read from /proc/<pid>/task/*/schedstat (nanoseconds; /proc/<pid>/stat utime+stime, in
    10 ms ticks, are printed beside it).
-5. Request-reply through the local nats-server (127.0.0.1:4222) with nats-py, a responder
+5. WebSocket edges (``edgebound.websocket``): the edge->service RPC rate of case 1 from an
+   edge connected over WebSocket to the same gateway process, vs the TCP edge's in the same
+   round (target >= 0.8x); and case 4's RSS per idle edge with N WebSocket edges on a
+   fresh gateway, vs N TCP edges on another (target <= 2x).
+6. Request-reply through the local nats-server (127.0.0.1:4222) with nats-py, a responder
    subscribed to a subject and a requester doing `nc.request`, 64-way, vs our gateway's
    edge->service RPC rate from the same round. Target: ours >= NATS's. Skipped, with the
    reason printed, when nats-server is unreachable.
@@ -97,7 +101,10 @@ WARMUP = 0.5
 STALL = 30.0  # seconds past a window's end after which the in-flight operations count as stuck
 GATEWAY_CONFIG = {
     "servicebound": {"listen": {"addr": f"{HOST}:0"}},
-    "edgebound": {"listen": {"addr": f"{HOST}:0"}},
+    "edgebound": {
+        "listen": {"addr": f"{HOST}:0"},
+        "websocket": {"enable": True, "listen": {"addr": f"{HOST}:0"}},
+    },
     "observability": {"enable": False},
     "log": {"level": "info", "output": "stderr"},  # stdout is the control pipe
 }
@@ -237,8 +244,8 @@ def peer(role: str, *args: object) -> Child:
 
 
 @contextlib.contextmanager
-def cli_gateway() -> Iterator[tuple[Child, int, int]]:
-    """`python -m frontier.gateway.cli --config FILE` on port 0; yields (child, sb, eb)."""
+def cli_gateway() -> Iterator[tuple[Child, int, int, int]]:
+    """`python -m frontier.gateway.cli --config FILE` on port 0; yields (child, sb, eb, ws)."""
     with tempfile.TemporaryDirectory(prefix="frontier-bench-") as tmp:
         config = Path(tmp) / "frontier.yaml"
         config.write_text(json.dumps(GATEWAY_CONFIG))  # JSON is YAML
@@ -254,14 +261,16 @@ def cli_gateway() -> Iterator[tuple[Child, int, int]]:
             deadline = time.monotonic() + 30
             while True:
                 found = re.search(
-                    r"frontier up: servicebound :(\d+), edgebound :(\d+)", log.read_text()
+                    r"frontier up: servicebound :(\d+), edgebound :(\d+), "
+                    r"edges over WebSocket :(\d+)",
+                    log.read_text(),
                 )
                 if found:
                     break
                 if child.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the gateway did not come up:\n{log.read_text()}")
                 time.sleep(0.02)
-            yield child, int(found[1]), int(found[2])
+            yield child, int(found[1]), int(found[2]), int(found[3])
         finally:
             if child.proc.poll() is None:
                 child.proc.send_signal(signal.SIGTERM)
@@ -423,10 +432,11 @@ async def _close_all(*ends: End) -> None:
 
 
 async def gateway_cases(
-    sport: int, eport: int, seconds: float, stream_bytes: int, gateway_pid: int
+    sport: int, eport: int, wsport: int, seconds: float, stream_bytes: int, gateway_pid: int
 ) -> dict[str, float]:
     service = await connect(HOST, sport, meta=ServiceMeta(SERVICE, ("bench",)).encode())
     edge = await connect(HOST, eport, client_id=EDGE_ID)
+    ws_edge = await connect(f"ws://{HOST}:{wsport}/", 0, client_id=EDGE_ID + 1, proxy=False)
     try:
         await service.register("echo", _echo)
         await edge.register("echo", _echo)
@@ -452,6 +462,12 @@ async def gateway_cases(
                 seconds,
                 gateway_pid,
             ),
+            "e2s_ws": await rate(
+                "gateway edge->service RPC, WebSocket edge",
+                lambda: ws_edge.call("echo", PAYLOAD),
+                seconds,
+                gateway_pid,
+            ),
         }
         writer = await service.open_stream(peer=str(edge.client_id))
         reader = await edge.accept_stream()
@@ -462,7 +478,7 @@ async def gateway_cases(
         await writer.close()
         return out
     finally:
-        await _close_all(edge, service)
+        await _close_all(ws_edge, edge, service)
 
 
 # -- baselines ----------------------------------------------------------------------------------
@@ -603,8 +619,8 @@ def traffic_round(
 ) -> dict[str, float]:
     """One round: ours, then every baseline, each against fresh server processes."""
     results: dict[str, float] = {}
-    with cli_gateway() as (gateway, sport, eport):
-        ours = runner.run(gateway_cases(sport, eport, seconds, stream_bytes, gateway.pid))
+    with cli_gateway() as (gateway, sport, eport, wsport):
+        ours = runner.run(gateway_cases(sport, eport, wsport, seconds, stream_bytes, gateway.pid))
     results.update({f"gw_{key}": value for key, value in ours.items()})
     with peer("direct") as direct:
         port = int(direct.readline())
@@ -663,14 +679,19 @@ def _deltas(before: dict[str, Any], after: dict[str, Any], key: str) -> list[flo
 
 
 def idle_measure(
-    server: Child, clients_role: str, port: int, count: int, window: float, beats_key: str
+    server: Child,
+    clients_role: str,
+    address: tuple[str, int],
+    count: int,
+    window: float,
+    beats_key: str,
 ) -> Idle:
     """With `server` up: RSS and tasks before, N clients, RSS and tasks after, then the CPU
     the server spends over `window` seconds and how many heartbeats it received meanwhile."""
     time.sleep(0.3)
     before = server.ask("stats")
     rss_before = rss_kb(server.pid)
-    with peer(clients_role, HOST, port, count, HEARTBEAT) as clients:
+    with peer(clients_role, *address, count, HEARTBEAT) as clients:
         summary = json.loads(clients.readline(timeout=30 + count / 100))
         connected = _connected(f"idle {clients_role}", summary, count)
         time.sleep(1.0)
@@ -699,10 +720,12 @@ def idle_measure(
     )
 
 
-def idle_gateway(count: int, window: float) -> Idle:
-    with peer("gateway") as gateway:
-        _sport, eport = map(int, gateway.readline().split())
-        result = idle_measure(gateway, "edges", eport, count, window, "heartbeats")
+def idle_gateway(count: int, window: float, *, websocket: bool = False) -> Idle:
+    """N idle edges on a fresh gateway: TCP edges, or WebSocket edges (`websocket`)."""
+    with peer("gateway", "websocket" if websocket else "tcp") as gateway:
+        _sport, eport, wsport = map(int, gateway.readline().split())
+        address = (f"ws://{HOST}:{wsport}/", 0) if websocket else (HOST, eport)
+        result = idle_measure(gateway, "edges", address, count, window, "heartbeats")
     if result.online_after != result.connected:
         PROBLEMS.add(
             f"idle gateway: {result.online_after} of {result.connected} edges still online "
@@ -714,13 +737,15 @@ def idle_gateway(count: int, window: float) -> Idle:
 def idle_plain(count: int, window: float) -> Idle:
     with peer("plain") as plain:
         port = int(plain.readline())
-        return idle_measure(plain, "sockets", port, count, window, "packets")
+        return idle_measure(plain, "sockets", (HOST, port), count, window, "packets")
 
 
 # -- report -------------------------------------------------------------------------------------
 
 
-def build_rows(best: dict[str, float], gw_idle: Idle, plain_idle: Idle, count: int) -> list[Row]:
+def build_rows(
+    best: dict[str, float], gw_idle: Idle, plain_idle: Idle, ws_idle: Idle, count: int
+) -> list[Row]:
     way = f"{CONCURRENCY}-way"
     rows = [
         Row(
@@ -781,6 +806,23 @@ def build_rows(best: dict[str, float], gw_idle: Idle, plain_idle: Idle, count: i
             "uvloop Protocol server echoing a heartbeat",
             better="lower",
         ),
+        Row(
+            f"edge->service RPC, WebSocket edge, {way}",
+            "RPC/s",
+            best["gw_e2s_ws"],
+            best["gw_e2s"],
+            "the same gateway's TCP edge",
+            target=0.8,
+        ),
+        Row(
+            f"RSS per idle WebSocket edge ({ws_idle.connected:,} edges)",
+            "KB",
+            ws_idle.kb_per_conn,
+            gw_idle.kb_per_conn,
+            "the same gateway's idle TCP edge",
+            better="lower",
+            target=0.5,
+        ),
     ]
     if "nats_rpc" in best:
         rows.append(
@@ -800,6 +842,7 @@ def print_report(
     rows: list[Row],
     gw_idle: Idle,
     plain_idle: Idle,
+    ws_idle: Idle,
     best: dict[str, float],
     nats_skip: str | None,
     elapsed: float,
@@ -821,7 +864,8 @@ def print_report(
         "(ratio oriented so that > 1 means the gateway is better; for KB, tasks and us it is "
         "baseline / ours, so the RSS target '<= 3x the baseline' reads '>= 0.33x')"
     )
-    for name, idle in (("gateway", gw_idle), ("plain server", plain_idle)):
+    idles = (("gateway", gw_idle), ("gateway, WebSocket", ws_idle), ("plain server", plain_idle))
+    for name, idle in idles:
         print(
             f"idle {name}: {idle.connected:,} connected in {idle.connect_seconds:.1f} s; RSS "
             f"{idle.rss_before_kb:,} -> {idle.rss_after_kb:,} KB ({idle.kb_per_conn:.2f} KB each), "
@@ -884,10 +928,12 @@ def main() -> None:
                 else:
                     best[key] = max(best.get(key, 0.0), value)
     gw_idle = idle_gateway(idle_count, window)
+    ws_idle = idle_gateway(idle_count, window, websocket=True)
     plain_idle = idle_plain(idle_count, window)
 
-    rows = build_rows(best, gw_idle, plain_idle, idle_count)
-    print_report(rows, gw_idle, plain_idle, best, nats_skip, time.perf_counter() - started)
+    rows = build_rows(best, gw_idle, plain_idle, ws_idle, idle_count)
+    elapsed = time.perf_counter() - started
+    print_report(rows, gw_idle, plain_idle, ws_idle, best, nats_skip, elapsed)
     if args.json_out:
         with open(args.json_out, "w") as out:
             json.dump([row.as_json() for row in rows], out, indent=1)

@@ -368,8 +368,10 @@ async def run(n: int, holders: int, seconds: float, workdir: Path) -> Results:
         attacked=attacked,
         evicted_after=outcome["evicted_after"],
         online_after=samples.get("frontier_edges_online", 0.0),
-        slow_consumers=samples.get('frontier_slow_consumers_total{bound="edgebound"}', 0.0),
-        held_open=samples.get('frontier_connections_open{bound="edgebound"}', 0.0),
+        slow_consumers=samples.get(
+            'frontier_slow_consumers_total{bound="edgebound",transport="tcp"}', 0.0
+        ),
+        held_open=samples.get('frontier_connections_open{bound="edgebound",transport="tcp"}', 0.0),
     )
 
 

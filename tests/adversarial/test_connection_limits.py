@@ -17,7 +17,7 @@ import pytest
 
 from frontier.geminio.packets import ConnPacket
 from frontier.sdk import Edge
-from support.frontier_process import frontier_process
+from support.frontier_process import edge_tcp, frontier_process
 from support.raw_geminio import RawPeer
 
 pytestmark = pytest.mark.adversarial
@@ -60,8 +60,8 @@ async def test_idle_connections_cannot_exhaust_descriptors(tmp_path: Path) -> No
         waiting = await hold(gateway.edgebound, 200)  # queued by the kernel, not accepted
         assert await answered(waiting[:20], 0.5) == 0
         assert await gateway.healthz() == 200  # the reserve keeps the side doors open
-        assert await gateway.metric('frontier_listener_paused{bound="edgebound"}') == 1
-        assert await gateway.metric('frontier_connections_open{bound="edgebound"}') == EDGE_SLOTS
+        assert await gateway.metric(edge_tcp("frontier_listener_paused")) == 1
+        assert await gateway.metric(edge_tcp("frontier_connections_open")) == EDGE_SLOTS
         assert "not accepting until one closes" in gateway.log()
         assert gateway.open_fds() < NOFILE
         for peer in peers[:100]:
@@ -74,14 +74,14 @@ async def test_idle_connections_cannot_exhaust_descriptors(tmp_path: Path) -> No
         edge = Edge(f"127.0.0.1:{gateway.edgebound}", reconnect=False)
         await asyncio.wait_for(edge.start(), 10)  # and new edges connect once they left
         await edge.close()
-        assert await gateway.metric('frontier_listener_paused{bound="edgebound"}') == 0
+        assert await gateway.metric(edge_tcp("frontier_listener_paused")) == 0
 
 
 async def test_one_address_cannot_take_every_slot(tmp_path: Path) -> None:
     async with frontier_process(tmp_path, edgebound={"max_connections_per_ip": 50}) as gateway:
         attacker = await hold(gateway.edgebound, 80, source="127.0.0.1")
         assert await answered(attacker, 10) == 50  # the other 30 were closed at accept
-        refused = 'frontier_connections_refused_total{bound="edgebound",reason="per_ip"}'
+        refused = edge_tcp("frontier_connections_refused_total", reason="per_ip")
         assert await gateway.metric(refused) == 30
         device, ack = await RawPeer.hello(gateway.edgebound, source="127.0.0.2")
         assert ack.error == ""  # another address is not affected
@@ -112,5 +112,5 @@ async def test_running_out_of_descriptors_pauses_accept_instead_of_spinning(
         device = Edge(f"127.0.0.1:{gateway.edgebound}", reconnect=False)
         await asyncio.wait_for(device.start(), 10)  # accepting resumed
         await device.close()
-        errors = 'frontier_accept_errors_total{bound="edgebound",error="EMFILE"}'
+        errors = edge_tcp("frontier_accept_errors_total", error="EMFILE")
         assert await gateway.metric(errors) >= 1

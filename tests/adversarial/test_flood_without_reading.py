@@ -92,7 +92,7 @@ async def test_a_peer_that_never_reads_is_bounded_and_evicted(kind: str, tmp_pat
         growth = peak - baseline
         assert growth < RSS_GROWTH_BOUND, f"RSS grew {growth / 2**20:.1f} MiB"
         assert took < WRITE_TIMEOUT + 15, f"evicted only after {took:.1f} s ({sent} sent)"
-        slow = 'frontier_slow_consumers_total{bound="edgebound"}'
+        slow = 'frontier_slow_consumers_total{bound="edgebound",transport="tcp"}'
         assert await gateway.metric(slow) == 1
         assert "left its output unread" in gateway.log()
         assert not pair.errors, pair.summary()

@@ -13,7 +13,7 @@ import pytest
 from frontier.geminio import encode
 from frontier.geminio.packets import ConnPacket
 from frontier.sdk import Service
-from support.frontier_process import frontier_process
+from support.frontier_process import edge_tcp, frontier_process
 from support.pki import make_pki
 from support.raw_geminio import RawPeer
 
@@ -25,7 +25,7 @@ async def test_a_heartbeat_above_the_maximum_is_refused_and_closed(tmp_path: Pat
         peer, ack = await RawPeer.hello(gateway.edgebound, heartbeat=320)
         assert ack.error == "heartbeat interval 320 s is above this server's maximum of 80 s"
         assert await peer.closed_by_peer(2)
-        refused = 'frontier_connections_refused_total{bound="edgebound",reason="heartbeat"}'
+        refused = edge_tcp("frontier_connections_refused_total", reason="heartbeat")
         assert await gateway.metric(refused) == 1
 
 
@@ -64,7 +64,7 @@ async def test_half_a_hello_is_dropped_at_the_handshake_deadline(tmp_path: Path)
         started = time.monotonic()
         assert await peer.closed_by_peer(10)
         assert 0.8 < time.monotonic() - started < 5
-        assert await gateway.metric('frontier_connections_open{bound="edgebound"}') == 0
+        assert await gateway.metric(edge_tcp("frontier_connections_open")) == 0
 
 
 async def test_tls_that_never_starts_is_dropped_and_counted_quietly(tmp_path: Path) -> None:
@@ -85,10 +85,8 @@ async def test_tls_that_never_starts_is_dropped_and_counted_quietly(tmp_path: Pa
             scanner.writer.write(b"GET / HTTP/1.0\r\n\r\n")
             await scanner.closed_by_peer(5)
         failures = await gateway.metrics()
-        assert (
-            failures['frontier_tls_handshake_failures_total{bound="edgebound",reason="timeout"}']
-            == 1
-        )
-        protocol = 'frontier_tls_handshake_failures_total{bound="edgebound",reason="protocol"}'
+        tls = "frontier_tls_handshake_failures_total"
+        assert failures[edge_tcp(tls, reason="timeout")] == 1
+        protocol = edge_tcp(tls, reason="protocol")
         assert failures[protocol] == 50
         assert gateway.log().count("TLS handshake from") <= 3  # one line per kind per 10 s

@@ -17,7 +17,7 @@ from frontier.conventions import EdgePresence, encode_edge_id
 from frontier.geminio.aio import ConnectRejected
 from frontier.sdk import Edge, Service
 from support.bystanders import bystanders
-from support.frontier_process import frontier_process
+from support.frontier_process import frontier_process, sample
 from support.raw_geminio import RawPeer
 
 pytestmark = pytest.mark.adversarial
@@ -75,8 +75,12 @@ async def test_a_refused_claimant_cannot_knock_the_device_offline(tmp_path: Path
             assert device.reconnects == 0
             kicks = 'frontier_duplicate_kicks_total{side="edge"}'
             assert await gateway.metric(kicks) == 0
-            rejected = (
-                'frontier_connections_total{reason="edge_online",result="rejected",side="edge"}'
+            rejected = sample(
+                "frontier_connections_total",
+                reason="edge_online",
+                result="rejected",
+                side="edge",
+                transport="tcp",
             )
             assert await gateway.metric(rejected) == 10
             assert encode_edge_id(42)  # (the ID a get_edge_id answer carries)
@@ -94,7 +98,13 @@ async def test_without_the_token_a_process_cannot_become_a_service(tmp_path: Pat
             await rogue.on_edge_online(lambda presence: None)
             with pytest.raises(ConnectRejected, match="service authentication failed"):
                 await rogue.start()
-        rejected = 'frontier_connections_total{reason="token",result="rejected",side="service"}'
+        rejected = sample(
+            "frontier_connections_total",
+            reason="token",
+            result="rejected",
+            side="service",
+            transport="tcp",
+        )
         assert await gateway.metric(rejected) == 2
         # The real one, with the token, serves edges as usual.
         async with bystanders(gateway.servicebound, gateway.edgebound, token="s3cret") as pair:

@@ -47,14 +47,17 @@ async def bystanders(
     interval: float = 0.002,
     name: str = "bystander",
     token: str = "",
+    edge_address: str | None = None,
 ) -> AsyncIterator[Bystanders]:
     """A service named `name` serving ``echo`` and an edge calling it every `interval`
-    seconds until the block ends; failures are recorded, never raised."""
+    seconds until the block ends; failures are recorded, never raised. The edge dials
+    `edge_address` when given (a ``ws://`` URL: a WebSocket bystander), else the
+    edgebound port."""
     fast = Backoff(initial=0.05, maximum=0.5)
     service = Service(f"127.0.0.1:{servicebound}", name=name, backoff=fast, token=token)
     await service.register("echo", lambda request: request.data)
     await service.start()
-    edge = Edge(f"127.0.0.1:{edgebound}", meta=b"bystander", backoff=fast)
+    edge = Edge(edge_address or f"127.0.0.1:{edgebound}", meta=b"bystander", backoff=fast)
     await edge.start()
     pair = Bystanders(service, edge)
     assert await pair.call_once() == b"ping"

@@ -25,7 +25,19 @@ import yaml
 
 from support.ports import free_port
 
-__all__ = ["FrontierProcess", "frontier_process"]
+__all__ = ["FrontierProcess", "edge_tcp", "frontier_process", "sample"]
+
+
+def sample(name: str, **labels: str) -> str:
+    """The key of a sample in `FrontierProcess.metrics()`: labels sorted, as
+    prometheus_client writes them."""
+    inside = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    return f"{name}{{{inside}}}"
+
+
+def edge_tcp(name: str, **labels: str) -> str:
+    """`sample` of a listener metric of the plain edgebound listener."""
+    return sample(name, bound="edgebound", transport="tcp", **labels)
 
 
 @dataclass
@@ -35,6 +47,11 @@ class FrontierProcess:
     servicebound: int
     edgebound: int
     observability: int
+    websocket: int = 0
+    """The WebSocket listener's port (0: not enabled)."""
+
+    def ws_url(self, path: str = "/") -> str:
+        return f"ws://127.0.0.1:{self.websocket}{path}"
 
     @property
     def pid(self) -> int:
@@ -97,15 +114,22 @@ async def frontier_process(
     *,
     nofile: int | None = None,
     env: dict[str, str] | None = None,
+    websocket: bool = False,
     **sections: Any,
 ) -> AsyncIterator[FrontierProcess]:
     """`frontier --config` with loopback listeners on free ports, `sections` merged in
-    (YAML shape), optionally under a lower RLIMIT_NOFILE (soft and hard)."""
+    (YAML shape), optionally under a lower RLIMIT_NOFILE (soft and hard). With
+    `websocket`, the WebSocket listener is on too (`edgebound.websocket` in `sections`
+    adds to its settings)."""
     sb, eb, obs = free_port(), free_port(), free_port()
+    ws = free_port() if websocket else 0
+    edgebound: dict[str, Any] = {"listen": {"addr": f"127.0.0.1:{eb}"}}
+    if websocket:
+        edgebound["websocket"] = {"enable": True, "listen": {"addr": f"127.0.0.1:{ws}"}}
     config = _merged(
         {
             "servicebound": {"listen": {"addr": f"127.0.0.1:{sb}"}},
-            "edgebound": {"listen": {"addr": f"127.0.0.1:{eb}"}},
+            "edgebound": edgebound,
             "observability": {"enable": True, "addr": f"127.0.0.1:{obs}"},
         },
         sections,
@@ -127,7 +151,7 @@ async def frontier_process(
             stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file,
             env={**os.environ, **(env or {})}, preexec_fn=preexec,
         )  # fmt: skip
-    gateway = FrontierProcess(process, log_path, sb, eb, obs)
+    gateway = FrontierProcess(process, log_path, sb, eb, obs, ws)
     try:
         await gateway.wait_log("frontier up")
         yield gateway

@@ -22,7 +22,7 @@ from .edgebound import Edgebound
 from .exchange import Exchange
 from .frontlas_link import FrontlasLink, advertised_addr
 from .hooks import ControlHooks, IdAllocator, cluster_id_node
-from .limits import bound_settings, connection_budget, raise_nofile_limit
+from .limits import bound_settings, connection_budget, raise_nofile_limit, websocket_settings
 from .metrics import GatewayMetrics
 from .mq import build_bridges
 from .rebalance import Rebalancer
@@ -36,6 +36,11 @@ log = logging.getLogger("frontier.gateway")
 
 SERVICEBOUND = Listener("servicebound", "servicebound.listen.addr", "FRONTIER_SERVICEBOUND_PORT")
 EDGEBOUND = Listener("edgebound", "edgebound.listen.addr", "FRONTIER_EDGEBOUND_PORT")
+WEBSOCKET = Listener(
+    "edgebound WebSocket",
+    "edgebound.websocket.listen.addr",
+    "FRONTIER_EDGEBOUND_WEBSOCKET_PORT",
+)
 CONTROL_API = Listener("control API", "controlplane.listen.addr", "FRONTIER_CONTROLPLANE_PORT")
 OBSERVABILITY = Listener("observability", "observability.addr", "FRONTIER_OBSERVABILITY_PORT")
 
@@ -98,6 +103,11 @@ class Gateway:
         self._edge_server = self._server(
             "edgebound", self.edgebound.server_hooks(), self.budget.edges
         )
+        self._websocket_server: Server | None = None
+        """Edges over WebSocket (``edgebound.websocket``): the same Edgebound, its own
+        listener, limits and metrics label."""
+        if config.edgebound.websocket.enable:
+            self._websocket_server = self._websocket(self.budget.websocket_edges)
         self._http: list[Any] = []
         self._control: Any = None
         self.frontlas: FrontlasLink | None = None
@@ -105,6 +115,7 @@ class Gateway:
         self._observability: Any = None
         self._service_port: int | None = None
         self._edge_port: int | None = None
+        self._websocket_port: int | None = None
         self._started = False
         self._draining = False
         self._closed = False
@@ -120,7 +131,33 @@ class Gateway:
             name=bound,
         )
         listener = server.listener
-        self.metrics.connections_open.labels(bound).set_function(lambda: listener.connections)
+        gauge = self.metrics.connections_open.labels(bound, "tcp")
+        gauge.set_function(lambda: listener.connections)
+        return server
+
+    def _websocket(self, max_connections: int) -> Server:
+        from ..geminio.aio.websocket import WebSocketOptions
+
+        ws = self.config.edgebound.websocket
+        listener_limits, connection_config = websocket_settings(
+            self.config.edgebound, max_connections
+        )
+        server = Server(
+            hooks=self.edgebound.server_hooks("websocket"),
+            config=connection_config,
+            listener_limits=listener_limits,
+            observer=self.metrics.listener_observer("edgebound", "websocket"),
+            name="edgebound WebSocket",
+            websocket=WebSocketOptions(
+                path=ws.path,
+                origins=ws.origins,
+                subprotocol=ws.subprotocol,
+                max_message=ws.max_message,
+            ),
+        )
+        listener = server.listener
+        gauge = self.metrics.connections_open.labels("edgebound", "websocket")
+        gauge.set_function(lambda: listener.connections)
         return server
 
     # ------------------------------------------------------------------------------ state
@@ -148,6 +185,11 @@ class Gateway:
         return self._edge_port
 
     @property
+    def websocket_port(self) -> int | None:
+        """The WebSocket listener's port (None when ``edgebound.websocket`` is off)."""
+        return self._websocket_port
+
+    @property
     def controlplane_port(self) -> int | None:
         return self._control.port if self._control is not None else None
 
@@ -161,11 +203,20 @@ class Gateway:
         config = self.config
         sb_ssl = server_ssl_context(config.servicebound.listen.tls, "servicebound.listen")
         eb_ssl = server_ssl_context(config.edgebound.listen.tls, "edgebound.listen")
+        ws = config.edgebound.websocket
+        ws_ssl = (
+            server_ssl_context(ws.listen.tls, "edgebound.websocket.listen")
+            if self._websocket_server is not None
+            else None
+        )
         for where, tls in (
             ("servicebound.listen", config.servicebound.listen.tls),
             ("edgebound.listen", config.edgebound.listen.tls),
+            ("edgebound.websocket.listen", ws.listen.tls if ws.enable else None),
             ("controlplane.listen", config.controlplane.listen.tls),
         ):
+            if tls is None:
+                continue
             check_certificates(tls, where, not_after_gauge(self.metrics.tls_not_after, where))
         sb_host, sb_port = split_addr(config.servicebound.listen.addr, "servicebound.listen.addr")
         eb_host, eb_port = split_addr(config.edgebound.listen.addr, "edgebound.listen.addr")
@@ -188,6 +239,15 @@ class Gateway:
                 self._edge_server.start(eb_host or None, eb_port, ssl=eb_ssl),
             )
             self._edge_port = self._edge_server.port
+            if self._websocket_server is not None:
+                ws_host, ws_port = split_addr(ws.listen.addr, "edgebound.websocket.listen.addr")
+                await bind(
+                    WEBSOCKET,
+                    ws_host,
+                    ws_port,
+                    self._websocket_server.start(ws_host or None, ws_port, ssl=ws_ssl),
+                )
+                self._websocket_port = self._websocket_server.port
             if config.controlplane.enable:
                 await self._start_control()
             if config.frontlas.enable:
@@ -196,14 +256,20 @@ class Gateway:
             await self.close()
             raise
         self._started = True
+        websocket = ""
+        if self._websocket_server is not None:
+            scheme = "wss" if ws_ssl is not None else "ws"
+            websocket = f", edges over WebSocket :{self._websocket_port} ({scheme}, {ws.path})"
         log.info(
-            "frontier up: servicebound :%d, edgebound :%d%s%s (max connections: %d edges, "
+            "frontier up: servicebound :%d, edgebound :%d%s%s%s (max connections: %d edges%s, "
             "%d services; RLIMIT_NOFILE %d)",
             self.servicebound_port,
             self.edgebound_port,
+            websocket,
             f", control :{self.controlplane_port}" if self._control is not None else "",
             f", observability :{self.observability_port}" if self._observability else "",
             self.budget.edges,
+            f" + {self.budget.websocket_edges} over WebSocket" if websocket else "",
             self.budget.services,
             self.budget.nofile,
         )
@@ -280,6 +346,8 @@ class Gateway:
         log.info("draining: not ready, not accepting; waiting up to %.1f s", seconds)
         self._service_server.stop_listening()
         self._edge_server.stop_listening()
+        if self._websocket_server is not None:
+            self._websocket_server.stop_listening()
         deadline = time.monotonic() + seconds
         while self.registry.edges or self.registry.services:
             remaining = deadline - time.monotonic()
@@ -298,6 +366,8 @@ class Gateway:
             await self.frontlas.close()
         # edges first: their offline hooks still reach the services
         await self._edge_server.close()
+        if self._websocket_server is not None:
+            await self._websocket_server.close()
         await self._service_server.close()
         for listener in reversed(self._http):
             await listener.close()

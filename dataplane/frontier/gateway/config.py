@@ -45,6 +45,7 @@ __all__ = [
     "FrontierConfig",
     "Listen",
     "TLSCert",
+    "WebSocket",
     "default_config_yaml",
     "load_config",
     "parse_config",
@@ -168,6 +169,58 @@ class Servicebound:
     _convert: ClassVar[dict[str, Any]] = _LIMIT_CONVERTERS
 
 
+def _ws_path(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "?# "):
+        raise ConfigError(f"{path}: expected a URL path starting with '/', got {value!r}")
+    return value
+
+
+def _ws_max_message(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 65536:
+        raise ConfigError(f"{path}: expected a number of bytes >= 65536, got {value!r}")
+    return value
+
+
+def _origins(value: Any, path: str) -> tuple[str, ...]:
+    origins: tuple[str, ...] = _convert(tuple[str, ...], value, path)
+    for origin in origins:
+        if "://" not in origin or origin.endswith("/"):
+            raise ConfigError(f"{path}: {origin!r} is not an origin (scheme://host[:port])")
+    return origins
+
+
+@dataclass(frozen=True)
+class WebSocket:
+    """Edges over WebSocket (ours): the same edges, carried in binary WebSocket messages,
+    for devices that only get out through HTTP(S) proxies or port 443."""
+
+    enable: bool = False
+    listen: Listen = field(default_factory=lambda: Listen(addr="0.0.0.0:30013"))
+    path: str = "/"
+    """The only request path upgraded (others: 404)."""
+    origins: tuple[str, ...] = ()
+    """Allowed browser origins (``https://app.example.com``); empty: any. Requests with no
+    ``Origin`` (non-browser clients) are always allowed."""
+    subprotocol: str = "geminio"
+    """The ``Sec-WebSocket-Protocol`` a client must offer; empty: none required."""
+    max_message: int = 1024 * 1024
+    """Largest WebSocket message an edge may send, bytes (>= 64 KiB; ours send 64 KiB)."""
+    max_connections: int = 0
+    """0: half of the edges' share of RLIMIT_NOFILE (the TCP listener keeps the other)."""
+    max_connections_per_ip: int = 0
+    handshake_timeout: float = 10.0
+    """Seconds from accept to the end of the geminio handshake: TLS and upgrade included."""
+    write_timeout: float = 10.0
+    backlog: int = 0
+
+    _convert: ClassVar[dict[str, Any]] = {
+        **_LIMIT_CONVERTERS,
+        "path": _ws_path,
+        "max_message": _ws_max_message,
+        "origins": _origins,
+    }
+
+
 @dataclass(frozen=True)
 class Edgebound:
     listen: Listen = field(default_factory=lambda: Listen(addr="0.0.0.0:30012"))
@@ -188,6 +241,7 @@ class Edgebound:
     handshake_timeout: float = 10.0
     write_timeout: float = 10.0
     backlog: int = 0
+    websocket: WebSocket = field(default_factory=WebSocket)
 
     _keys: ClassVar[dict[str, str]] = {"honor_wanted_id": "honour_wanted_id"}
     _convert: ClassVar[dict[str, Any]] = _LIMIT_CONVERTERS
@@ -311,6 +365,11 @@ def _fill_listen_defaults(config: FrontierConfig) -> FrontierConfig:
         eb = dataclasses.replace(
             eb, listen=dataclasses.replace(eb.listen, addr=defaults.edgebound.listen.addr)
         )
+    if not eb.websocket.listen.addr:
+        ws = eb.websocket
+        default_addr = defaults.edgebound.websocket.listen.addr
+        ws = dataclasses.replace(ws, listen=dataclasses.replace(ws.listen, addr=default_addr))
+        eb = dataclasses.replace(eb, websocket=ws)
     if not cp.listen.addr:
         cp = dataclasses.replace(
             cp, listen=dataclasses.replace(cp.listen, addr=defaults.controlplane.listen.addr)
@@ -330,6 +389,10 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
     if port := env.get("FRONTIER_EDGEBOUND_PORT"):
         addr = with_port(eb.listen.addr, port, "FRONTIER_EDGEBOUND_PORT")
         eb = replace(eb, listen=replace(eb.listen, addr=addr))
+    if port := env.get("FRONTIER_EDGEBOUND_WEBSOCKET_PORT"):
+        ws = eb.websocket
+        addr = with_port(ws.listen.addr, port, "FRONTIER_EDGEBOUND_WEBSOCKET_PORT")
+        eb = replace(eb, websocket=replace(ws, listen=replace(ws.listen, addr=addr)))
     cp, obs = config.controlplane, config.observability
     if port := env.get("FRONTIER_CONTROLPLANE_PORT"):
         addr = with_port(cp.listen.addr, port, "FRONTIER_CONTROLPLANE_PORT")
@@ -484,6 +547,28 @@ edgebound:                 # where edges connect
   handshake_timeout: 10    # seconds from accept to the end of the handshake, TLS included
   write_timeout: 10        # seconds an edge may leave its output unread (0: never evicted)
   backlog: 0               # listen backlog (0: net.core.somaxconn)
+  websocket:               # ours: edges over WebSocket (docs/gateway.md), e.g. behind proxies
+    enable: false
+    listen:
+      network: tcp
+      addr: 0.0.0.0:30013  # env FRONTIER_EDGEBOUND_WEBSOCKET_PORT replaces the port
+      advertised_addr: ""
+      tls:                 # wss:// when enabled
+        enable: false
+        mtls: false
+        ca_certs: []
+        certs: []
+        insecure_skip_verify: false
+    path: /                # the request path upgraded (anything else: 404)
+    origins: []            # allowed browser Origins, e.g. https://app.example.com ([]: any);
+                           # requests without Origin (non-browser clients) always pass
+    subprotocol: geminio   # Sec-WebSocket-Protocol a client must offer ("": none required)
+    max_message: 1048576   # largest WebSocket message an edge may send (>= 65536)
+    max_connections: 0     # 0: half of the edges' share (the TCP listener keeps the rest)
+    max_connections_per_ip: 0
+    handshake_timeout: 10  # TLS, upgrade and geminio handshake, from accept
+    write_timeout: 10      # as edgebound.write_timeout, for WebSocket edges
+    backlog: 0
   bypass_enable: false     # accepted for compatibility; the legacy-gateway bypass is not supported
   bypass:
     network: tcp

@@ -25,6 +25,7 @@ packet the edge sends after its handshake is already routed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -70,12 +71,22 @@ class Edgebound:
         self._holds: dict[int, tuple[str, float]] = {}
         """edge ID -> (the address it was just taken from, until when it may not retake it)."""
 
-    def server_hooks(self) -> ServerHooks:
+    def server_hooks(self, transport: str = "tcp") -> ServerHooks:
+        """The hooks of one listener; `transport` labels its connections' metrics (the
+        edges themselves are the same whichever way they came)."""
+        if transport == "tcp":  # the bound methods as they are: no call in between
+            return ServerHooks(
+                get_client_id=self.get_client_id,
+                on_online=self.on_online,
+                on_connected=self.on_connected,
+                on_offline=self.on_offline,
+                admit_now=self.admit_now,
+            )
         return ServerHooks(
-            get_client_id=self.get_client_id,
-            on_online=self.on_online,
-            on_connected=self.on_connected,
-            on_offline=self.on_offline,
+            get_client_id=functools.partial(self.get_client_id, transport=transport),
+            on_online=functools.partial(self.on_online, transport=transport),
+            on_connected=functools.partial(self.on_connected, transport=transport),
+            on_offline=functools.partial(self.on_offline, transport=transport),
             admit_now=self.admit_now,
         )
 
@@ -95,22 +106,22 @@ class Edgebound:
         self._admitted[end] = EdgeEntry.of(end, edge_id)
         return edge_id
 
-    async def get_client_id(self, wanted: int, meta: bytes) -> int:
+    async def get_client_id(self, wanted: int, meta: bytes, transport: str = "tcp") -> int:
         try:
             return await self.hooks.get_edge_id(wanted, meta)
         except ForwardError:
-            self.metrics.rejected("edge", "get_edge_id")
+            self.metrics.rejected("edge", "get_edge_id", transport)
             raise
 
-    async def on_online(self, end: End) -> None:
+    async def on_online(self, end: End, transport: str = "tcp") -> None:
         edge_id = end.client_id
         entry = EdgeEntry.of(end)
         async with self._locks.hold(edge_id):
-            self._check_hold(edge_id, entry.ip)
+            self._check_hold(edge_id, entry.ip, transport)
             try:
                 await self.hooks.edge_online(_presence(entry), entry.ip)
             except ForwardError:
-                self.metrics.rejected("edge", "edge_online")
+                self.metrics.rejected("edge", "edge_online", transport)
                 raise
             if end.closed:
                 raise ForwardError("the connection closed during its handshake")
@@ -121,7 +132,7 @@ class Edgebound:
             # and registers this very entry.
             self._admitted[end] = entry
 
-    def _check_hold(self, edge_id: int, ip: str) -> None:
+    def _check_hold(self, edge_id: int, ip: str, transport: str) -> None:
         hold = self._holds.get(edge_id)
         if hold is None:
             return
@@ -130,7 +141,7 @@ class Edgebound:
             del self._holds[edge_id]
         elif ip == held_ip:
             self.metrics.edge_id_conflicts.labels("held").inc()
-            self.metrics.rejected("edge", "replace_hold")
+            self.metrics.rejected("edge", "replace_hold", transport)
             log.info(
                 "edge %d: refused a reconnect from %s, which just lost the ID",
                 edge_id,
@@ -166,13 +177,13 @@ class Edgebound:
             if now >= until:
                 del self._holds[edge_id]
 
-    def on_connected(self, end: End) -> None:
+    def on_connected(self, end: End, transport: str = "tcp") -> None:
         entry = self._admitted.pop(end, None) or EdgeEntry.of(end)
         previous = self.registry.add_edge(entry)
         if previous is not None:  # not expected (the lock serialises), but never leak one
             self._departures.abandon(previous)
         self.exchange.attach_edge(entry)
-        self.metrics.accepted("edge")
+        self.metrics.accepted("edge", transport)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "edge %d online from %s",
@@ -183,7 +194,7 @@ class Edgebound:
         if self.hooks.wants_edge_ready():
             self.hooks.edge_ready(_presence(entry), entry.ip)  # routable from here on
 
-    async def on_offline(self, end: End) -> None:
+    async def on_offline(self, end: End, transport: str = "tcp") -> None:
         self._admitted.pop(end, None)  # admitted but gone before its ConnAck went out
         entry = self._departures.departing(end, self.registry.edges.get(end.client_id))
         if entry is None:
@@ -192,7 +203,7 @@ class Edgebound:
         self.registry.remove_edge(entry)
         self._departures.begin(end)
         reason = end.close_reason
-        if self.metrics.ended("edge", reason) and reason is not None:
+        if self.metrics.ended("edge", reason, transport) and reason is not None:
             log.warning(
                 "edge %d from %s: %s",
                 entry.edge_id,

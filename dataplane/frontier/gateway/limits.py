@@ -9,7 +9,8 @@ listeners stop accepting before that, with a reserve kept aside:
   (and `daemon.rlimit` sets both, when enabled and permitted).
 - The reserve is 5 % of the limit, at least 64 and at most 4096 descriptors.
 - Services get a twentieth of the rest (at least 16, at most 1024): they are few backends.
-  Edges get everything else.
+  Edges get everything else; with the WebSocket listener on, the two edge listeners
+  share it half and half (a configured side keeps its figure, the other gets the rest).
 - An explicit `max_connections` wins; one that does not fit the limit is logged at start.
 """
 
@@ -21,9 +22,15 @@ from dataclasses import dataclass
 
 from ..geminio.aio.listener import ListenerLimits
 from ..geminio.conn_config import ConnectionConfig
-from .config import Daemon, Edgebound, Servicebound
+from .config import Daemon, Edgebound, Servicebound, WebSocket
 
-__all__ = ["ConnectionBudget", "bound_settings", "connection_budget", "raise_nofile_limit"]
+__all__ = [
+    "ConnectionBudget",
+    "bound_settings",
+    "connection_budget",
+    "raise_nofile_limit",
+    "websocket_settings",
+]
 
 log = logging.getLogger("frontier.gateway")
 
@@ -54,6 +61,8 @@ class ConnectionBudget:
     reserve: int
     edges: int
     services: int
+    websocket_edges: int = 0
+    """The WebSocket listener's max_connections (0: the listener is off)."""
 
 
 def connection_budget(
@@ -63,13 +72,29 @@ def connection_budget(
     reserve = min(RESERVE_MAX, max(RESERVE_MIN, nofile // 20))
     usable = max(nofile - reserve, 2)
     services = servicebound.max_connections or min(1024, max(16, usable // 20))
-    edges = edgebound.max_connections or max(1, usable - services)
-    budget = ConnectionBudget(nofile, reserve, edges, services)
-    if edges + services + RESERVE_MIN > nofile:
+    rest = max(1, usable - services)
+    ws = edgebound.websocket
+    websocket = 0
+    if not ws.enable:
+        edges = edgebound.max_connections or rest
+    elif edgebound.max_connections and ws.max_connections:
+        edges, websocket = edgebound.max_connections, ws.max_connections
+    elif edgebound.max_connections:
+        edges = edgebound.max_connections
+        websocket = max(1, rest - edges)
+    elif ws.max_connections:
+        websocket = ws.max_connections
+        edges = max(1, rest - websocket)
+    else:
+        edges = max(1, rest // 2)
+        websocket = max(1, rest - edges)
+    budget = ConnectionBudget(nofile, reserve, edges, services, websocket)
+    if edges + websocket + services + RESERVE_MIN > nofile:
         log.warning(
-            "max_connections (edges %d + services %d) leaves fewer than %d of %d descriptors "
-            "for health probes, metrics and brokers: expect EMFILE when full",
-            edges, services, RESERVE_MIN, nofile,
+            "max_connections (edges %d + WebSocket edges %d + services %d) leaves fewer "
+            "than %d of %d descriptors for health probes, metrics and brokers: expect "
+            "EMFILE when full",
+            edges, websocket, services, RESERVE_MIN, nofile,
         )  # fmt: skip
     return budget
 
@@ -90,5 +115,28 @@ def bound_settings(
         max_heartbeat=bound.max_heartbeat or None,
         max_meta=bound.max_meta,
         max_sessions=bound.max_streams + 1,  # the default session is not a stream
+    )
+    return listener, connection
+
+
+def websocket_settings(
+    edgebound: Edgebound, max_connections: int
+) -> tuple[ListenerLimits, ConnectionConfig]:
+    """The WebSocket listener's limits: its own connection caps and deadlines; the edge's
+    protocol bounds (streams, heartbeat, meta) are the edgebound ones, as it is the same
+    edge."""
+    ws: WebSocket = edgebound.websocket
+    listener = ListenerLimits(
+        max_connections=max_connections,
+        max_connections_per_ip=ws.max_connections_per_ip or None,
+        backlog=ws.backlog or None,
+        handshake_timeout=ws.handshake_timeout,
+    )
+    connection = ConnectionConfig(
+        connect_timeout=ws.handshake_timeout,
+        write_timeout=ws.write_timeout or None,
+        max_heartbeat=edgebound.max_heartbeat or None,
+        max_meta=edgebound.max_meta,
+        max_sessions=edgebound.max_streams + 1,
     )
     return listener, connection

@@ -16,9 +16,11 @@ from prometheus_client.core import Metric
 from ..geminio.aio.listener import ListenerObserver
 from ..geminio.events import CloseReason, ConnectionClosed
 
-__all__ = ["BOUNDS", "DIRECTIONS", "KINDS", "GatewayMetrics"]
+__all__ = ["BOUNDS", "DIRECTIONS", "KINDS", "TRANSPORTS", "GatewayMetrics"]
 
 BOUNDS = ("edgebound", "servicebound")
+TRANSPORTS = ("tcp", "websocket")
+"""How a connection reaches its listener: geminio on TCP (TLS or not), or in a WebSocket."""
 
 KINDS = ("message", "rpc", "stream")
 DIRECTIONS = ("to_edge", "to_service")
@@ -54,8 +56,8 @@ class GatewayMetrics:
         )
         self.connections = Counter(
             "frontier_connections",
-            "Connections by side and outcome (accepted, or rejected with a reason).",
-            ["side", "result", "reason"],
+            "Connections by side, transport and outcome (accepted, or rejected with a reason).",
+            ["side", "result", "reason", "transport"],
             registry=r,
         )
         self.forwarded = Counter(
@@ -126,32 +128,34 @@ class GatewayMetrics:
         self.connections_open = Gauge(
             "frontier_connections_open",
             "Connections accepted and not yet closed (handshakes included), by listener.",
-            ["bound"],
+            ["bound", "transport"],
             registry=r,
         )
         self.listener_paused = Gauge(
             "frontier_listener_paused",
             "1 while a listener does not accept because it holds max_connections.",
-            ["bound"],
+            ["bound", "transport"],
             registry=r,
         )
         self.connections_refused = Counter(
             "frontier_connections_refused",
             "Connections closed before any hook ran: per_ip (max_connections_per_ip), "
-            "heartbeat (above max_heartbeat).",
-            ["bound", "reason"],
+            "heartbeat (above max_heartbeat), meta (above max_meta), websocket_path, "
+            "websocket_origin, websocket_handshake, websocket_timeout (a refused or "
+            "unfinished WebSocket upgrade).",
+            ["bound", "reason", "transport"],
             registry=r,
         )
         self.accept_errors = Counter(
             "frontier_accept_errors",
             "accept() failures for lack of descriptors or memory (accepting pauses).",
-            ["bound", "error"],
+            ["bound", "error", "transport"],
             registry=r,
         )
         self.tls_failures = Counter(
             "frontier_tls_handshake_failures",
             "Failed TLS handshakes: timeout, certificate, protocol, reset, other.",
-            ["bound", "reason"],
+            ["bound", "reason", "transport"],
             registry=r,
         )
         self.tls_not_after = Gauge(
@@ -163,7 +167,7 @@ class GatewayMetrics:
         self.slow_consumers = Counter(
             "frontier_slow_consumers",
             "Connections closed because they left their output unread past write_timeout.",
-            ["bound"],
+            ["bound", "transport"],
             registry=r,
         )
         self.streams_open = Gauge(
@@ -175,6 +179,14 @@ class GatewayMetrics:
             "takes no streams or its backlog is full), max_streams (the target holds its "
             "max_streams), error.",
             ["direction", "reason"],
+            registry=r,
+        )
+        self.protocol_errors = Counter(
+            "frontier_transport_protocol_errors",
+            "Admitted connections closed for breaking their transport's rules: "
+            "websocket_text (a text message, close 1003), websocket_too_large (above "
+            "max_message, 1009), websocket_protocol (1002/1007).",
+            ["bound", "reason", "transport"],
             registry=r,
         )
         self.edge_id_conflicts = Counter(
@@ -196,7 +208,8 @@ class GatewayMetrics:
             (k, d): self.forward_latency.labels(k, d) for k in KINDS for d in DIRECTIONS
         }
         self._accepted = {
-            side: self.connections.labels(side, "accepted", "") for side in ("edge", "service")
+            (side, transport): self.connections.labels(side, "accepted", "", transport)
+            for side, transport in (("edge", "tcp"), ("edge", "websocket"), ("service", "tcp"))
         }
         self.bytes_to_edge = self.relayed_bytes.labels("to_edge")
         self.bytes_to_service = self.relayed_bytes.labels("to_service")
@@ -206,13 +219,13 @@ class GatewayMetrics:
         self.ok[kind].inc()
         self.latency[kind].observe(time.perf_counter() - started)
 
-    def accepted(self, side: str) -> None:
-        self._accepted[side].inc()
+    def accepted(self, side: str, transport: str = "tcp") -> None:
+        self._accepted[side, transport].inc()
 
-    def rejected(self, side: str, reason: str) -> None:
-        self.connections.labels(side, "rejected", reason).inc()
+    def rejected(self, side: str, reason: str, transport: str = "tcp") -> None:
+        self.connections.labels(side, "rejected", reason, transport).inc()
 
-    def ended(self, side: str, close: ConnectionClosed | None) -> bool:
+    def ended(self, side: str, close: ConnectionClosed | None, transport: str = "tcp") -> bool:
         """Count why a connection of `side` (edge, service) ended, where a metric says so;
         True if it was dropped as a slow consumer (worth a log line)."""
         if close is None:
@@ -220,12 +233,12 @@ class GatewayMetrics:
         if close.reason is CloseReason.HEARTBEAT_TIMEOUT:
             self.heartbeat_timeouts.labels(side).inc()
         elif close.reason is CloseReason.SLOW_CONSUMER:
-            self.slow_consumers.labels(f"{side}bound").inc()
+            self.slow_consumers.labels(f"{side}bound", transport).inc()
             return True
         return False
 
-    def listener_observer(self, bound: str) -> ListenerObserver:
-        return _ListenerMetrics(self, bound)
+    def listener_observer(self, bound: str, transport: str = "tcp") -> ListenerObserver:
+        return _ListenerMetrics(self, bound, transport)
 
     def collect(self) -> list[Metric]:
         return list(self.registry.collect())
@@ -234,20 +247,24 @@ class GatewayMetrics:
 class _ListenerMetrics(ListenerObserver):
     """A listener's reports as the gateway's metrics."""
 
-    __slots__ = ("_bound", "_metrics")
+    __slots__ = ("_bound", "_metrics", "_transport")
 
-    def __init__(self, metrics: GatewayMetrics, bound: str) -> None:
+    def __init__(self, metrics: GatewayMetrics, bound: str, transport: str) -> None:
         self._metrics = metrics
         self._bound = bound
+        self._transport = transport
 
     def paused(self, paused: bool) -> None:
-        self._metrics.listener_paused.labels(self._bound).set(1 if paused else 0)
+        self._metrics.listener_paused.labels(self._bound, self._transport).set(1 if paused else 0)
 
     def refused(self, reason: str) -> None:
-        self._metrics.connections_refused.labels(self._bound, reason).inc()
+        self._metrics.connections_refused.labels(self._bound, reason, self._transport).inc()
 
     def accept_failed(self, error: str) -> None:
-        self._metrics.accept_errors.labels(self._bound, error).inc()
+        self._metrics.accept_errors.labels(self._bound, error, self._transport).inc()
 
     def tls_failed(self, reason: str) -> None:
-        self._metrics.tls_failures.labels(self._bound, reason).inc()
+        self._metrics.tls_failures.labels(self._bound, reason, self._transport).inc()
+
+    def protocol_error(self, reason: str) -> None:
+        self._metrics.protocol_errors.labels(self._bound, reason, self._transport).inc()

@@ -31,6 +31,7 @@ from ..geminio.aio import (
     StreamClosedError,
     connect,
 )
+from ..geminio.aio.client import is_websocket_url
 from ..geminio.packets import HEARTBEAT_INTERVALS
 
 __all__ = [
@@ -52,7 +53,8 @@ _ACCEPTING = Limits()
 _REFUSING = Limits(max_accept_backlog=0)
 
 Address: TypeAlias = str | tuple[str, int]
-"""``"host:port"`` (``"[::1]:30011"`` for IPv6) or ``(host, port)``."""
+"""``"host:port"`` (``"[::1]:30011"`` for IPv6), ``(host, port)``, or a ``ws://`` /
+``wss://`` URL (the gateway's WebSocket listener)."""
 Addresses: TypeAlias = Address | Sequence[Address]
 
 Reply: TypeAlias = bytes | bytearray | memoryview | None
@@ -79,10 +81,17 @@ def resolve_peer_timeout(peer_timeout: float | None, heartbeat: int) -> float | 
 
 
 def parse_address(addr: Address) -> tuple[str, int]:
-    """``"host:port"``, ``"[v6]:port"`` or ``(host, port)`` -> ``(host, port)``.
+    """``"host:port"``, ``"[v6]:port"`` or ``(host, port)`` -> ``(host, port)``; a
+    ``ws://`` or ``wss://`` URL -> ``(url, 0)`` (`connect()` dials those over WebSocket).
 
     A missing host means localhost, so ``":30012"`` works as it does for Go's `net.Dial`.
     """
+    if is_websocket_url(addr):
+        from ..geminio.aio.websocket import parse_websocket_url
+
+        assert isinstance(addr, str)
+        parse_websocket_url(addr)  # ValueError now, not at the first dial
+        return addr, 0
     if isinstance(addr, tuple):
         host, port = addr
         if not isinstance(host, str) or not isinstance(port, int):
@@ -98,6 +107,11 @@ def parse_address(addr: Address) -> tuple[str, int]:
     elif ":" in host:
         raise ValueError(f"bad address {addr!r}: write IPv6 hosts as '[host]:port'")
     return host or "127.0.0.1", _check_port(int(port_text), addr)
+
+
+def _address_text(host: str, port: int) -> str:
+    """An address as the user wrote it (a WebSocket URL has no separate port)."""
+    return host if port == 0 else f"{host}:{port}"
 
 
 def _check_port(port: int, addr: object) -> int:
@@ -173,6 +187,7 @@ class _Redialer(RetryingClient):
         self._connect_kwargs: dict[str, Any] = {
             key: kwargs.get(key) for key in ("ssl", "config", "limits", "peer_timeout")
         }
+        self._connect_kwargs["proxy"] = kwargs.get("proxy", True)
         self._connect_kwargs.update(
             meta=kwargs.get("meta", b""),
             client_id=kwargs.get("client_id", 0),
@@ -200,17 +215,17 @@ class _Redialer(RetryingClient):
         try:
             end = await connect(host, port, methods=initial, **self._connect_kwargs)
         except (OSError, EndError) as exc:
-            _log.info("dialing %s:%s failed: %s", host, port, exc)
+            _log.info("dialing %s failed: %s", _address_text(host, port), exc)
             self._on_attempt(exc)
             return None
         except Exception as exc:  # never let the supervisor die silently
-            _log.warning("dialing %s:%s failed unexpectedly", host, port, exc_info=True)
+            _log.warning("dialing %s failed unexpectedly", _address_text(host, port), exc_info=True)
             self._on_attempt(exc)
             return None
         try:
             await apply_registrations(end, self._methods, initial)
         except EndError as exc:
-            _log.info("registering on %s:%s failed: %s", host, port, exc)
+            _log.info("registering on %s failed: %s", _address_text(host, port), exc)
             self._on_attempt(exc)
             end.abort()
             await end.wait_closed()
@@ -236,11 +251,14 @@ class ClientBase:
         peer_timeout: float | None = None,
         accept_streams: bool = False,
         start_retry: float | None = None,
+        proxy: str | bool = True,
     ) -> None:
         if heartbeat not in HEARTBEAT_INTERVALS:
             raise ValueError(f"heartbeat must be one of {HEARTBEAT_INTERVALS} seconds")
         self._peer_timeout = resolve_peer_timeout(peer_timeout, heartbeat)
         self._addresses = parse_addresses(addr)
+        if ssl is not None and any(host.lower().startswith("ws://") for host, _ in self._addresses):
+            raise ValueError("a TLS context was given with a ws:// address: use wss://")
         self._meta = meta
         self._client_id = client_id
         self._ssl = ssl
@@ -252,6 +270,7 @@ class ClientBase:
         if start_retry is not None and start_retry < 0:
             raise ValueError("start_retry must be >= 0 seconds (or None)")
         self._start_retry = start_retry
+        self._proxy = proxy
         self._methods: dict[str, Handler] = {}
         self._redialer: _Redialer | None = None
         self._end: End | None = None
@@ -331,6 +350,7 @@ class ClientBase:
                     peer_timeout=self._peer_timeout,
                     limits=self._limits(),
                     methods=initial,
+                    proxy=self._proxy,
                 )
             )
             self._connecting = connecting  # close() cancels it
@@ -396,6 +416,7 @@ class ClientBase:
             heartbeat=self._heartbeat,
             peer_timeout=self._peer_timeout,
             limits=self._limits(),
+            proxy=self._proxy,
             backoff=self._backoff,
             on_online=on_online,
             on_offline=self._went_offline,

@@ -36,9 +36,15 @@ class Edge(ClientBase):
     messages and streams.
 
     ``addr`` is the gateway's edgebound address (``"host:port"`` or ``(host, port)``), or
-    a list of them: the edge then fails over between gateways, trying the next address on
-    each (re)connect, round robin. ``meta`` is opaque bytes the gateway hands to the
-    services' `get_edge_id` / `edge_online` hooks (an ID, a token, ...).
+    its WebSocket listener's URL (``"wss://gw.example.com/geminio"``, ``ws://`` without
+    TLS; dialed through the HTTP proxy ``HTTPS_PROXY``/``HTTP_PROXY`` name, unless
+    ``NO_PROXY`` exempts the host), or a list of them, kinds mixed as needed: the edge
+    then fails over between gateways, trying the next address on each (re)connect, round
+    robin. ``ssl`` is used for TLS on TCP and for ``wss://`` (default for ``wss://``: the
+    system's trust store). ``proxy`` overrides the environment for WebSocket addresses: an
+    ``http://[user:pass@]host:port`` proxy URL, or False to dial directly. ``meta`` is
+    opaque bytes the gateway hands to the services' `get_edge_id` / `edge_online` hooks
+    (an ID, a token, ...).
 
     ``edge_id`` is the ID asked for; gateways ignore it (the ID comes from a service's
     `get_edge_id` hook or the gateway's own counter) unless configured to trust clients
@@ -66,6 +72,7 @@ class Edge(ClientBase):
         peer_timeout: float | None = None,
         accept_streams: bool = False,
         start_retry: float | None = None,
+        proxy: str | bool = True,
     ) -> None:
         super().__init__(
             addr,
@@ -79,6 +86,7 @@ class Edge(ClientBase):
             peer_timeout=peer_timeout,
             accept_streams=accept_streams,
             start_retry=start_retry,
+            proxy=proxy,
         )
         self.meta = meta
 

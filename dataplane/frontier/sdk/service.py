@@ -26,6 +26,7 @@ from ..conventions import (
     split_edge_id,
 )
 from ..geminio.aio import Backoff, Handler, Message, Request, Stream
+from ..geminio.aio.client import is_websocket_url
 from ._base import Addresses, ClientBase, Reply, maybe_await, to_bytes
 
 __all__ = [
@@ -210,6 +211,8 @@ class Service(ClientBase):
             raise TypeError("topics must be an iterable of strings, not a string")
         self.name = name
         self.topics = tuple(dict.fromkeys(topics))
+        if any(is_websocket_url(a) for a in ([addr] if isinstance(addr, str) else addr)):
+            raise ValueError("services connect over TCP: WebSocket addresses are for edges")
         super().__init__(
             addr,
             meta=ServiceMeta(name, self.topics, token).encode(),

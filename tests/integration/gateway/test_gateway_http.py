@@ -93,7 +93,8 @@ async def test_metrics_count_a_known_workload() -> None:
 
         assert value("frontier_edges_online") == 1
         assert value("frontier_services_online") == 1
-        assert value("frontier_connections_total", side="edge", result="accepted", reason="") == 1
+        accepted = {"side": "edge", "result": "accepted", "reason": "", "transport": "tcp"}
+        assert value("frontier_connections_total", **accepted) == 1
         ok_rpc = value("frontier_forwarded_total", kind="rpc", direction="to_service", result="ok")
         assert ok_rpc == 3
         offline_rpc = value(

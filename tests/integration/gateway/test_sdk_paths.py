@@ -35,15 +35,27 @@ from frontier.sdk import (
     stream_edge_id,
 )
 from support.gateway import gateway_config, until
+from support.websocket import clear_proxy_env
 
 pytestmark = pytest.mark.integration
 
 FAST = Backoff(initial=0.01, maximum=0.05)
 
 
-@pytest.fixture
-async def gw() -> AsyncIterator[Gateway]:
-    async with Gateway(gateway_config()) as gateway:
+WEBSOCKET = {"websocket": {"enable": True, "listen": {"addr": "127.0.0.1:0"}}}
+
+
+@pytest.fixture(params=["tcp", "websocket"])
+async def gw(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Gateway]:
+    """A gateway; its edges come over TCP, or over WebSocket (the same tests, every path)."""
+    if request.param == "tcp":
+        config = gateway_config()
+    else:
+        clear_proxy_env(monkeypatch)
+        config = gateway_config(edgebound={"listen": {"addr": "127.0.0.1:0"}, **WEBSOCKET})
+    async with Gateway(config) as gateway:
         yield gateway
 
 
@@ -52,6 +64,9 @@ def sb(gw: Gateway) -> str:
 
 
 def eb(gw: Gateway) -> str:
+    """Where edges connect: the WebSocket listener when the gateway has one."""
+    if gw.websocket_port is not None:
+        return f"ws://127.0.0.1:{gw.websocket_port}/"
     return f"127.0.0.1:{gw.edgebound_port}"
 
 

@@ -20,8 +20,13 @@ from hypothesis import strategies as st
 
 from frontier.conventions import ServiceMeta
 from frontier.frontlas.protocol import FrontierInstance
-from frontier.gateway.config import Edgebound, Servicebound, parse_config
-from frontier.gateway.limits import RESERVE_MIN, bound_settings, connection_budget
+from frontier.gateway.config import Edgebound, Servicebound, WebSocket, parse_config
+from frontier.gateway.limits import (
+    RESERVE_MIN,
+    bound_settings,
+    connection_budget,
+    websocket_settings,
+)
 from frontier.gateway.tls import check_certificates
 from frontier.strict_yaml import ConfigError
 from frontier.throttled_log import ThrottledLog
@@ -167,3 +172,80 @@ def test_the_yaml_in_the_security_doc_is_a_valid_config() -> None:
     assert blocks
     for block in blocks:
         parse_config(yaml.safe_load(block))
+
+
+@given(
+    nofile=st.integers(min_value=256, max_value=4_000_000),
+    tcp=st.sampled_from([0, 100, 5000]),
+    ws=st.sampled_from([0, 100, 5000]),
+)
+def test_the_websocket_listener_shares_the_edges_budget(nofile: int, tcp: int, ws: int) -> None:
+    """On: the edges' share is split between the two listeners (half each when neither is
+    configured; a configured one keeps its figure and the other gets the rest). Off: no
+    WebSocket share at all."""
+    websocket = WebSocket(enable=True, max_connections=ws)
+    off = connection_budget(nofile, Edgebound(max_connections=tcp), Servicebound())
+    on = connection_budget(
+        nofile, Edgebound(max_connections=tcp, websocket=websocket), Servicebound()
+    )
+    rest = connection_budget(nofile, Edgebound(), Servicebound()).edges
+    assert off.websocket_edges == 0
+    assert on.websocket_edges >= 1
+    assert on.edges >= 1
+    assert on.services == off.services
+    if tcp and ws:
+        assert (on.edges, on.websocket_edges) == (tcp, ws)
+    elif tcp:
+        assert (on.edges, on.websocket_edges) == (tcp, max(1, rest - tcp))
+    elif ws:
+        assert (on.edges, on.websocket_edges) == (max(1, rest - ws), ws)
+    else:
+        assert abs(on.edges - on.websocket_edges) <= 1
+        assert on.edges + on.websocket_edges == rest
+
+
+def test_websocket_settings_are_its_own_but_the_edge_bounds_are_shared() -> None:
+    edgebound = Edgebound(
+        max_streams=7,
+        max_meta=100,
+        max_heartbeat=20,
+        write_timeout=10,
+        websocket=WebSocket(
+            enable=True, max_connections_per_ip=3, handshake_timeout=4, write_timeout=0
+        ),
+    )
+    listener, connection = websocket_settings(edgebound, 50)
+    assert (listener.max_connections, listener.max_connections_per_ip) == (50, 3)
+    assert listener.handshake_timeout == connection.connect_timeout == 4
+    assert connection.write_timeout is None  # 0: never evicted, for this listener only
+    assert (connection.max_sessions, connection.max_meta, connection.max_heartbeat) == (8, 100, 20)
+
+
+@pytest.mark.parametrize(
+    ("websocket", "message"),
+    [
+        ({"path": "geminio"}, "edgebound.websocket.path: expected a URL path"),
+        ({"path": "/a?b"}, "edgebound.websocket.path"),
+        ({"max_message": 1000}, "edgebound.websocket.max_message: expected a number of bytes"),
+        ({"origins": ["app.example.com"]}, "is not an origin"),
+        ({"origins": ["https://app.example.com/"]}, "is not an origin"),
+        ({"write_timeout": -1}, "edgebound.websocket.write_timeout"),
+        ({"max_connections_per_ip": -1}, "edgebound.websocket.max_connections_per_ip"),
+        ({"listen": {"network": "udp"}}, "edgebound.websocket.listen.network"),
+        ({"compression": True}, "unknown key 'edgebound.websocket.compression'"),
+    ],
+)
+def test_bad_websocket_settings_name_the_key(websocket: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config({"edgebound": {"websocket": websocket}})
+
+
+def test_websocket_defaults_and_env() -> None:
+    config = parse_config({"edgebound": {"websocket": {"enable": True, "listen": {}}}})
+    ws = config.edgebound.websocket
+    assert ws.listen.addr == "0.0.0.0:30013"
+    assert (ws.path, ws.subprotocol, ws.max_message, ws.origins) == ("/", "geminio", 1 << 20, ())
+    moved = parse_config(None, {"FRONTIER_EDGEBOUND_WEBSOCKET_PORT": "443"})
+    assert moved.edgebound.websocket.listen.addr == "0.0.0.0:443"
+    with pytest.raises(ConfigError, match="FRONTIER_EDGEBOUND_WEBSOCKET_PORT"):
+        parse_config(None, {"FRONTIER_EDGEBOUND_WEBSOCKET_PORT": "https"})

@@ -16,10 +16,16 @@ from .messages import Handler
 from .protocol import GeminioProtocol
 from .timers import TimerService
 
-__all__ = ["connect"]
+__all__ = ["connect", "is_websocket_url"]
 
 _REJECT_LINGER = 1.0
 """After a refusal, how long to let the 4-way disconnect finish before dropping the socket."""
+
+
+def is_websocket_url(address: object) -> bool:
+    """Whether `address` is a ``ws://`` or ``wss://`` URL: what selects the WebSocket
+    transport (here, not in `.websocket`, so that plain TCP clients never import it)."""
+    return isinstance(address, str) and address[:6].lower().startswith(("ws://", "wss://"))
 
 
 async def connect(
@@ -36,6 +42,7 @@ async def connect(
     limits: Limits | None = None,
     timer: TimerService | None = None,
     methods: Mapping[str, Handler] | None = None,
+    proxy: str | bool = True,
 ) -> End:
     """Dial, say hello and wait for the ConnAck.
 
@@ -46,6 +53,11 @@ async def connect(
     320); `peer_timeout` gives up a server that stays silent that long (None: never).
     Raises `ConnectRejected` with the server's text, `ConnectionClosedError` if the
     connection ends first, `OSError` if dialing fails (`TimeoutError` if it takes too long).
+
+    `host` may instead be a ``ws://`` or ``wss://`` URL (`port` is then ignored): the
+    connection is carried in a WebSocket, through the HTTP proxy the environment names
+    (``HTTPS_PROXY``/``HTTP_PROXY``, ``NO_PROXY``) unless `proxy` is False or names
+    another (see `.websocket.open_websocket`).
 
     `methods` (name -> handler) are served on the End from the handshake on, and returned
     registered with the server: a call the server sends right behind its ConnAck (a
@@ -65,20 +77,33 @@ async def connect(
     end = End(conn, limits=limits)
     if methods:
         end._handlers = dict(methods)
-    hostname = server_hostname if server_hostname is not None or ssl is None else host
     dial_timeout = conn.config.connect_timeout
+    target = host if is_websocket_url(host) else f"{host}:{port}"
     try:
         async with asyncio.timeout(dial_timeout):
-            await loop.create_connection(
-                lambda: GeminioProtocol(conn, end, timer),
-                host,
-                port,
-                ssl=ssl,
-                server_hostname=hostname,
-            )
+            if is_websocket_url(host):
+                from .websocket import open_websocket
+
+                await open_websocket(
+                    host,
+                    lambda: GeminioProtocol(conn, end, timer),
+                    ssl=ssl,
+                    server_hostname=server_hostname,
+                    proxy=proxy,
+                    timeout=dial_timeout,
+                )
+            else:
+                hostname = server_hostname if server_hostname is not None or ssl is None else host
+                await loop.create_connection(
+                    lambda: GeminioProtocol(conn, end, timer),
+                    host,
+                    port,
+                    ssl=ssl,
+                    server_hostname=hostname,
+                )
     except TimeoutError:
         end.abort()
-        text = f"connecting to {host}:{port} timed out after {dial_timeout:g} s"
+        text = f"connecting to {target} timed out after {dial_timeout:g} s"
         raise TimeoutError(text) from None
     try:
         await end.wait_connected()

@@ -105,6 +105,10 @@ class ListenerObserver:
     def tls_failed(self, reason: str) -> None:
         """A TLS handshake failed; `reason`: timeout, certificate, protocol, reset, other."""
 
+    def protocol_error(self, reason: str) -> None:
+        """An admitted connection was closed for breaking its transport's rules (a
+        WebSocket peer's text or oversized message: ``websocket_text``, ...)."""
+
 
 class Admitted(asyncio.Protocol):
     """What the listener's protocol factory returns: the protocol gives its admission back

@@ -101,8 +101,10 @@ class RetryingClient:
         on_online: Callable[[End], object] | None = None,
         on_offline: Callable[[End], object] | None = None,
         fallbacks: Sequence[tuple[str, int]] = (),
+        proxy: str | bool = True,
     ) -> None:
         self._dial: dict[str, Any] = {
+            "proxy": proxy,
             "meta": meta,
             "client_id": client_id,
             "ssl": ssl,

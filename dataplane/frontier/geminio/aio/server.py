@@ -13,7 +13,7 @@ import itertools
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 from ..conn_config import ConnectionConfig
 from ..conn_errors import ConnectionStateError
@@ -24,6 +24,9 @@ from .limits import Limits
 from .listener import Admitted, Listener, ListenerLimits, ListenerObserver
 from .protocol import GeminioProtocol
 from .timers import TimerService
+
+if TYPE_CHECKING:
+    from .websocket import WebSocketOptions
 
 __all__ = ["Server", "ServerHooks", "serve"]
 
@@ -75,8 +78,11 @@ class Server:
         listener_limits: ListenerLimits | None = None,
         observer: ListenerObserver | None = None,
         name: str = "geminio server",
+        websocket: WebSocketOptions | None = None,
     ) -> None:
         self.hooks = hooks if hooks is not None else ServerHooks()
+        self._websocket = websocket
+        """When set, clients speak geminio inside a WebSocket (see `.websocket`)."""
         self._handler = handler
         self._config = config
         self._limits = limits
@@ -118,7 +124,23 @@ class Server:
         """Accepted Ends whose connection has not ended, in connection order."""
         return [end for end, online in self._ends.items() if online]
 
-    def _make_protocol(self, listener: Listener, ip: str, deadline: float) -> _ServerProtocol:
+    def _make_protocol(self, listener: Listener, ip: str, deadline: float) -> Admitted:
+        if self._websocket is not None:
+            from .websocket import server_bridge
+
+            return server_bridge(
+                self._websocket,
+                lambda: self._geminio_protocol(None, ip, deadline),
+                listener=listener,
+                ip=ip,
+                deadline=deadline,
+            )
+        return self._geminio_protocol(listener, ip, deadline)
+
+    def _geminio_protocol(
+        self, listener: Listener | None, ip: str, deadline: float
+    ) -> _ServerProtocol:
+        """The connection's protocol; `listener`: None when a bridge holds the admission."""
         conn = ServerConnection(config=self._config)
         if self.hooks.on_heartbeat is None:
             conn.report_heartbeats = False
@@ -245,7 +267,7 @@ class _ServerProtocol(GeminioProtocol, Admitted):
         conn: ServerConnection,
         end: End,
         timer: TimerService | None,
-        listener: Listener,
+        listener: Listener | None,
         ip: str,
         deadline: float,
     ) -> None:
@@ -292,11 +314,13 @@ async def serve(
     timer: TimerService | None = None,
     listener_limits: ListenerLimits | None = None,
     observer: ListenerObserver | None = None,
+    websocket: WebSocketOptions | None = None,
 ) -> Server:
     """Listen for geminio clients. `handler(end)`, if given, runs in a task the End owns
     once the End is online; return from it to leave an idle End costing no task.
     `listener_limits` bounds the connections (see `listener`); by default there is no
-    bound but the handshake deadline (`config.connect_timeout`)."""
+    bound but the handshake deadline (`config.connect_timeout`). With `websocket`, the
+    clients speak geminio inside a WebSocket (``ws://``/``wss://`` addresses)."""
     server = Server(
         hooks=hooks,
         handler=handler,
@@ -305,6 +329,7 @@ async def serve(
         timer=timer,
         listener_limits=listener_limits,
         observer=observer,
+        websocket=websocket,
     )
     await server.start(host, port, ssl=ssl)
     return server
