@@ -42,6 +42,7 @@ from .kube import (
     CHILD_KINDS,
     DEPLOYMENT,
     FRONTIER_CLUSTER,
+    POD_DISRUPTION_BUDGET,
     SECRET,
     SERVICE,
     Applied,
@@ -296,7 +297,13 @@ class Reconciler:
         uid = str(meta["uid"])
         try:
             digests = await self._secret_digests(api, namespace, spec)
-            children = build_children(spec, name, namespace, self._config.images, digests)
+            try:
+                pdb_version = await api.pdb_api_version()
+            except KubeError as exc:
+                raise _ChildFailed("finding the PodDisruptionBudget API version", exc) from exc
+            children = build_children(
+                spec, name, namespace, self._config.images, digests, pdb_version
+            )
             kopf.append_owner_reference(children, owner=owner)
             names = spec.names(name)
             frontier = next(c for c in children if _is(c, DEPLOYMENT, names.frontier_deployment))
@@ -323,7 +330,7 @@ class Reconciler:
                 deployments = (frontlas, current)
             renamed = any(a.action == "created" and a.obj.get("kind") == "Service" for a in applied)
             if new_generation or renamed or trigger is Trigger.RESYNC:  # else none can be stale
-                await self._prune_services(api, namespace, name, uid, children)
+                await self._prune(api, namespace, name, uid, children)
         except _ChildFailed as exc:
             if exc.error.invalid:
                 # The API server rejected what the spec asked for (e.g. a malformed pod
@@ -392,22 +399,28 @@ class Reconciler:
             frontlas=await read(frontlas_names, optional),
         )
 
-    async def _prune_services(
+    async def _prune(
         self, api: KubeApi, namespace: str, name: str, uid: str, children: Sequence[JSONDict]
     ) -> None:
         """Delete Services this cluster made under names the spec no longer uses (a renamed
-        ``servicebound.service``): owner references alone would keep them until the cluster
-        is deleted."""
-        keep = names_of(children, SERVICE)
-        try:
-            existing = await api.list(SERVICE, namespace, owner_selector(name))
-            for svc in existing:
-                svc_name = str(svc["metadata"]["name"])
-                if svc_name not in keep and controller_uid(svc) == uid:
-                    await api.delete(SERVICE, namespace, svc_name)
-                    log.info("deleted Service %s/%s: no longer in the spec", namespace, svc_name)
-        except KubeError as exc:
-            raise _ChildFailed("removing renamed Services", exc) from exc
+        ``servicebound.service``) and PodDisruptionBudgets it no longer wants (disabled):
+        owner references alone would keep them until the cluster is deleted."""
+        for kind in (SERVICE, POD_DISRUPTION_BUDGET):
+            keep = names_of(children, kind)
+            try:
+                existing = await api.list(kind, namespace, owner_selector(name))
+                for obj in existing:
+                    obj_name = str(obj["metadata"]["name"])
+                    if obj_name not in keep and controller_uid(obj) == uid:
+                        await api.delete(kind, namespace, obj_name)
+                        log.info(
+                            "deleted %s %s/%s: no longer in the spec",
+                            kind.kind,
+                            namespace,
+                            obj_name,
+                        )
+            except KubeError as exc:
+                raise _ChildFailed(f"removing {kind.plural} no longer in the spec", exc) from exc
 
     def _announce_writes(
         self, owner: kopf.Body, applied: Sequence[Applied], new_generation: bool
@@ -578,8 +591,10 @@ def register(
             await reconciler.reconcile_soon(*owner, Trigger.CHILD)
 
     for kind in CHILD_KINDS:
+        # PodDisruptionBudgets: whichever version the API server prefers (policy/v1 from 1.21).
+        version = None if kind is POD_DISRUPTION_BUDGET else kind.version
         kopf.on.event(
-            group=kind.group, version=kind.version, plural=kind.plural,
+            group=kind.group, version=version, plural=kind.plural,
             id=f"watch-{kind.plural}", when=_owned_by_a_cluster, registry=registry,
         )(child_changed)  # fmt: skip
 

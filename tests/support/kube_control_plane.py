@@ -48,8 +48,9 @@ BINARIES = ("kube-apiserver", "kube-controller-manager", "etcd")
 MARKER_NAME = ".build-complete"  # written by the build script on success
 
 #: Controllers the controller-manager runs: enough for Deployment -> ReplicaSet -> Pod, garbage
-#: collection (ownerReferences), namespace deletion and the "default" service account that the
-#: ServiceAccount admission plugin requires before a pod can be created.
+#: collection (ownerReferences), namespace deletion, the "default" service account that the
+#: ServiceAccount admission plugin requires before a pod can be created, and the status of
+#: PodDisruptionBudgets (which the Eviction API enforces).
 CONTROLLERS = (
     "deployment",
     "replicaset",
@@ -59,6 +60,7 @@ CONTROLLERS = (
     "serviceaccount-token",
     "endpoint",
     "endpointslice",
+    "disruption",
 )
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"

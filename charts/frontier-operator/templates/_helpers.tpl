@@ -22,12 +22,18 @@ app.kubernetes.io/name: {{ include "frontier-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{- define "frontier-operator.labels" -}}
+{{/* Pod template labels: nothing that changes with a chart or app version (a chart bump alone
+must not restart the operator). */}}
+{{- define "frontier-operator.podLabels" -}}
 {{ include "frontier-operator.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/component: operator
 app.kubernetes.io/part-of: frontier
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "frontier-operator.labels" -}}
+{{ include "frontier-operator.podLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
