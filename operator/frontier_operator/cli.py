@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from importlib import metadata
-from typing import Final
+from typing import Any, Final
 
 DEFAULT_LIVENESS: Final = "http://0.0.0.0:8080/healthz"
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -35,6 +36,13 @@ def _version() -> str:
         return metadata.version("frontier-py")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _identity() -> Any:
+    """The operator's identity for kopf: the pod's name when known (kopf's ``POD_ID``), else
+    host and pid. kopf's own default asks ``getpass.getuser()``, which raises KeyError for a
+    UID with no passwd entry, such as the images' 65532: the operator pod crashed on start."""
+    return os.environ.get("POD_ID") or f"frontier-operator@{socket.gethostname()}/{os.getpid()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,8 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.images.frontlas,
     )
     kopf.run(
+        identity=_identity(),
         registry=registry,
-        settings=make_settings(config),
+        settings=make_settings(config, namespaces),
         standalone=True,
         clusterwide=not namespaces,
         namespaces=namespaces,

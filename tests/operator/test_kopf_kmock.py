@@ -1029,11 +1029,25 @@ def test_cli_runs_the_operator_from_a_kubeconfig(kube: KubeServer, tmp_path: Pat
         )
     )
     port = free_port()
+    # As in the images: the UID (65532) has no passwd entry and no USER/LOGNAME is set, so
+    # getpass.getuser() raises (kopf's default identity did, and the operator pod crashed).
+    no_passwd = tmp_path / "no-passwd"
+    no_passwd.mkdir()
+    (no_passwd / "sitecustomize.py").write_text(
+        "import pwd\n"
+        "def _unknown(uid):\n"
+        "    raise KeyError(f'getpwuid(): uid not found: {uid}')\n"
+        "pwd.getpwuid = _unknown\n"
+    )
     env = {
-        **os.environ,
+        **{
+            k: v for k, v in os.environ.items() if k not in ("USER", "LOGNAME", "LNAME", "USERNAME")
+        },
         "FRONTLAS_IMAGE": "from-env/frontlas:7",
         "FRONTIER_OPERATOR_RETRY_DELAY": "0.3",
-        "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), str(REPO / "dataplane")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(no_passwd), str(REPO / "operator"), str(REPO / "dataplane")]
+        ),
     }
     proc = subprocess.Popen(
         [

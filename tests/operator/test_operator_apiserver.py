@@ -925,3 +925,27 @@ def test_deleting_the_cluster_garbage_collects_its_children(
     assert len(starts) >= 2, "passes after the delete"
     writes = [w for w in written(requests[starts[1] :]) if "/status " not in w]
     assert writes == []
+
+
+def test_uninstall_guard_refuses_while_clusters_exist(
+    world: World, ns: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m frontier_operator.uninstall`` (the chart's pre-delete hook) against the
+    real API server: 1 naming the cluster while one exists, 0 once it is gone, 2 when it
+    cannot ask."""
+    from frontier_operator import uninstall
+
+    config = f"--kubeconfig={world.plane.kubeconfig}"
+    create_cluster(world, ns, make_spec())
+    assert uninstall.main(["-n", ns, config]) == 1
+    assert f"{ns}/{NAME}" in capsys.readouterr().err
+    assert uninstall.main([config]) == 1  # cluster-wide too
+    world.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, NAME)
+    wait_until(
+        lambda: not world.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"],
+        "the cluster to be gone (the operator releases its finalizer)",
+        timeout=60,
+    )
+    assert uninstall.main(["-n", ns, config]) == 0
+    missing = world.plane.workdir / "missing.kubeconfig"
+    assert uninstall.main(["-n", ns, f"--kubeconfig={missing}"]) == 2
