@@ -797,6 +797,8 @@ class LocalCluster:
             from kubernetes import client
 
             core = client.CoreV1Api(kubectl_like)
+            # cordoned first: the pods controllers re-create stay Pending, never started
+            core.patch_node(NODE_NAME, {"spec": {"unschedulable": True}})
             for pod in core.list_pod_for_all_namespaces().items:
                 with contextlib.suppress(Exception):
                     core.delete_namespaced_pod(
