@@ -421,8 +421,9 @@ class LocalCluster:
         if plane is not None and self.holder is not None and plane.server:
             with contextlib.suppress(Exception):
                 self._drain_pods(timeout=60)
-        if plane is not None:
-            plane.stop(keep_logs=True)
+        keep = os.environ.get("FRONTIER_E2E_KEEP", "") not in ("", "0")
+        if plane is not None:  # its logs stay with FRONTIER_E2E_KEEP (a failure's tails are
+            plane.stop(keep_logs=keep)  # in the test report)
         if self.mnt_inode is not None:
             try:
                 kill_namespace(self.mnt_inode)
@@ -446,7 +447,7 @@ class LocalCluster:
         STATE_PATH.unlink(missing_ok=True)
         self.mnt_inode = None
         workdir = getattr(self, "workdir", None)
-        if workdir is not None and os.environ.get("FRONTIER_E2E_KEEP", "") in ("", "0"):
+        if workdir is not None and not keep:
             shutil.rmtree(workdir, ignore_errors=True)
         self._lock.close()
         if errors:
