@@ -225,7 +225,14 @@ def processes_in_mount_ns(inode: int) -> list[int]:
 
 
 def kill_namespace(inode: int, *, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL, every process in a mount namespace; wait until none is left."""
+    """SIGTERM, then SIGKILL, every process in a mount namespace; wait until none is left.
+
+    Only ever a namespace this module made: it refuses (ClusterError, nothing signalled) the
+    mount namespace of this process, of its parent or of PID 1 (killing those would take the
+    whole machine down), and an inode of 0."""
+    shared = {_ns_inode(pid, "mnt") for pid in ("self", os.getppid(), 1)}
+    if not inode or inode in shared:
+        raise ClusterError(f"refusing to kill the mount namespace {inode}: it is not the node's")
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
         pids = processes_in_mount_ns(inode)
         if not pids:
@@ -341,6 +348,15 @@ def _host_clashes() -> list[str]:
     return out
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
 def sweep_leftovers() -> list[str]:
     """Clean up after a run that died without its teardown; what was done."""
     done = []
@@ -349,10 +365,15 @@ def sweep_leftovers() -> list[str]:
     except (OSError, ValueError):
         state = None
     if state:
-        inode = int(state.get("mnt") or 0)
-        if inode and processes_in_mount_ns(inode):
+        inode, workdir = int(state.get("mnt") or 0), str(state.get("workdir") or "")
+        # Only if that namespace is still ours: a namespace's inode number can be reused once
+        # it is gone, so a process in it must name the run's containerd socket (containerd
+        # and its shims do); kill_namespace refuses the host's namespace whatever this says.
+        socket = f"{workdir}/containerd.sock"
+        ours = [p for p in processes_in_mount_ns(inode) if p != os.getpid()]
+        if inode and workdir and any(socket in _cmdline(p) for p in ours):
             kill_namespace(inode)
-            done.append(f"killed the processes of a previous run's node namespace ({inode})")
+            done.append(f"killed the processes of a previous run's node namespace ({workdir})")
         STATE_PATH.unlink(missing_ok=True)
     if cgroup_pids():
         left = kill_cgroup_tree()
@@ -475,7 +496,11 @@ class LocalCluster:
             what="the node's namespaces",
         )
         self.mnt_inode = _ns_inode(self.holder.pid, "mnt")
-        STATE_PATH.write_text(json.dumps({"holder": self.holder.pid, "mnt": self.mnt_inode}))
+        STATE_PATH.write_text(
+            json.dumps(
+                {"holder": self.holder.pid, "mnt": self.mnt_inode, "workdir": str(self.workdir)}
+            )
+        )
         for sub in ("varlog", "cni", "kubelet", "containerd-state", "netd"):
             (self.workdir / sub).mkdir()
         var_lib_cni = Path("/var/lib/cni")
