@@ -341,6 +341,13 @@ async def test_a_spec_edit_rolls_the_gateways_without_losing_a_call(
             flows = [asyncio.create_task(traffic(e, n)) for n, e in enumerate(edges)]
             await asyncio.sleep(2)
             k.k("-n", NS, "apply", "-f", "-", input=_frontier_cluster(replicas=2, revision="2"))
+
+            def edited() -> bool:  # the operator has applied the edit to the Deployment
+                deployment = _json(k, "-n", NS, "get", "deployment", f"{FC}-frontier")
+                template = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+                return template.get("e2e.frontier.singchia.io/revision") == "2"
+
+            await asyncio.to_thread(poll, edited, timeout=60, what="the operator to apply the edit")
             await asyncio.to_thread(
                 k.k, "-n", NS, "rollout", "status", f"deployment/{FC}-frontier",
                 "--timeout=240s", timeout=260,

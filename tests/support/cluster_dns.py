@@ -264,10 +264,18 @@ async def serve(host: str, port: int, lookup: Lookup, domain: str = "cluster.loc
         return await answer(wire, lookup, domain)
 
     loop = asyncio.get_running_loop()
-    udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(handle), local_addr=(host, port))
-    bound = udp.get_extra_info("sockname")[1]
-    tcp = await asyncio.start_server(lambda r, w: _tcp(handle, r, w), host, bound)
-    return Server(udp, tcp, bound)
+    for attempt in range(20):
+        udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(handle), local_addr=(host, port))
+        bound = udp.get_extra_info("sockname")[1]
+        try:
+            tcp = await asyncio.start_server(lambda r, w: _tcp(handle, r, w), host, bound)
+        except OSError:
+            udp.close()
+            if port or attempt == 19:  # a given port is taken; a free UDP one may not be for TCP
+                raise
+            continue
+        return Server(udp, tcp, bound)
+    raise AssertionError("unreachable")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
