@@ -290,7 +290,9 @@ def build_images(engine: Docker, cache: Path, pause_binary: Path, out: Path) -> 
             what=ref,
         )  # fmt: skip
         refs.append(ref)
-    engine.docker("image", "prune", "--force")  # the previous builds' dangling layers
+    # Old builds' dangling images go, after a day: the builder stages' images are dangling
+    # too (nothing tagged descends from them), and they are the next build's layer cache.
+    engine.docker("image", "prune", "--force", "--filter", "until=24h")
     engine.docker("save", "-o", str(out), *refs, what="docker save")
     return refs
 
