@@ -55,6 +55,7 @@ from .spec import (
     LABEL_PART_OF,
     OPERATOR_LABEL_KEYS,
     ClusterSpec,
+    DisruptionBudget,
     JSONDict,
     PodOverrides,
 )
@@ -81,6 +82,20 @@ FRONTD_GRACE_SECONDS: Final = 60
 DRAIN_HEADROOM_SECONDS: Final = 10
 RUN_AS_ID: Final = 65532
 NODE_PORT_RANGE: Final = range(30000, 32768)
+
+#: Resources of a container whose ``pod.resources`` is not set. Requests let the scheduler
+#: place the pods (and an HPA compute CPU utilisation); the memory limit bounds a leaking or
+#: flooded process to its own pod. frontier: about 3.7 KB per idle edge (README performance
+#: table), so 1 GiB holds some 200,000 idle edges; frontlas keeps its state in Redis.
+DEFAULT_RESOURCES: Final[Mapping[str, Mapping[str, Mapping[str, str]]]] = {
+    "frontier": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    "frontlas": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    # frontd relays with splice through pooled pipes: little memory per connection
+    "frontd": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+}
+#: ``policy/v1`` from Kubernetes 1.21 (the only one from 1.25); the handlers pass
+#: ``policy/v1beta1`` to :func:`build_children` on older API servers.
+PDB_API_VERSION: Final = "policy/v1"
 
 
 @dataclass(frozen=True)
@@ -466,8 +481,8 @@ def _container(
             default_container_security_context(), pod.container_security_context
         ),
     }
-    if pod.resources is not None:
-        out["resources"] = _quantities_as_strings(pod.resources)
+    resources = pod.resources if pod.resources is not None else DEFAULT_RESOURCES[component]
+    out["resources"] = _quantities_as_strings(dict(resources))
     return out
 
 
@@ -734,18 +749,56 @@ def build_frontd_deployment(
     )
 
 
+def build_disruption_budget(
+    budget: DisruptionBudget,
+    name: str,
+    namespace: str,
+    component: str,
+    api_version: str = PDB_API_VERSION,
+) -> JSONDict:
+    """The PodDisruptionBudget of one component's pods (named like its Deployment): at most
+    ``max_unavailable`` of them evicted at a time by a node drain."""
+    return {
+        "apiVersion": api_version,
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(f"{name}-{component}", namespace, component_labels(name, component)),
+        "spec": {
+            "maxUnavailable": budget.max_unavailable,
+            "selector": {"matchLabels": selector_labels(name, component)},
+        },
+    }
+
+
+def build_disruption_budgets(
+    spec: ClusterSpec, name: str, namespace: str, api_version: str = PDB_API_VERSION
+) -> list[JSONDict]:
+    """The enabled PodDisruptionBudgets, frontier's first (frontd's last, with its section)."""
+    budgets = [
+        (FRONTIER, spec.frontier.disruption_budget),
+        (FRONTLAS, spec.frontlas.disruption_budget),
+    ]
+    if spec.frontd is not None:
+        budgets.append((FRONTD, spec.frontd.disruption_budget))
+    return [
+        build_disruption_budget(budget, name, namespace, component, api_version)
+        for component, budget in budgets
+        if budget.enabled
+    ]
+
+
 def build_children(
     spec: ClusterSpec,
     name: str,
     namespace: str,
     images: Images,
     secret_digests: SecretDigests | None = None,
+    pdb_api_version: str = PDB_API_VERSION,
 ) -> list[JSONDict]:
     """Every child of the FrontierCluster ``namespace/name``, in the order to apply them:
-    ConfigMaps, Services, the frontlas Deployment, and last the frontier Deployment (which the
-    handlers hold back until frontlas is ready). With a ``frontd`` section its ConfigMap,
-    Service and Deployment join in (it needs neither frontlas nor frontier). Owner
-    references are left to the caller."""
+    ConfigMaps, Services, PodDisruptionBudgets, the frontlas Deployment, and last the frontier
+    Deployment (which the handlers hold back until frontlas is ready). With a ``frontd``
+    section its ConfigMap, Service, PodDisruptionBudget and Deployment join in (it needs
+    neither frontlas nor frontier). Owner references are left to the caller."""
     digests = secret_digests or SecretDigests()
     frontd = spec.frontd is not None
     return [
@@ -756,6 +809,7 @@ def build_children(
         build_edgebound_service(spec, name, namespace),
         build_frontlas_service(spec, name, namespace),
         *([build_frontd_service(spec, name, namespace)] if frontd else []),
+        *build_disruption_budgets(spec, name, namespace, pdb_api_version),
         build_frontlas_deployment(spec, name, namespace, images, digests.frontlas),
         *(
             [build_frontd_deployment(spec, name, namespace, images, digests.frontd)]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from frontier.cli_flags import add_log_flags, add_version_flag, choice
 from frontier.version import package_version
@@ -33,6 +34,13 @@ environment:
   FRONTIER_OPERATOR_LOG_LEVEL         default for --log-level
   KUBECONFIG                          used outside a cluster (in a pod: the service account)
 """
+
+
+def _identity() -> Any:
+    """The operator's identity for kopf: the pod's name when known (kopf's ``POD_ID``), else
+    host and pid. kopf's own default asks ``getpass.getuser()``, which raises KeyError for a
+    UID with no passwd entry, such as the images' 65532: the operator pod crashed on start."""
+    return os.environ.get("POD_ID") or f"frontier-operator@{socket.gethostname()}/{os.getpid()}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,8 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.images.frontlas,
     )
     kopf.run(
+        identity=_identity(),
         registry=registry,
-        settings=make_settings(config),
+        settings=make_settings(config, namespaces),
         standalone=True,
         clusterwide=not namespaces,
         namespaces=namespaces,

@@ -42,6 +42,7 @@ from .kube import (
     CHILD_KINDS,
     DEPLOYMENT,
     FRONTIER_CLUSTER,
+    POD_DISRUPTION_BUDGET,
     SECRET,
     Applied,
     Kind,
@@ -296,7 +297,13 @@ class Reconciler:
         uid = str(meta["uid"])
         try:
             digests = await self._secret_digests(api, namespace, spec)
-            children = build_children(spec, name, namespace, self._config.images, digests)
+            try:
+                pdb_version = await api.pdb_api_version()
+            except KubeError as exc:
+                raise _ChildFailed("finding the PodDisruptionBudget API version", exc) from exc
+            children = build_children(
+                spec, name, namespace, self._config.images, digests, pdb_version
+            )
             kopf.append_owner_reference(children, owner=owner)
             names = spec.names(name)
             frontier = next(c for c in children if _is(c, DEPLOYMENT, names.frontier_deployment))
@@ -401,9 +408,10 @@ class Reconciler:
         self, api: KubeApi, namespace: str, name: str, uid: str, children: Sequence[JSONDict]
     ) -> None:
         """Delete children this cluster made that the spec no longer asks for: Services under
-        a name no longer used (a renamed ``servicebound.service``), and the frontd Deployment,
-        ConfigMap and Service once the ``frontd`` section is removed. Owner references alone
-        would keep them until the cluster is deleted."""
+        a name no longer used (a renamed ``servicebound.service``), PodDisruptionBudgets it no
+        longer wants (disabled), and the frontd Deployment, ConfigMap and Service once the
+        ``frontd`` section is removed. Owner references alone would keep them until the
+        cluster is deleted."""
         for kind in CHILD_KINDS:
             keep = names_of(children, kind)
             try:
@@ -594,8 +602,10 @@ def register(
             await reconciler.reconcile_soon(*owner, Trigger.CHILD)
 
     for kind in CHILD_KINDS:
+        # PodDisruptionBudgets: whichever version the API server prefers (policy/v1 from 1.21).
+        version = None if kind is POD_DISRUPTION_BUDGET else kind.version
         kopf.on.event(
-            group=kind.group, version=kind.version, plural=kind.plural,
+            group=kind.group, version=version, plural=kind.plural,
             id=f"watch-{kind.plural}", when=_owned_by_a_cluster, registry=registry,
         )(child_changed)  # fmt: skip
 

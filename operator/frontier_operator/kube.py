@@ -58,11 +58,18 @@ CONFIG_MAP: Final = Kind("v1", "ConfigMap", "configmaps")
 SERVICE: Final = Kind("v1", "Service", "services")
 SECRET: Final = Kind("v1", "Secret", "secrets")
 DEPLOYMENT: Final = Kind("apps/v1", "Deployment", "deployments")
+#: Served as ``policy/v1`` from Kubernetes 1.21, only as ``policy/v1beta1`` before: KubeApi
+#: reads and writes it in the version :meth:`KubeApi.pdb_api_version` finds served.
+POD_DISRUPTION_BUDGET: Final = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
+PDB_VERSIONS: Final = ("v1", "v1beta1")
 FRONTIER_CLUSTER: Final = Kind(
     "frontier.singchia.io/v1alpha1", "FrontierCluster", "frontierclusters"
 )
-CHILD_KINDS: Final = (CONFIG_MAP, SERVICE, DEPLOYMENT)
-_BY_KIND: Final = {k.kind: k for k in (CONFIG_MAP, SERVICE, SECRET, DEPLOYMENT, FRONTIER_CLUSTER)}
+CHILD_KINDS: Final = (CONFIG_MAP, SERVICE, DEPLOYMENT, POD_DISRUPTION_BUDGET)
+_BY_KIND: Final = {
+    k.kind: k
+    for k in (CONFIG_MAP, SERVICE, SECRET, DEPLOYMENT, POD_DISRUPTION_BUDGET, FRONTIER_CLUSTER)
+}
 
 
 def kind_of(obj: Mapping[str, Any]) -> Kind:
@@ -298,17 +305,63 @@ class KubeApi:
         self._core = kubernetes.client.CoreV1Api(client)
         self._apps = kubernetes.client.AppsV1Api(client)
         self._custom = kubernetes.client.CustomObjectsApi(client)
+        self._apis = kubernetes.client.ApisApi(client)
         self._timeout = request_timeout
+        self._pdb_version: str | None = None
+
+    async def pdb_api_version(self) -> str:
+        """``policy/v1`` when the API server serves it, else ``policy/v1beta1`` (asked once)."""
+        if self._pdb_version is None:
+            groups = (await self._call(self._apis.get_api_versions) or {}).get("groups") or ()
+            policy: Mapping[str, Any] = next(
+                (g for g in groups if g.get("name") == POD_DISRUPTION_BUDGET.group), {}
+            )
+            served = {str(v.get("version")) for v in policy.get("versions") or ()}
+            version = next((v for v in PDB_VERSIONS if v in served), None)
+            if version is None:
+                raise KubeError(404, "NotFound", "the API server serves no PodDisruptionBudget")
+            self._pdb_version = f"policy/{version}"
+        return self._pdb_version
 
     def _method(self, kind: Kind, verb: Verb) -> Callable[..., Any]:
         if kind == FRONTIER_CLUSTER:
             raise ValueError("FrontierCluster is read with get_cluster / patch_cluster_status")
+        if kind == POD_DISRUPTION_BUDGET:
+            return self._pdb_method(verb)
         api: Any = self._apps if kind == DEPLOYMENT else self._core
         suffix = {"ConfigMap": "config_map", "Service": "service", "Secret": "secret"}.get(
             kind.kind, "deployment"
         )
         method: Callable[..., Any] = getattr(api, f"{verb}_namespaced_{suffix}")
         return method
+
+    def _pdb_method(self, verb: Verb) -> Callable[..., Any]:
+        """PodDisruptionBudget calls through the generic object API (the typed client knows
+        only ``policy/v1``), in the core calls' argument order: (name, namespace) or
+        (namespace, body)."""
+        custom = self._custom
+        group, plural = POD_DISRUPTION_BUDGET.group, POD_DISRUPTION_BUDGET.plural
+
+        def version() -> str:
+            if self._pdb_version is None:
+                raise RuntimeError("pdb_api_version() must be awaited before PDB calls")
+            return self._pdb_version.rpartition("/")[2]
+
+        def by_name(fn: Callable[..., Any]) -> Callable[..., Any]:
+            return lambda name, namespace, *a, **kw: fn(
+                group, version(), namespace, plural, name, *a, **kw
+            )
+
+        def by_namespace(fn: Callable[..., Any]) -> Callable[..., Any]:
+            return lambda namespace, *a, **kw: fn(group, version(), namespace, plural, *a, **kw)
+
+        return {
+            "read": by_name(custom.get_namespaced_custom_object),
+            "patch": by_name(custom.patch_namespaced_custom_object),
+            "delete": by_name(custom.delete_namespaced_custom_object),
+            "create": by_namespace(custom.create_namespaced_custom_object),
+            "list": by_namespace(custom.list_namespaced_custom_object),
+        }[verb]
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run one client call in a worker thread and decode its JSON body."""

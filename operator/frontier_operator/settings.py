@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Final
@@ -102,8 +102,21 @@ class OperatorConfig:
         )
 
 
-def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
-    """Apply the operator's choices to kopf's settings (see the module docstring)."""
+def exact_namespaces(namespaces: Sequence[str]) -> bool:
+    """Whether ``namespaces`` names namespaces only (no kopf glob, negation or list): such an
+    operator needs no cluster-wide access (a Role per namespace does), see ``configure``."""
+    return bool(namespaces) and not any(set(ns) & set("*?[]!,") for ns in namespaces)
+
+
+def configure(
+    settings: kopf.OperatorSettings, config: OperatorConfig, namespaces: Sequence[str] = ()
+) -> None:
+    """Apply the operator's choices to kopf's settings (see the module docstring).
+
+    Serving exact ``namespaces`` only, kopf's cluster scans are turned off: it would watch
+    CustomResourceDefinitions and Namespaces (cluster-scoped, so a namespaced install's Roles
+    cannot grant them) only to notice CRDs installed later and namespaces matching a glob."""
+    settings.scanning.disabled = exact_namespaces(namespaces)
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
@@ -130,7 +143,7 @@ def configure(settings: kopf.OperatorSettings, config: OperatorConfig) -> None:
     settings.background.cancellation_polling = 2.0
 
 
-def make_settings(config: OperatorConfig) -> kopf.OperatorSettings:
+def make_settings(config: OperatorConfig, namespaces: Sequence[str] = ()) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
-    configure(settings, config)
+    configure(settings, config, namespaces)
     return settings

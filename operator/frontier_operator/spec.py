@@ -36,6 +36,10 @@ DEFAULT_FRONTD_PORT: Final = 4043
 DEFAULT_FRONTD_SERVICE_TYPE: Final = "ClusterIP"
 DEFAULT_FRONTD_SECRET_KEY: Final = "secret"
 DEFAULT_FRONTD_STATUS_FORMAT: Final = "line"
+#: Not a CRD default (an absent ``podDisruptionBudget`` means this): one pod of a component at
+#: a time may be evicted voluntarily, whatever the replica count (a single replica is never
+#: protected into blocking a node drain forever).
+DEFAULT_PDB_MAX_UNAVAILABLE: Final = 1
 
 # Fixed ports (not part of the CRD): the observability servers of the two daemons.
 FRONTIER_METRICS_PORT: Final = 9091
@@ -98,6 +102,7 @@ _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 )
+_PERCENT = re.compile(r"^(?P<n>[0-9]{1,3})%$")
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>[0-9]{1,5})$")
 _INT32_MAX: Final = 2**31 - 1
 
@@ -200,6 +205,16 @@ class PodOverrides:
 
 
 @dataclass(frozen=True)
+class DisruptionBudget:
+    """The PodDisruptionBudget the operator keeps for a component's pods, so that a node drain
+    (or any other voluntary eviction) cannot take every gateway down at once. ``max_unavailable``
+    is an integer or a percentage string (``"25%"``), as in ``policy/v1``."""
+
+    enabled: bool = True
+    max_unavailable: int | str = DEFAULT_PDB_MAX_UNAVAILABLE
+
+
+@dataclass(frozen=True)
 class FrontierSpec:
     replicas: int = DEFAULT_REPLICAS
     image: str | None = None
@@ -210,6 +225,7 @@ class FrontierSpec:
     drain_seconds: int | None = None
     node_affinity: JSONDict | None = None
     pod: PodOverrides = field(default_factory=PodOverrides)
+    disruption_budget: DisruptionBudget = field(default_factory=DisruptionBudget)
 
 
 @dataclass(frozen=True)
@@ -240,6 +256,7 @@ class FrontlasSpec:
     controlplane: FrontlasControlPlane = field(default_factory=FrontlasControlPlane)
     node_affinity: JSONDict | None = None
     pod: PodOverrides = field(default_factory=PodOverrides)
+    disruption_budget: DisruptionBudget = field(default_factory=DisruptionBudget)
 
 
 @dataclass(frozen=True)
@@ -261,6 +278,7 @@ class FrontdSpec:
     #: Seconds open relays may finish after SIGTERM; ``None`` = derived from the grace period.
     drain_seconds: int | None = None
     pod: PodOverrides = field(default_factory=PodOverrides)
+    disruption_budget: DisruptionBudget = field(default_factory=DisruptionBudget)
 
 
 @dataclass(frozen=True)
@@ -579,6 +597,35 @@ def _pod(ctx: _Ctx, value: object, path: str) -> PodOverrides:
     )
 
 
+def _disruption_budget(ctx: _Ctx, value: object, path: str) -> DisruptionBudget:
+    m = _obj(ctx, value, path, frozenset({"enabled", "maxUnavailable"}))
+    enabled = _bool(ctx, m, "enabled", path, True)
+    raw = None if m is None else m.get("maxUnavailable")
+    where = f"{path}.maxUnavailable"
+    max_unavailable: int | str = DEFAULT_PDB_MAX_UNAVAILABLE
+    if raw is None:
+        pass
+    elif isinstance(raw, bool) or not isinstance(raw, int | str):
+        ctx.error(where, f"must be an integer or a percentage, not {_type_name(raw)}")
+    elif isinstance(raw, int):
+        if raw < 0 or raw > _INT32_MAX:
+            ctx.error(where, f"must be >= 0, got {raw}")
+        else:
+            max_unavailable = raw
+    else:
+        match = _PERCENT.match(raw)
+        if match is None or int(match["n"]) > 100:
+            ctx.error(where, f"{raw!r} is not a percentage between 0% and 100%")
+        else:
+            max_unavailable = raw
+    if enabled and max_unavailable in (0, "0%"):
+        ctx.warnings.append(
+            f"{where}: {max_unavailable!r} forbids every voluntary eviction: node drains will "
+            "wait until the budget is changed"
+        )
+    return DisruptionBudget(enabled=enabled, max_unavailable=max_unavailable)
+
+
 def _secret_ref_name(ctx: _Ctx, value: object, path: str) -> tuple[str | None, bool]:
     """The referenced Secret's name (``None`` if absent or invalid) and whether one was given
     at all, so that an invalid name is not also reported as missing."""
@@ -649,6 +696,7 @@ def _frontier(ctx: _Ctx, value: object, path: str) -> FrontierSpec:
                 "drainSeconds",
                 "nodeAffinity",
                 "pod",
+                "podDisruptionBudget",
             }
         ),
     )
@@ -707,6 +755,9 @@ def _frontier(ctx: _Ctx, value: object, path: str) -> FrontierSpec:
             ctx, None if m is None else m.get("nodeAffinity"), f"{path}.nodeAffinity"
         ),
         pod=pod,
+        disruption_budget=_disruption_budget(
+            ctx, None if m is None else m.get("podDisruptionBudget"), f"{path}.podDisruptionBudget"
+        ),
     )
 
 
@@ -801,7 +852,17 @@ def _frontlas(ctx: _Ctx, value: object, path: str) -> FrontlasSpec:
         ctx,
         value,
         path,
-        frozenset({"replicas", "image", "controlplane", "redis", "nodeAffinity", "pod"}),
+        frozenset(
+            {
+                "replicas",
+                "image",
+                "controlplane",
+                "redis",
+                "nodeAffinity",
+                "pod",
+                "podDisruptionBudget",
+            }
+        ),
     )
     if value is _MISSING or value is None:
         ctx.error(path, "is required")
@@ -844,6 +905,9 @@ def _frontlas(ctx: _Ctx, value: object, path: str) -> FrontlasSpec:
             ctx, None if m is None else m.get("nodeAffinity"), f"{path}.nodeAffinity"
         ),
         pod=_pod(ctx, None if m is None else m.get("pod"), f"{path}.pod"),
+        disruption_budget=_disruption_budget(
+            ctx, None if m is None else m.get("podDisruptionBudget"), f"{path}.podDisruptionBudget"
+        ),
     )
 
 
@@ -865,6 +929,7 @@ def _frontd(ctx: _Ctx, value: object, path: str) -> FrontdSpec | None:
                 "statusFormat",
                 "drainSeconds",
                 "pod",
+                "podDisruptionBudget",
             }
         ),
     )
@@ -911,6 +976,9 @@ def _frontd(ctx: _Ctx, value: object, path: str) -> FrontdSpec | None:
         or DEFAULT_FRONTD_STATUS_FORMAT,
         drain_seconds=_int(ctx, m, "drainSeconds", path, None, minimum=0),
         pod=_pod(ctx, m.get("pod"), f"{path}.pod"),
+        disruption_budget=_disruption_budget(
+            ctx, m.get("podDisruptionBudget"), f"{path}.podDisruptionBudget"
+        ),
     )
 
 

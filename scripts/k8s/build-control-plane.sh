@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build a real Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd) for the
-# operator's tier-3 tests, from Debian bookworm packages only, into a cache directory outside
-# the repo:
+# operator's tier-3 tests, and with --node the parts of a one-node cluster for the e2e tier
+# (kubelet, kube-proxy, kube-scheduler, the pause binary), from Debian bookworm packages only,
+# into a cache directory outside the repo:
 #
 #   ${FRONTIER_K8S_CACHE:-/var/cache/frontier-py/k8s}/<version>/bin/{kube-apiserver,kube-controller-manager,etcd}
+#   ${FRONTIER_K8S_CACHE:-/var/cache/frontier-py/k8s}/<version>/node/bin/{kubelet,kube-proxy,kube-scheduler,pause}
 #
 # - Kubernetes: Debian's `kubernetes` source package (1.20.5+really1.20.2: the full upstream tree
 #   with vendor/), fetched with `apt-get source --download-only` through a *private* apt
@@ -14,12 +16,21 @@
 # - The vendored github.com/modern-go/reflect2 v1.0.1 crashes at run time on Go >= 1.18
 #   (unsafe map iteration layout); it is replaced by Debian's golang-github-modern-go-reflect2-dev
 #   (v1.0.2, API-compatible).
+# - kubelet (--node only): one change to the source, so a test node never rewrites the shared
+#   machine's kernel settings: the container manager only warns about kernel.panic,
+#   kernel.panic_on_oops, vm.overcommit_memory... that differ from its wishes, instead of setting
+#   them (upstream's KernelTunableModify becomes its own KernelTunableWarn).
+# - pause (--node only): build/pause/linux/pause.c, compiled static with gcc; the e2e tier wraps
+#   it into the pod sandbox image.
 # The build runs offline (GOPROXY=off, -mod=vendor, CGO_ENABLED=0). Build files are kept in
-# <version>/work while building and removed after success; only bin/ and the marker stay.
+# <version>/work while building and removed after success; only bin/, node/bin/ and the markers
+# stay.
 #
-# Usage: build-control-plane.sh [--force] [--print-dir] [--help]
+# Usage: build-control-plane.sh [--node] [--force] [--print-dir] [--help]
 #   (no option)  build when the marker is missing, else return at once; prints the bin dir
-#   --force      discard the previous build and rebuild
+#   --node       also the node parts (node/bin, marker node/.build-complete); prints node/bin.
+#                One build when both are missing.
+#   --force      discard the previous build (of the node parts, with --node) and rebuild
 #   --print-dir  print the version directory (where bin/ and the marker live) and exit
 # Environment: FRONTIER_K8S_CACHE (cache root), FRONTIER_DEBIAN_MIRROR (default: the system's
 # Debian mirror, else http://deb.debian.org/debian), FRONTIER_K8S_KEEP_WORK=1 (keep build files),
@@ -65,9 +76,11 @@ cache_root() {
 
 FORCE=0
 PRINT_DIR=0
+NODE=0
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE=1 ;;
+        --node) NODE=1 ;;
         --print-dir) PRINT_DIR=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -84,6 +97,10 @@ CACHE="$(cache_root)"
 DIR="$CACHE/$K8S_VERSION"
 BIN="$DIR/bin"
 MARKER="$DIR/$MARKER_NAME"
+NODE_DIR="$DIR/node"
+NODE_BIN="$NODE_DIR/bin"
+NODE_MARKER="$NODE_DIR/$MARKER_NAME"
+NODE_BINARIES=(kubelet kube-proxy kube-scheduler pause)
 
 if [ "$PRINT_DIR" = 1 ]; then
     printf '%s\n' "$DIR"
@@ -95,8 +112,32 @@ is_complete() {
         && [ -x "$BIN/etcd" ]
 }
 
-if [ "$FORCE" = 0 ] && is_complete; then
-    printf '%s\n' "$BIN"
+node_is_complete() {
+    [ -f "$NODE_MARKER" ] || return 1
+    local b
+    for b in "${NODE_BINARIES[@]}"; do
+        [ -x "$NODE_BIN/$b" ] || return 1
+    done
+}
+
+# What this run must build: WANT_CP / WANT_NODE (1 = build it). The answer printed on success.
+wanted() {
+    WANT_CP=0
+    WANT_NODE=0
+    if [ "$NODE" = 1 ]; then
+        { [ "$FORCE" = 1 ] || ! node_is_complete; } && WANT_NODE=1
+        is_complete || WANT_CP=1
+        RESULT="$NODE_BIN"
+    else
+        { [ "$FORCE" = 1 ] || ! is_complete; } && WANT_CP=1
+        RESULT="$BIN"
+    fi
+    return 0
+}
+
+wanted
+if [ "$WANT_CP" = 0 ] && [ "$WANT_NODE" = 0 ]; then
+    printf '%s\n' "$RESULT"
     exit 0
 fi
 
@@ -110,11 +151,17 @@ if ! flock -n 9; then
     log "another build holds $LOCK; waiting for it"
     flock -w "${FRONTIER_K8S_LOCK_TIMEOUT:-3600}" 9 || impossible "timed out waiting for $LOCK"
 fi
-if [ "$FORCE" = 0 ] && is_complete; then # built by the holder of the lock meanwhile
-    printf '%s\n' "$BIN"
-    exit 0
+if [ "$FORCE" = 0 ]; then # built by the holder of the lock meanwhile?
+    wanted
+    if [ "$WANT_CP" = 0 ] && [ "$WANT_NODE" = 0 ]; then
+        printf '%s\n' "$RESULT"
+        exit 0
+    fi
 fi
-if [ "$FORCE" = 1 ]; then
+if [ "$FORCE" = 1 ] && [ "$NODE" = 1 ]; then
+    log "--force --node: discarding $NODE_DIR"
+    rm -rf "$NODE_MARKER" "$NODE_BIN"
+elif [ "$FORCE" = 1 ]; then
     log "--force: discarding $DIR"
     rm -rf "$MARKER" "$BIN"
 fi
@@ -124,6 +171,11 @@ fi
 for tool in apt-get dpkg tar patch make; do
     command -v "$tool" >/dev/null 2>&1 || impossible "$tool is missing (needs a Debian-like system)"
 done
+if [ "$WANT_NODE" = 1 ]; then # the pause binary is C, linked statically
+    command -v gcc >/dev/null 2>&1 || impossible "gcc is missing (Debian package gcc; needed for pause)"
+    printf 'int main(void){return 0;}\n' | gcc -static -x c -o /dev/null - 2>/dev/null \
+        || impossible "gcc cannot link statically (Debian package libc6-dev; needed for pause)"
+fi
 ARCH="$(dpkg --print-architecture)"
 case "$ARCH" in
     amd64 | arm64 | armhf | i386 | s390x) ;; # architectures Debian's kubernetes source builds on
@@ -285,45 +337,91 @@ export HOME="$WORK/home" TMPDIR="$WORK/tmp"
 mkdir -p "$HOME" "$TMPDIR" "$GOCACHE"
 unset GOBIN GOOS GOARCH GOFLAGS_EXTRA KUBE_BUILD_PLATFORMS || true
 GO_VERSION="$(go version | awk '{print $3}')"
-log "building kube-apiserver + kube-controller-manager $K8S_VERSION with $GO_VERSION (log: $WORK/make.log)"
+
+TARGETS=()
+[ "$WANT_CP" = 1 ] && TARGETS+=(cmd/kube-apiserver cmd/kube-controller-manager)
+if [ "$WANT_NODE" = 1 ]; then
+    TARGETS+=(cmd/kubelet cmd/kube-proxy cmd/kube-scheduler)
+    # A test node must not rewrite the shared machine's kernel tunables (kernel.panic,
+    # kernel.panic_on_oops, vm.overcommit_memory...): warn about them instead.
+    CM="$SRC/pkg/kubelet/cm/container_manager_linux.go"
+    grep -q 'b := KernelTunableModify' "$CM" || failed "kubelet: KernelTunableModify not found in $CM"
+    sed -i 's|b := KernelTunableModify|b := KernelTunableWarn // frontier-py: never modify|' "$CM"
+    grep -q 'b := KernelTunableWarn' "$CM" || failed "kubelet: patching $CM failed"
+fi
+log "building ${TARGETS[*]} $K8S_VERSION with $GO_VERSION (log: $WORK/make.log)"
 BUILD_START=$(date +%s)
-if ! (cd "$SRC" && make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" \
+if ! (cd "$SRC" && make WHAT="${TARGETS[*]}" \
     KUBE_GIT_VERSION="$K8S_VERSION" KUBE_GIT_TREE_STATE=clean KUBE_VERBOSE=1) \
     >"$WORK/make.log" 2>&1; then
     tail -n 40 "$WORK/make.log" >&2
     failed "make failed (see $WORK/make.log; the build files are kept for a retry)"
 fi
 BUILD_SECONDS=$(($(date +%s) - BUILD_START))
-
 OUT="$SRC/_output/bin"
-for b in kube-apiserver kube-controller-manager; do
-    [ -x "$OUT/$b" ] || failed "make did not produce $OUT/$b"
+for t in "${TARGETS[@]}"; do
+    [ -x "$OUT/${t#cmd/}" ] || failed "make did not produce $OUT/${t#cmd/}"
 done
-rm -rf "$BIN"
-mkdir -p "$BIN.new"
-cp "$OUT/kube-apiserver" "$OUT/kube-controller-manager" "$BIN.new/"
-cp "$ROOTFS/usr/bin/etcd" "$BIN.new/etcd"
-"$BIN.new/kube-apiserver" --version >/dev/null 2>&1 || failed "the built kube-apiserver does not run"
-"$BIN.new/etcd" --version >/dev/null 2>&1 || failed "etcd from $ETCD_PKG does not run"
-mv "$BIN.new" "$BIN"
+
+if [ "$WANT_NODE" = 1 ]; then
+    PAUSE_C="$SRC/build/pause/linux/pause.c"
+    [ -f "$PAUSE_C" ] || PAUSE_C="$SRC/build/pause/pause.c"
+    [ -f "$PAUSE_C" ] || failed "no pause.c under $SRC/build/pause"
+    PAUSE_VERSION="$(sed -n 's/^TAG[[:space:]]*[?:]*=[[:space:]]*//p' "$SRC/build/pause/Makefile" 2>/dev/null | head -n1)"
+    PAUSE_VERSION="${PAUSE_VERSION:-unknown}"
+    gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-frontier" -o "$OUT/pause" "$PAUSE_C" \
+        >"$WORK/pause.log" 2>&1 || { cat "$WORK/pause.log" >&2; failed "compiling $PAUSE_C failed"; }
+    "$OUT/pause" -v >/dev/null 2>&1 || failed "the built pause does not run"
+    rm -rf "$NODE_BIN" "$NODE_BIN.new"
+    mkdir -p "$NODE_BIN.new"
+    cp "$OUT/kubelet" "$OUT/kube-proxy" "$OUT/kube-scheduler" "$OUT/pause" "$NODE_BIN.new/"
+    "$NODE_BIN.new/kubelet" --version >/dev/null 2>&1 || failed "the built kubelet does not run"
+    mv "$NODE_BIN.new" "$NODE_BIN"
+fi
+if [ "$WANT_CP" = 1 ]; then
+    rm -rf "$BIN" "$BIN.new"
+    mkdir -p "$BIN.new"
+    cp "$OUT/kube-apiserver" "$OUT/kube-controller-manager" "$BIN.new/"
+    cp "$ROOTFS/usr/bin/etcd" "$BIN.new/etcd"
+    "$BIN.new/kube-apiserver" --version >/dev/null 2>&1 || failed "the built kube-apiserver does not run"
+    "$BIN.new/etcd" --version >/dev/null 2>&1 || failed "etcd from $ETCD_PKG does not run"
+    mv "$BIN.new" "$BIN"
+fi
 
 TOTAL_SECONDS=$(($(date +%s) - START))
-cat >"$MARKER.tmp" <<EOF
+common_marker() {
+    cat <<EOF
 kubernetes=$K8S_VERSION
 kubernetes_debian_source=$SRC_VERSION_DEB
-kube_apiserver_version=$("$BIN/kube-apiserver" --version 2>&1 | awk '{print $2}')
 go=$GO_VERSION
 go_debian=${GO_PKGS[0]} $GO_VERSION_DEB
-etcd=$("$BIN/etcd" --version 2>&1 | sed -n 's/^etcd Version: //p')
-etcd_debian=$ETCD_PKG $ETCD_VERSION_DEB
 reflect2_debian=$REFLECT2_PKG $REFLECT2_VERSION_DEB
 arch=$ARCH
 mirror=$MIRROR
+targets=${TARGETS[*]}
 make_seconds=$BUILD_SECONDS
 total_seconds=$TOTAL_SECONDS
 built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 EOF
-mv "$MARKER.tmp" "$MARKER"
+}
+if [ "$WANT_CP" = 1 ]; then
+    {
+        common_marker
+        printf 'kube_apiserver_version=%s\n' "$("$BIN/kube-apiserver" --version 2>&1 | awk '{print $2}')"
+        printf 'etcd=%s\n' "$("$BIN/etcd" --version 2>&1 | sed -n 's/^etcd Version: //p')"
+        printf 'etcd_debian=%s %s\n' "$ETCD_PKG" "$ETCD_VERSION_DEB"
+    } >"$MARKER.tmp"
+    mv "$MARKER.tmp" "$MARKER"
+fi
+if [ "$WANT_NODE" = 1 ]; then
+    {
+        common_marker
+        printf 'kubelet_version=%s\n' "$("$NODE_BIN/kubelet" --version 2>&1 | awk '{print $2}')"
+        printf 'kubelet_patch=%s\n' "KernelTunableModify -> KernelTunableWarn (never rewrite the machine's kernel tunables)"
+        printf 'pause=%s (gcc %s)\n' "$PAUSE_VERSION" "$(gcc -dumpversion)"
+    } >"$NODE_MARKER.tmp"
+    mv "$NODE_MARKER.tmp" "$NODE_MARKER"
+fi
 
 if [ "${FRONTIER_K8S_KEEP_WORK:-0}" = 1 ]; then
     log "keeping build files in $WORK ($(du -sh "$WORK" | cut -f1))"
@@ -332,4 +430,4 @@ else
     rm -rf "$WORK"
 fi
 log "done in ${TOTAL_SECONDS}s (make ${BUILD_SECONDS}s); $(du -sh "$DIR" | cut -f1) in $DIR"
-printf '%s\n' "$BIN"
+printf '%s\n' "$RESULT"

@@ -23,6 +23,7 @@ tests skip with the reason.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -44,6 +45,8 @@ FETCH_SCRIPT = REPO / "scripts" / "fetch-helm.sh"
 CHARTS = REPO / "charts"
 CHART_NAMES = ("frontier", "frontier-operator")
 NAMESPACE = "frontier-test"
+#: The namespaces ci/namespaced-values.yaml serves.
+WATCHED = ("team-a", "team-b")
 #: Kinds that are not in the bundled Kubernetes schemas (CRDs of other projects).
 FOREIGN_KINDS = {"ServiceMonitor"}
 
@@ -230,25 +233,116 @@ def test_operator_chart_crd_is_the_repository_crd() -> None:
     )
 
 
+CLUSTER_SCOPED_RESOURCES = {"customresourcedefinitions", "namespaces"}
+
+
 def test_operator_chart_rbac_is_deploy_rbac(tools: Tools) -> None:
+    """Cluster-wide installs get deploy/operator/rbac.yaml's ClusterRole; namespaced ones a
+    Role with its namespaced rules in each namespace, and nothing cluster-wide."""
     deploy = [d for d in yaml.safe_load_all((REPO / "deploy/operator/rbac.yaml").read_text()) if d]
     want = find(deploy, "ClusterRole")["rules"]
+    namespaced_rules = [r for r in want if not set(r["resources"]) & CLUSTER_SCOPED_RESOURCES]
+    assert len(namespaced_rules) == len(want) - 2
     for values in _values_files("frontier-operator"):
         docs = render(tools, "frontier-operator", values, release="fo")
         if values == "minimal-values.yaml":  # rbac.create: false
+            assert not [d for d in docs if d["kind"] in ("ClusterRole", "Role")]
+            continue
+        deployment = find(docs, "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        subjects = [
+            {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NAMESPACE}
+        ]
+        accounts = [d for d in docs if d["kind"] == "ServiceAccount"]
+        assert [a["metadata"]["name"] for a in accounts] == [pod["serviceAccountName"]]
+        if values == "namespaced-values.yaml":
             assert not [d for d in docs if d["kind"].startswith("ClusterRole")]
+            roles = [d for d in docs if d["kind"] == "Role"]
+            bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+            assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+            for role in roles:
+                assert role["rules"] == namespaced_rules
+                (binding,) = [
+                    b for b in bindings
+                    if b["metadata"]["namespace"] == role["metadata"]["namespace"]
+                ]  # fmt: skip
+                assert binding["roleRef"] == {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": role["metadata"]["name"],
+                }
+                assert binding["subjects"] == subjects
             continue
         role = find(docs, "ClusterRole")
         assert role["rules"] == want
         binding = find(docs, "ClusterRoleBinding")
         assert binding["roleRef"]["name"] == role["metadata"]["name"]
-        deployment = find(docs, "Deployment")
-        pod = deployment["spec"]["template"]["spec"]
-        assert binding["subjects"] == [
-            {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": NAMESPACE}
-        ]
-        accounts = [d for d in docs if d["kind"] == "ServiceAccount"]
-        assert [a["metadata"]["name"] for a in accounts] == [pod["serviceAccountName"]]
+        assert binding["subjects"] == subjects
+        assert not [d for d in docs if d["kind"] in ("Role", "RoleBinding")]
+
+
+def test_operator_chart_refuses_namespace_patterns_without_cluster_wide_rbac(
+    tools: Tools,
+) -> None:
+    out = _helm(
+        tools, "template", "fo", str(CHARTS / "frontier-operator"),
+        "--set-json", 'watchNamespaces=["team-a","edge-*"]', check=False,
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert "watchNamespaces edge-*" in out.stderr
+    assert "rbac.clusterWide=true" in out.stderr
+
+
+def test_operator_chart_uninstall_guard_job(tools: Tools) -> None:
+    from frontier_operator.uninstall import main as guard_main
+
+    expected = {
+        None: None,  # cluster-wide: looks everywhere
+        "namespaced-values.yaml": ["--namespace=team-a", "--namespace=team-b"],
+        "patterns-values.yaml": "disabled",
+    }
+    for values, args in expected.items():
+        jobs = [d for d in render(tools, "frontier-operator", values) if d["kind"] == "Job"]
+        if args == "disabled":
+            assert not jobs
+            continue
+        (job,) = jobs
+        annotations = job["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "pre-delete"
+        assert "hook-succeeded" in annotations["helm.sh/hook-delete-policy"]
+        assert "hook-failed" not in annotations["helm.sh/hook-delete-policy"]  # its log stays
+        assert job["spec"]["backoffLimit"] == 0
+        pod = job["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["command"] == [
+            "/opt/frontier/bin/python", "-m", "frontier_operator.uninstall"
+        ]  # fmt: skip
+        assert container.get("args") == args
+        deployment = find(render(tools, "frontier-operator", values), "Deployment")
+        operator_pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == operator_pod["serviceAccountName"]
+        assert container["image"] == operator_pod["containers"][0]["image"]
+        with pytest.raises(SystemExit):  # the args parse with the module's own parser
+            guard_main([*(args or []), "--help"])
+
+
+def test_pod_templates_carry_no_version_labels_and_instance_is_the_release(
+    tools: Tools,
+) -> None:
+    """A chart bump must not restart every pod: nothing version-specific on pod templates."""
+    for chart, values in CASES:
+        for doc in render(tools, chart, values, release="rel"):
+            template = (doc.get("spec") or {}).get("template")
+            if not template:
+                continue
+            labels = template["metadata"]["labels"]
+            assert "helm.sh/chart" not in labels, (chart, values, doc["metadata"]["name"])
+            assert "app.kubernetes.io/version" not in labels, (chart, values)
+            assert labels["app.kubernetes.io/instance"] == "rel", (chart, values)
+        for doc in render(tools, chart, values, release="rel"):
+            labels = doc["metadata"].get("labels") or {}
+            if "app.kubernetes.io/instance" in labels:
+                assert labels["app.kubernetes.io/instance"] == "rel", (chart, values, doc["kind"])
 
 
 def test_operator_chart_deployment(tools: Tools) -> None:
@@ -256,7 +350,8 @@ def test_operator_chart_deployment(tools: Tools) -> None:
 
     for values, namespaces in (
         (None, []),
-        ("namespaced-values.yaml", ["team-a", "team-b-*"]),
+        ("namespaced-values.yaml", ["team-a", "team-b"]),
+        ("patterns-values.yaml", ["team-a", "edge-*"]),
     ):
         deployment = find(render(tools, "frontier-operator", values, release="fo"), "Deployment")
         spec = deployment["spec"]
@@ -277,12 +372,16 @@ def test_operator_chart_deployment(tools: Tools) -> None:
         assert probe["port"] == "liveness"
         assert {"name": "liveness", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        if values:
+        from frontier_operator.settings import exact_namespaces
+
+        # exact names: kopf's cluster scans off, which a Role-only install needs
+        assert exact_namespaces(args.namespace) == (values == "namespaced-values.yaml")
+        if values == "namespaced-values.yaml":
             assert env["FRONTIER_OPERATOR_RETRY_DELAY"] == "5"
             assert env["FRONTIER_OPERATOR_RESYNC_INTERVAL"] == "120"
             assert "FRONTIER_OPERATOR_REQUEST_TIMEOUT" not in env
             assert args.log_level == "DEBUG"
-        else:
+        elif values is None:
             assert env["FRONTIER_IMAGE"] == "frontier-py/frontier:0.1.0"
 
 
@@ -398,6 +497,7 @@ def _equivalent_spec(values: JSON, fullname: str) -> JSON:
     }
     if f["drainSeconds"] is not None:
         frontier["drainSeconds"] = f["drainSeconds"]
+    frontier["podDisruptionBudget"] = copy.deepcopy(f["podDisruptionBudget"])
     spec: JSON = {
         "frontier": frontier,
         "frontlas": {
@@ -409,6 +509,7 @@ def _equivalent_spec(values: JSON, fullname: str) -> JSON:
             },
             "redis": redis,
             "pod": pod(fl),
+            "podDisruptionBudget": copy.deepcopy(fl["podDisruptionBudget"]),
         },
     }
     fd = values["frontd"]
@@ -428,6 +529,7 @@ def _equivalent_spec(values: JSON, fullname: str) -> JSON:
             "statusFormat": fd["statusFormat"],
             **({"drainSeconds": fd["drainSeconds"]} if fd["drainSeconds"] is not None else {}),
             "pod": pod(fd),
+            "podDisruptionBudget": copy.deepcopy(fd["podDisruptionBudget"]),
         }
     return spec
 
@@ -481,7 +583,8 @@ def test_frontier_chart_matches_the_operator(tools: Tools, values_file: str | No
     images = Images(
         _image(values["frontier"]), _image(values["frontlas"]), _image(values["frontd"])
     )
-    expected = build_children(spec, fullname, NAMESPACE, images)
+    # The operator's instance label is the FrontierCluster's name; the chart's is the release.
+    expected = _relabel(build_children(spec, fullname, NAMESPACE, images), fullname, "frontier")
 
     for want in expected:
         got = find(docs, want["kind"], want["metadata"]["name"])
@@ -491,10 +594,24 @@ def test_frontier_chart_matches_the_operator(tools: Tools, values_file: str | No
             extra = values[key.removesuffix(".yaml")].get("extraConfig", {})
             _deep_update(want_cfg, copy.deepcopy(extra))
             assert yaml.safe_load(got["data"][key]) == want_cfg, key
-        elif want["kind"] == "Service":
+        elif want["kind"] in ("Service", "PodDisruptionBudget"):
             assert got["spec"] == want["spec"], want["metadata"]["name"]
         else:
             _compare_deployment(got, want, values)
+    pdbs = {d["metadata"]["name"] for d in docs if d["kind"] == "PodDisruptionBudget"}
+    assert pdbs == {d["metadata"]["name"] for d in expected if d["kind"] == "PodDisruptionBudget"}
+
+
+def _relabel(obj: Any, old: str, new: str) -> Any:
+    """``obj`` with every ``app.kubernetes.io/instance: old`` label made ``new``."""
+    if isinstance(obj, dict):
+        return {
+            k: new if k == "app.kubernetes.io/instance" and v == old else _relabel(v, old, new)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [_relabel(v, old, new) for v in obj]
+    return obj
 
 
 def _image(component: JSON) -> str:
@@ -603,7 +720,8 @@ def apiserver(tools: Tools, kube_control_plane: ControlPlane) -> ControlPlane:
     """The control plane with the chart's CRD installed and the test namespace created."""
     plane = kube_control_plane
     crd = CHARTS / "frontier-operator" / "crds" / "frontiercluster.yaml"
-    for args in (("create", "namespace", NAMESPACE), ("apply", "-f", str(crd))):
+    creates = [("create", "namespace", ns) for ns in (NAMESPACE, *WATCHED)]
+    for args in (*creates, ("apply", "-f", str(crd))):
         out = _kubectl(tools, plane, *args)
         assert out.returncode == 0, out.stderr
     wait_for(
@@ -644,9 +762,199 @@ def test_server_side_dry_run(
     if chart == "frontier-operator":
         sample = CHARTS / "frontier-operator" / "files" / "frontiercluster-sample.yaml"
         applicable.append(yaml.safe_load(sample.read_text()))
+    for doc in applicable:  # a namespaced install's Roles live in the served namespaces
+        if doc["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+            doc["metadata"].setdefault("namespace", NAMESPACE)
     stream = yaml.safe_dump_all(applicable)
-    out = _kubectl(
-        tools, apiserver, "apply", "--dry-run=server", "-n", NAMESPACE, "-f", "-", stdin=stream
-    )
+    out = _kubectl(tools, apiserver, "apply", "--dry-run=server", "-f", "-", stdin=stream)
     assert out.returncode == 0, out.stderr + out.stdout
     assert out.stdout.count("(server dry run)") == len(applicable), out.stdout
+
+
+def test_namespaced_operator_rbac_is_confined_to_its_namespaces(
+    tools: Tools, apiserver: ControlPlane
+) -> None:
+    """The namespaced install's RBAC, applied for real and asked through the API server's
+    authorizer: everything the operator needs in the served namespaces, nothing elsewhere
+    (no Secrets in other namespaces, nothing cluster-wide)."""
+    docs = render(tools, "frontier-operator", "namespaced-values.yaml", release="rbac")
+    rbac = [d for d in docs if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
+    for doc in rbac:
+        doc["metadata"].setdefault("namespace", NAMESPACE)
+    out = _kubectl(tools, apiserver, "apply", "-f", "-", stdin=yaml.safe_dump_all(rbac))
+    assert out.returncode == 0, out.stderr
+    account = find(docs, "ServiceAccount")["metadata"]["name"]
+    who = f"--as=system:serviceaccount:{NAMESPACE}:{account}"
+
+    def can(*args: str) -> bool:
+        answer = _kubectl(tools, apiserver, "auth", "can-i", who, *args)
+        assert answer.stdout.strip() in ("yes", "no"), answer.stderr
+        return answer.stdout.strip() == "yes"
+
+    for ns in WATCHED:
+        assert can("get", "secrets", "-n", ns)
+        assert can("patch", "frontierclusters.frontier.singchia.io", "-n", ns)
+        assert can("create", "poddisruptionbudgets.policy", "-n", ns)
+        assert can("delete", "deployments.apps", "-n", ns)
+        assert not can("create", "secrets", "-n", ns)
+        assert not can("get", "pods", "-n", ns)
+    assert not can("get", "secrets", "-n", "kube-system")
+    assert not can("list", "secrets", "--all-namespaces")
+    assert not can("list", "customresourcedefinitions.apiextensions.k8s.io")
+    assert not can("list", "namespaces")
+
+
+# --------------------------------------------------------------------------------------------
+# production defaults: disruption budgets, resources, port clashes, NOTES
+
+
+def test_frontier_chart_disruption_budgets_follow_the_kubernetes_version(tools: Tools) -> None:
+    for version, api in (("1.20.2", "policy/v1beta1"), ("1.21.0", "policy/v1")):
+        docs = render(tools, "frontier", extra=("--kube-version", version))
+        pdbs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PodDisruptionBudget"}
+        assert sorted(pdbs) == ["frontier-frontier", "frontier-frontlas"]
+        assert {d["apiVersion"] for d in pdbs.values()} == {api}
+    off = render(
+        tools, "frontier", extra=("--set", "frontier.podDisruptionBudget.enabled=false",
+                                  "--set", "frontlas.podDisruptionBudget.maxUnavailable=25%"),
+    )  # fmt: skip
+    (pdb,) = [d for d in off if d["kind"] == "PodDisruptionBudget"]
+    assert pdb["metadata"]["name"] == "frontier-frontlas"
+    assert pdb["spec"]["maxUnavailable"] == "25%"
+    standalone = render(tools, "frontier", "standalone-values.yaml")
+    assert [d["metadata"]["name"] for d in standalone if d["kind"] == "PodDisruptionBudget"] == [
+        "frontier-frontier"
+    ]
+
+
+def test_frontier_chart_resources_are_the_operators_defaults(tools: Tools) -> None:
+    from frontier_operator.builders import DEFAULT_RESOURCES
+
+    values = yaml.safe_load((CHARTS / "frontier" / "values.yaml").read_text())
+    for component in ("frontier", "frontlas"):
+        assert values[component]["resources"] == DEFAULT_RESOURCES[component], component
+    none = render(tools, "frontier", extra=("--set", "frontier.resources=null"))
+    (container,) = find(none, "Deployment", "frontier-frontier")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert "resources" not in container
+
+
+def test_frontier_chart_autoscaling_needs_a_cpu_request(tools: Tools) -> None:
+    args = ["--set", "frontier.autoscaling.enabled=true"]
+    ok = _helm(tools, "template", "x", str(CHARTS / "frontier"), *args)
+    assert "HorizontalPodAutoscaler" in ok.stdout
+    for unset in ("frontier.resources=null", "frontier.resources.requests.cpu=null"):
+        out = _helm(
+            tools, "template", "x", str(CHARTS / "frontier"), *args, "--set", unset, check=False
+        )
+        assert out.returncode != 0, unset
+        assert "frontier.autoscaling needs frontier.resources.requests.cpu" in out.stderr
+
+
+#: (chart values set, the same as a FrontierCluster spec patch): port clashes.
+PORT_CLASHES: list[tuple[dict[str, Any], int]] = [
+    ({"frontier.servicebound.port": 30012}, 1),
+    ({"frontier.edgebound.port": 9091}, 1),
+    ({"frontier.controlplane.enabled": True, "frontier.controlplane.port": 30011}, 1),
+    ({"frontier.controlplane.enabled": True, "frontier.controlplane.port": 9091}, 1),
+    ({"frontlas.controlplane.frontierPlanePort": 40011}, 1),
+    ({"frontlas.controlplane.port": 9092}, 1),
+    ({"frontier.servicebound.port": 9091, "frontlas.controlplane.frontierPlanePort": 9092}, 2),
+    ({"frontier.servicebound.port": 9092, "frontlas.controlplane.port": 9091}, 0),  # fine
+]
+
+
+@pytest.mark.parametrize(("clash", "count"), PORT_CLASHES)
+def test_frontier_chart_refuses_port_clashes_exactly_as_the_operator(
+    tools: Tools, clash: dict[str, Any], count: int
+) -> None:
+    """The same bad values through the chart and through parse_spec: the same problems, in
+    the same words (the chart's paths are the spec's without ``spec.``)."""
+    from frontier_operator.spec import SpecError, parse_spec
+
+    values = _merged_values(None)
+    args: list[str] = []
+    for path, value in clash.items():
+        target = values
+        *parents, leaf = path.split(".")
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+        args += ["--set-json", f"{path}={json.dumps(value)}"]
+    try:
+        parse_spec(_equivalent_spec(values, "frontier"), name="frontier")
+        operator_problems: list[str] = []
+    except SpecError as exc:
+        operator_problems = [str(p).replace("spec.", "") for p in exc.problems]
+    assert len(operator_problems) == count, operator_problems
+    out = _helm(tools, "template", "frontier", str(CHARTS / "frontier"), *args, check=False)
+    if not count:
+        assert out.returncode == 0, out.stderr
+        return
+    assert out.returncode != 0
+    message = out.stderr.split("): ", 1)[1].split("\n", 1)[0]  # helm adds a --debug hint
+    chart_problems = message.strip().split("; ")
+    assert chart_problems == operator_problems
+
+
+def _notes_commands(notes: str) -> list[str]:
+    """The shell commands a reader pastes from NOTES.txt: lines starting with kubectl/helm,
+    each with its here-document (which must end on a line of its own)."""
+    commands: list[str] = []
+    lines = notes.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if not line.startswith(("kubectl ", "helm ")):
+            continue
+        block = [line]
+        heredoc = re.search(r"<<-?'?(\w+)'?", line)
+        if heredoc:
+            end = heredoc.group(1)
+            while i < len(lines) and lines[i] != end:
+                block.append(lines[i])
+                i += 1
+            assert i < len(lines), f"the here-document {end} never ends:\n{notes}"
+            block.append(lines[i])
+            i += 1
+        commands.append("\n".join(block))
+    return commands
+
+
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_notes_commands_parse_with_bash(tools: Tools, tmp_path: Path, chart: str) -> None:
+    notes = _rendered_notes(tools, chart, tmp_path)
+    commands = _notes_commands(notes)
+    assert len(commands) >= 2, notes
+    script = "\n".join(commands) + "\n"
+    out = subprocess.run(
+        ["bash", "-n"], input=script, capture_output=True, text=True, timeout=30, check=False
+    )
+    # bash -n only warns (exit 0) on a here-document ended by end-of-file: no output at all
+    assert (out.returncode, out.stderr) == (0, ""), script
+
+
+def test_operator_notes_paste_runs_every_command_with_the_sample(
+    tools: Tools, tmp_path: Path
+) -> None:
+    """Pasting the notes' block runs apply (with the whole sample on stdin), then get and
+    wait: the here-document does not swallow the commands after it."""
+    notes = _rendered_notes(tools, "frontier-operator", tmp_path)
+    start = notes.index("kubectl apply -f - <<'YAML'")
+    end = notes.index("kubectl wait", start)
+    pasted = notes[start : notes.index("\n", end) + 1]
+    log = tmp_path / "calls"
+    stub = (
+        f"kubectl() {{ printf '%s\\n' \"$*\" >>{log}; "
+        f'if [ "$1" = apply ]; then cat >{log}.stdin; fi; }}\n'
+    )
+    out = subprocess.run(
+        ["bash", "-c", stub + pasted], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    calls = log.read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["apply", "get", "wait"], calls
+    sample = (CHARTS / "frontier-operator" / "files" / "frontiercluster-sample.yaml").read_text()
+    assert yaml.safe_load(Path(f"{log}.stdin").read_text()) == yaml.safe_load(sample)

@@ -198,7 +198,7 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         rest = rest.strip()
         if keyword == "ARG" and not stages:
             arg, _, default = rest.partition("=")
-            global_args[arg] = default.strip('"')
+            global_args[arg] = _expand(default.strip('"'), global_args)
         elif keyword == "FROM":
             words = [w for w in rest.split() if not w.startswith("--")]
             base = _expand(words[0], global_args)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from frontier_operator.builders import (
     CONFIG_CHECKSUM_ANNOTATION,
+    DEFAULT_RESOURCES,
     SECRETS_CHECKSUM_ANNOTATION,
     Images,
     SecretDigests,
@@ -90,12 +91,17 @@ def test_children_kinds_names_and_order() -> None:
         ("Service", "demo-servicebound-svc"),
         ("Service", "demo-edgebound-svc"),
         ("Service", "demo-frontlas-svc"),
+        ("PodDisruptionBudget", "demo-frontier"),
+        ("PodDisruptionBudget", "demo-frontlas"),
         ("Deployment", "demo-frontlas"),
         ("Deployment", "demo-frontier"),
     ]
     assert {c["metadata"]["namespace"] for c in objs} == {NS}
     assert {c["apiVersion"] for c in objs if c["kind"] == "Deployment"} == {"apps/v1"}
-    assert {c["apiVersion"] for c in objs if c["kind"] != "Deployment"} == {"v1"}
+    assert {c["apiVersion"] for c in objs if c["kind"] == "PodDisruptionBudget"} == {"policy/v1"}
+    assert {
+        c["apiVersion"] for c in objs if c["kind"] not in ("Deployment", "PodDisruptionBudget")
+    } == {"v1"}
 
 
 def test_every_child_carries_the_owner_labels_and_no_owner_reference() -> None:
@@ -384,7 +390,6 @@ def test_security_defaults(component: str) -> None:
     assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
     assert c["imagePullPolicy"] == "IfNotPresent"
-    assert "resources" not in c
 
 
 def test_security_context_overrides_merge_instead_of_replacing() -> None:
@@ -757,6 +762,54 @@ def test_merge_patch_follows_rfc7386(target: Any, patch: Any, result: Any) -> No
 
 
 # --------------------------------------------------------------------------------------------
+# default resources and disruption budgets
+
+
+def test_default_resources_request_cpu_and_memory_and_limit_memory() -> None:
+    objs = children(raw_spec())
+    for component in ("frontier", "frontlas"):
+        resources = container(objs, component)["resources"]
+        assert set(resources) == {"requests", "limits"}, component
+        assert set(resources["requests"]) == {"cpu", "memory"}, component
+        # no CPU limit (throttling a gateway adds latency); a memory limit bounds a leak
+        assert set(resources["limits"]) == {"memory"}, component
+        assert all(isinstance(v, str) for v in resources["requests"].values())
+    assert container(objs, "frontier")["resources"] == {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    # an explicit override replaces the defaults whole, even an empty one (no resources)
+    empty = children(raw_spec(pod={"resources": {}}))
+    assert container(empty, "frontier")["resources"] == {}
+    assert container(empty, "frontlas")["resources"] == DEFAULT_RESOURCES["frontlas"]
+
+
+def test_disruption_budgets_select_each_component_and_allow_one_eviction() -> None:
+    objs = children(raw_spec())
+    for component in ("frontier", "frontlas"):
+        pdb = objs[("PodDisruptionBudget", f"{NAME}-{component}")]
+        pods = deployment(objs, component)["spec"]["template"]["metadata"]["labels"]
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        assert selector == deployment(objs, component)["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= pods.items()
+        assert pdb["spec"]["maxUnavailable"] == 1
+        assert "minAvailable" not in pdb["spec"]
+        assert OWNER_LABELS.items() <= pdb["metadata"]["labels"].items()
+
+
+def test_disruption_budgets_follow_the_spec_and_the_served_version() -> None:
+    raw = raw_spec(podDisruptionBudget={"maxUnavailable": "25%"})
+    raw["frontlas"]["podDisruptionBudget"] = {"enabled": False}
+    spec = parse_spec(raw, name=NAME)
+    objs = build_children(spec, NAME, NS, IMAGES, pdb_api_version="policy/v1beta1")
+    pdbs = [o for o in objs if o["kind"] == "PodDisruptionBudget"]
+    assert [(p["metadata"]["name"], p["apiVersion"]) for p in pdbs] == [
+        ("demo-frontier", "policy/v1beta1")
+    ]
+    assert pdbs[0]["spec"]["maxUnavailable"] == "25%"
+
+
+# --------------------------------------------------------------------------------------------
 # RBAC covers what the builders produce
 
 
@@ -768,7 +821,12 @@ def test_rbac_grants_what_reconciling_the_children_needs() -> None:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 grants.setdefault((group, resource), set()).update(rule["verbs"])
-    plural = {"Deployment": "deployments", "Service": "services", "ConfigMap": "configmaps"}
+    plural = {
+        "Deployment": "deployments",
+        "Service": "services",
+        "ConfigMap": "configmaps",
+        "PodDisruptionBudget": "poddisruptionbudgets",
+    }
     for obj in build_children(parse_spec(raw_spec()), NAME, NS, IMAGES):
         group = obj["apiVersion"].rpartition("/")[0]
         assert {"get", "list", "watch", "create", "patch"} <= grants[(group, plural[obj["kind"]])]

@@ -122,6 +122,22 @@ def test_the_children_it_adds() -> None:
         annotations[CONFIG_CHECKSUM_ANNOTATION]
         == config_map["metadata"]["annotations"][CONFIG_CHECKSUM_ANNOTATION]
     )
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "64Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+    budget = built[("PodDisruptionBudget", "demo-frontd")]
+    assert budget["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": labels}}
+
+
+def test_its_disruption_budget_follows_the_spec() -> None:
+    off = objs(with_frontd(podDisruptionBudget={"enabled": False}))
+    assert ("PodDisruptionBudget", "demo-frontd") not in off
+    assert ("PodDisruptionBudget", "demo-frontier") in off
+    quarter = objs(with_frontd(podDisruptionBudget={"maxUnavailable": "25%"}))
+    assert quarter[("PodDisruptionBudget", "demo-frontd")]["spec"]["maxUnavailable"] == "25%"
+    with pytest.raises(SpecError, match=r"spec\.frontd\.podDisruptionBudget\.maxUnavailable"):
+        objs(with_frontd(podDisruptionBudget={"maxUnavailable": "150%"}))
 
 
 def test_the_rendered_config_is_a_valid_frontd_config() -> None:

@@ -54,6 +54,7 @@ from support.kmock_server import (
     DEPLOYMENTS,
     EVENTS,
     FRONTIERCLUSTERS,
+    PDBS,
     SECRETS,
     SERVICES,
     ApiStatusError,
@@ -82,6 +83,8 @@ CHILDREN = (
     (SERVICES, f"{NAME}-servicebound-svc"),
     (SERVICES, f"{NAME}-edgebound-svc"),
     (SERVICES, f"{NAME}-frontlas-svc"),
+    (PDBS, f"{NAME}-frontier"),
+    (PDBS, f"{NAME}-frontlas"),
     (DEPLOYMENTS, f"{NAME}-frontlas"),
     (DEPLOYMENTS, f"{NAME}-frontier"),
 )
@@ -276,7 +279,12 @@ def expected_children(kube: KubeServer, body_spec: JSON, config: OperatorConfig)
 
 
 def resource_of(obj: JSON) -> ResourceSpec:
-    return {"ConfigMap": CONFIGMAPS, "Service": SERVICES, "Deployment": DEPLOYMENTS}[obj["kind"]]
+    return {
+        "ConfigMap": CONFIGMAPS,
+        "Service": SERVICES,
+        "Deployment": DEPLOYMENTS,
+        "PodDisruptionBudget": PDBS,
+    }[obj["kind"]]
 
 
 def matches_built(kube: KubeServer, built: JSON) -> bool:
@@ -826,10 +834,11 @@ def test_delete_releases_the_finalizer_and_children_are_not_recreated(
     for res, child_name in CHILDREN:
         assert kube.get(res, NS, child_name) is None, child_name
     wait_for(lambda: 404 in operator_reads(kube), "the operator to look up the deleted cluster")
-    versions = {n: len(kube.history(res, NS, n)) for res, n in CHILDREN}
+    # (keyed by resource too: a PodDisruptionBudget is named like its Deployment)
+    versions = {(res, n): len(kube.history(res, NS, n)) for res, n in CHILDREN}
     holds(
         lambda: all(
-            kube.get(res, NS, n) is None and len(kube.history(res, NS, n)) == versions[n]
+            kube.get(res, NS, n) is None and len(kube.history(res, NS, n)) == versions[res, n]
             for res, n in CHILDREN
         ),
         "no child is written again",
@@ -1020,11 +1029,25 @@ def test_cli_runs_the_operator_from_a_kubeconfig(kube: KubeServer, tmp_path: Pat
         )
     )
     port = free_port()
+    # As in the images: the UID (65532) has no passwd entry and no USER/LOGNAME is set, so
+    # getpass.getuser() raises (kopf's default identity did, and the operator pod crashed).
+    no_passwd = tmp_path / "no-passwd"
+    no_passwd.mkdir()
+    (no_passwd / "sitecustomize.py").write_text(
+        "import pwd\n"
+        "def _unknown(uid):\n"
+        "    raise KeyError(f'getpwuid(): uid not found: {uid}')\n"
+        "pwd.getpwuid = _unknown\n"
+    )
     env = {
-        **os.environ,
+        **{
+            k: v for k, v in os.environ.items() if k not in ("USER", "LOGNAME", "LNAME", "USERNAME")
+        },
         "FRONTLAS_IMAGE": "from-env/frontlas:7",
         "FRONTIER_OPERATOR_RETRY_DELAY": "0.3",
-        "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), str(REPO / "dataplane")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(no_passwd), str(REPO / "operator"), str(REPO / "dataplane")]
+        ),
     }
     proc = subprocess.Popen(
         [

@@ -83,6 +83,8 @@ def children(name: str = NAME) -> list[tuple[str, str]]:
         ("Service", f"{name}-servicebound-svc"),
         ("Service", f"{name}-edgebound-svc"),
         ("Service", f"{name}-frontlas-svc"),
+        ("PodDisruptionBudget", f"{name}-frontier"),
+        ("PodDisruptionBudget", f"{name}-frontlas"),
         ("Deployment", f"{name}-frontlas"),
         ("Deployment", f"{name}-frontier"),
     ]
@@ -277,6 +279,12 @@ def patch_spec(world: World, ns: str, patch: JSON, name: str = NAME) -> JSON:
 
 def read(world: World, ns: str, kind: str, name: str) -> JSON:
     """A child as the API server has it, as a plain dict (no model round trip)."""
+    if kind == "PodDisruptionBudget":  # policy/v1beta1: the only version a 1.20 server has
+        resp = world.custom.get_namespaced_custom_object(
+            "policy", "v1beta1", ns, "poddisruptionbudgets", name, _preload_content=False
+        )
+        pdb: JSON = json.loads(resp.data)
+        return pdb
     api: Any = world.apps if kind == "Deployment" else world.core
     method = {"Deployment": "deployment", "Service": "service", "ConfigMap": "config_map"}[kind]
     resp = getattr(api, f"read_namespaced_{method}")(name, ns, _preload_content=False)
@@ -548,6 +556,47 @@ def test_cluster_becomes_available_once_pods_are_ready(world: World, ns: str) ->
 # an unchanged cluster costs reads only
 
 
+def test_disruption_budget_lets_a_drain_evict_one_gateway_at_a_time(world: World, ns: str) -> None:
+    """The operator's PodDisruptionBudget, enforced by the real Eviction API (what a node
+    drain uses): of two ready gateways one may be evicted, the second not until the first
+    is replaced and ready."""
+    create_cluster(world, ns, make_spec(replicas=2))
+    player = Kubelet(world.core, ns).start()
+    try:
+        wait_until(lambda: is_running(world, ns), "Running", timeout=60)
+    finally:
+        player.stop()  # the replacement of the evicted pod must stay unready
+
+    def allowed() -> bool:
+        pdb = read(world, ns, "PodDisruptionBudget", f"{NAME}-frontier")
+        status = pdb.get("status") or {}
+        return status.get("currentHealthy") == 2 and status.get("disruptionsAllowed") == 1
+
+    wait_until(allowed, "the disruption controller to allow one eviction", timeout=60)
+    frontier_pods = sorted(
+        p.metadata.name
+        for p in world.core.list_namespaced_pod(
+            ns, label_selector="app.kubernetes.io/name=frontier"
+        ).items
+    )
+    assert len(frontier_pods) == 2
+
+    def evict(pod: str) -> int:
+        body = {
+            "apiVersion": "policy/v1beta1",
+            "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": ns},
+        }
+        try:
+            world.core.create_namespaced_pod_eviction(pod, ns, body)
+        except ApiException as exc:
+            return int(exc.status)
+        return 201
+
+    assert evict(frontier_pods[0]) == 201
+    assert evict(frontier_pods[1]) == 429  # TooManyRequests: it would violate the budget
+
+
 def test_unchanged_cluster_writes_nothing_over_resyncs(
     world: World, ns: str, kubelet: Kubelet
 ) -> None:
@@ -560,8 +609,10 @@ def test_unchanged_cluster_writes_nothing_over_resyncs(
         out: dict[str, Any] = {"cluster": get_cluster(world, ns)["metadata"]["resourceVersion"]}
         for kind, child in children():
             meta = read(world, ns, kind, child)["metadata"]
-            # The controller-manager writes Deployment status; the spec is what we care about.
-            out[child] = meta["generation"] if kind == "Deployment" else meta["resourceVersion"]
+            # The controller-manager writes Deployment status; the spec is what we care about,
+            # and the disruption controller the PodDisruptionBudgets' status.
+            in_spec = kind in ("Deployment", "PodDisruptionBudget")
+            out[f"{kind}/{child}"] = meta["generation"] if in_spec else meta["resourceVersion"]
         return out
 
     before, since = versions(), world.connection.count()
@@ -874,3 +925,27 @@ def test_deleting_the_cluster_garbage_collects_its_children(
     assert len(starts) >= 2, "passes after the delete"
     writes = [w for w in written(requests[starts[1] :]) if "/status " not in w]
     assert writes == []
+
+
+def test_uninstall_guard_refuses_while_clusters_exist(
+    world: World, ns: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m frontier_operator.uninstall`` (the chart's pre-delete hook) against the
+    real API server: 1 naming the cluster while one exists, 0 once it is gone, 2 when it
+    cannot ask."""
+    from frontier_operator import uninstall
+
+    config = f"--kubeconfig={world.plane.kubeconfig}"
+    create_cluster(world, ns, make_spec())
+    assert uninstall.main(["-n", ns, config]) == 1
+    assert f"{ns}/{NAME}" in capsys.readouterr().err
+    assert uninstall.main([config]) == 1  # cluster-wide too
+    world.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, NAME)
+    wait_until(
+        lambda: not world.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"],
+        "the cluster to be gone (the operator releases its finalizer)",
+        timeout=60,
+    )
+    assert uninstall.main(["-n", ns, config]) == 0
+    missing = world.plane.workdir / "missing.kubeconfig"
+    assert uninstall.main(["-n", ns, f"--kubeconfig={missing}"]) == 2

@@ -252,6 +252,54 @@ def test_tls_optional_is_a_warning_not_silently_ignored() -> None:
     assert any("tls.optional" in w and "not supported" in w for w in spec.warnings)
 
 
+def test_disruption_budget_defaults_to_one_unavailable_pod_per_component() -> None:
+    spec = parse_spec(minimal())
+    for budget in (spec.frontier.disruption_budget, spec.frontlas.disruption_budget):
+        assert (budget.enabled, budget.max_unavailable) == (True, 1)
+    spec = parse_spec(
+        with_(
+            with_(minimal(), "frontier.podDisruptionBudget", {"maxUnavailable": "50%"}),
+            "frontlas.podDisruptionBudget",
+            {"enabled": False, "maxUnavailable": 2},
+        )
+    )
+    assert spec.frontier.disruption_budget.max_unavailable == "50%"
+    assert not spec.frontlas.disruption_budget.enabled
+    assert spec.frontlas.disruption_budget.max_unavailable == 2
+    assert not spec.warnings
+
+
+@pytest.mark.parametrize(
+    ("budget", "fragment"),
+    [
+        ({"maxUnavailable": -1}, ">= 0"),
+        ({"maxUnavailable": "101%"}, "percentage"),
+        ({"maxUnavailable": "one"}, "percentage"),
+        ({"maxUnavailable": True}, "integer or a percentage"),
+        ({"enabled": "yes"}, "boolean"),
+    ],
+)
+def test_disruption_budget_rejects_what_policy_v1_would(
+    budget: dict[str, Any], fragment: str
+) -> None:
+    found = problems(with_(minimal(), "frontier.podDisruptionBudget", budget))
+    (where,) = found
+    assert where.startswith("spec.frontier.podDisruptionBudget.")
+    assert fragment in found[where]
+    assert "spec.frontier.podDisruptionBudget.minAvailable" in problems(
+        with_(minimal(), "frontier.podDisruptionBudget", {"minAvailable": 1})
+    )
+
+
+@pytest.mark.parametrize("blocking", [0, "0%"])
+def test_disruption_budget_that_blocks_every_drain_is_a_warning(blocking: int | str) -> None:
+    spec = parse_spec(
+        with_(minimal(), "frontlas.podDisruptionBudget", {"maxUnavailable": blocking})
+    )
+    assert spec.frontlas.disruption_budget.max_unavailable == blocking
+    assert any("node drains will wait" in w for w in spec.warnings)
+
+
 @pytest.mark.parametrize(
     ("redis", "where", "fragment"),
     [

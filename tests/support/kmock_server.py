@@ -87,6 +87,7 @@ FRONTIERCLUSTERS = ResourceSpec(
 DEPLOYMENTS = ResourceSpec("apps", "v1", "deployments", "Deployment", subresources=("status",))
 SERVICES = ResourceSpec("", "v1", "services", "Service", subresources=("status",))
 CONFIGMAPS = ResourceSpec("", "v1", "configmaps", "ConfigMap")
+PDBS = ResourceSpec("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
 SECRETS = ResourceSpec("", "v1", "secrets", "Secret")
 EVENTS = ResourceSpec("", "v1", "events", "Event")
 NAMESPACES = ResourceSpec("", "v1", "namespaces", "Namespace", namespaced=False)
@@ -94,7 +95,9 @@ CRDS = ResourceSpec(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
     namespaced=False,
 )  # fmt: skip
-RESOURCES = (FRONTIERCLUSTERS, DEPLOYMENTS, SERVICES, CONFIGMAPS, SECRETS, EVENTS, NAMESPACES, CRDS)
+RESOURCES = (
+    FRONTIERCLUSTERS, DEPLOYMENTS, SERVICES, CONFIGMAPS, PDBS, SECRETS, EVENTS, NAMESPACES, CRDS
+)  # fmt: skip
 
 
 @dataclass
@@ -171,6 +174,9 @@ class KubeEmulator(kmock.KubernetesEmulator):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        # A real API server answers discovery with or without a trailing slash, and the
+        # kubernetes client asks for "/apis/" (the operator's PodDisruptionBudget version).
+        self.fallback["get /apis/"] << self._serve_apis
         for res in RESOURCES:
             self.resources[res.key] = kmock.ResourceInfo(
                 kind=res.kind,

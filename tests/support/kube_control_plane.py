@@ -48,8 +48,9 @@ BINARIES = ("kube-apiserver", "kube-controller-manager", "etcd")
 MARKER_NAME = ".build-complete"  # written by the build script on success
 
 #: Controllers the controller-manager runs: enough for Deployment -> ReplicaSet -> Pod, garbage
-#: collection (ownerReferences), namespace deletion and the "default" service account that the
-#: ServiceAccount admission plugin requires before a pod can be created.
+#: collection (ownerReferences), namespace deletion, the "default" service account that the
+#: ServiceAccount admission plugin requires before a pod can be created, and the status of
+#: PodDisruptionBudgets (which the Eviction API enforces).
 CONTROLLERS = (
     "deployment",
     "replicaset",
@@ -59,6 +60,7 @@ CONTROLLERS = (
     "serviceaccount-token",
     "endpoint",
     "endpointslice",
+    "disruption",
 )
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -181,8 +183,15 @@ def ensure_built(timeout: float = 3600.0) -> Path | str:
 # --------------------------------------------------------------------------------------------
 
 
-def _write_pki(directory: Path) -> None:
-    """Write ca.crt/.key, apiserver.crt/.key (loopback + in-cluster names) and sa.key/.pub."""
+def _write_pki(
+    directory: Path,
+    *,
+    address: str = "127.0.0.1",
+    service_cluster_ip_range: str = SERVICE_CLUSTER_IP_RANGE,
+) -> None:
+    """Write ca.crt/.key, apiserver.crt/.key (loopback, ``address`` and in-cluster names),
+    kubelet-client.crt/.key (the apiserver's client certificate towards kubelets, in
+    ``system:masters``) and sa.key/.pub."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -230,7 +239,8 @@ def _write_pki(directory: Path) -> None:
         .sign(ca_key, hashes.SHA256())
     )
 
-    service_ip = next(ipaddress.IPv4Network(SERVICE_CLUSTER_IP_RANGE).hosts())
+    service_ip = next(ipaddress.IPv4Network(service_cluster_ip_range).hosts())
+    ips = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address(address), service_ip}
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = (
         x509.CertificateBuilder()
@@ -250,8 +260,7 @@ def _write_pki(directory: Path) -> None:
                     x509.DNSName("kubernetes.default"),
                     x509.DNSName("kubernetes.default.svc"),
                     x509.DNSName("kubernetes.default.svc.cluster.local"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(service_ip),
+                    *(x509.IPAddress(ip) for ip in sorted(ips)),
                 ]
             ),
             critical=False,
@@ -263,8 +272,31 @@ def _write_pki(directory: Path) -> None:
         .sign(ca_key, hashes.SHA256())
     )
 
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver-kubelet-client"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(client_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     files = {
+        "kubelet-client.crt": client_cert.public_bytes(serialization.Encoding.PEM),
+        "kubelet-client.key": pem_key(client_key),
         "ca.crt": ca_cert.public_bytes(serialization.Encoding.PEM),
         "ca.key": pem_key(ca_key),
         "apiserver.crt": server_cert.public_bytes(serialization.Encoding.PEM),
@@ -285,13 +317,13 @@ def _write_pki(directory: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on 127.0.0.1 (held together, so no duplicates)."""
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free TCP ports on ``host`` (held together, so no duplicates)."""
     with contextlib.ExitStack() as stack:
         ports = []
         for _ in range(count):
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind(("127.0.0.1", 0))
+            sock.bind((host, 0))
             ports.append(sock.getsockname()[1])
         return ports
 
@@ -351,6 +383,10 @@ class ControlPlane:
     keep_workdir: bool = False
     extra_apiserver_args: Sequence[str] = ()
     extra_controller_manager_args: Sequence[str] = ()
+    #: Where the apiserver listens and what it advertises (the ``kubernetes`` Service's
+    #: endpoint): loopback for the tiers without pods; an address pods can reach for a node.
+    address: str = "127.0.0.1"
+    service_cluster_ip_range: str = SERVICE_CLUSTER_IP_RANGE
     admin: StaticUser = field(
         default_factory=lambda: StaticUser(
             name="frontier-admin",
@@ -398,9 +434,12 @@ class ControlPlane:
     def _start(self) -> None:
         pki = self.workdir / "pki"
         pki.mkdir()
-        _write_pki(pki)
+        _write_pki(
+            pki, address=self.address, service_cluster_ip_range=self.service_cluster_ip_range
+        )
         self.ca_file = pki / "ca.crt"
-        etcd_client, etcd_peer, apiserver_port, cm_port = free_ports(4)
+        etcd_client, etcd_peer, cm_port = free_ports(3)
+        (apiserver_port,) = free_ports(1, self.address)
 
         # etcd: fsync on tmpfs is free, which keeps the apiserver fast on a small machine.
         shm = Path("/dev/shm")
@@ -410,7 +449,7 @@ class ControlPlane:
             self._etcd_dir = self.workdir / "etcd"
         self.etcd_url = f"http://127.0.0.1:{etcd_client}"
         peer_url = f"http://127.0.0.1:{etcd_peer}"
-        self._spawn(
+        self.spawn(
             "etcd",
             [
                 str(self.bin_dir / "etcd"),
@@ -427,7 +466,7 @@ class ControlPlane:
                 "--quota-backend-bytes=2147483648",
             ],
         )
-        self._wait_http("etcd", f"{self.etcd_url}/health", ssl_ctx=None, token=None)
+        self.wait_http("etcd", f"{self.etcd_url}/health", ssl_ctx=None, token=None)
 
         users = [self.admin, *self.extra_users]
         token_file = self.workdir / "tokens.csv"
@@ -435,14 +474,14 @@ class ControlPlane:
             "".join(f'{u.token},{u.name},{u.uid or u.name},"{",".join(u.groups)}"\n' for u in users)
         )
         token_file.chmod(0o600)
-        self.server = f"https://127.0.0.1:{apiserver_port}"
-        self._spawn(
+        self.server = f"https://{self.address}:{apiserver_port}"
+        self.spawn(
             "kube-apiserver",
             [
                 str(self.bin_dir / "kube-apiserver"),
                 f"--etcd-servers={self.etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={apiserver_port}",
                 "--insecure-port=0",
                 f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -450,8 +489,10 @@ class ControlPlane:
                 f"--token-auth-file={token_file}",
                 "--anonymous-auth=false",
                 "--authorization-mode=RBAC",
-                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                f"--service-cluster-ip-range={self.service_cluster_ip_range}",
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+                f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'kubelet-client.key'}",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 f"--api-audiences={SERVICE_ACCOUNT_ISSUER}",
@@ -463,7 +504,7 @@ class ControlPlane:
                 *self.extra_apiserver_args,
             ],
         )
-        self._wait_http(
+        self.wait_http(
             "kube-apiserver",
             f"{self.server}/readyz",
             ssl_ctx=self.ssl_context(),
@@ -474,7 +515,7 @@ class ControlPlane:
 
         if self.controller_manager:
             self.controller_manager_url = f"http://127.0.0.1:{cm_port}"
-            self._spawn(
+            self.spawn(
                 "kube-controller-manager",
                 [
                     str(self.bin_dir / "kube-controller-manager"),
@@ -484,7 +525,7 @@ class ControlPlane:
                     "--use-service-account-credentials=false",
                     f"--service-account-private-key-file={pki / 'sa.key'}",
                     f"--root-ca-file={self.ca_file}",
-                    f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                    f"--service-cluster-ip-range={self.service_cluster_ip_range}",
                     "--address=127.0.0.1",
                     f"--port={cm_port}",
                     "--secure-port=0",
@@ -493,7 +534,7 @@ class ControlPlane:
                     *self.extra_controller_manager_args,
                 ],
             )
-            self._wait_http(
+            self.wait_http(
                 "kube-controller-manager",
                 f"{self.controller_manager_url}/healthz",
                 ssl_ctx=None,
@@ -528,7 +569,10 @@ class ControlPlane:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        """Start a process logging to ``<workdir>/<name>.log``; ``stop()`` ends it (newest
+        first), ``check_alive()`` and ``log_tails()`` cover it. A node's processes join the
+        control plane's this way (support.local_cluster)."""
         log_path = self.workdir / f"{name}.log"
         proc = _Proc(name=name, argv=argv, log_path=log_path)
         proc.log_file = log_path.open("wb")
@@ -538,11 +582,12 @@ class ControlPlane:
             stdout=proc.log_file,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
+            env=env,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         self._procs.append(proc)
 
-    def _wait_http(
+    def wait_http(
         self, name: str, url: str, *, ssl_ctx: ssl.SSLContext | None, token: str | None
     ) -> None:
         deadline = time.monotonic() + self.startup_timeout

@@ -47,18 +47,28 @@ of a FrontierCluster named <prefix> (operator/frontier_operator/spec.py, builder
 {{- end -}}
 {{- end -}}
 
-{{/* Labels; pass (dict "root" $ "component" "frontier"|"frontlas"). */}}
+{{/*
+Labels; pass (dict "root" $ "component" "frontier"|"frontlas"). The instance is the release
+(as Helm's conventions say); two releases in one namespace therefore never select each other's
+pods, whatever their fullnameOverride.
+*/}}
 {{- define "frontier.selectorLabels" -}}
 app.kubernetes.io/name: {{ .component }}
-app.kubernetes.io/instance: {{ include "frontier.fullname" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- end -}}
 
-{{- define "frontier.labels" -}}
+{{/* Pod template labels: nothing that changes with a chart or app version, so a chart bump
+alone never restarts the pods. */}}
+{{- define "frontier.podLabels" -}}
 {{ include "frontier.selectorLabels" . }}
 app.kubernetes.io/component: {{ get (dict "frontier" "gateway" "frontlas" "coordinator" "frontd" "tcp-gateway") .component }}
 app.kubernetes.io/part-of: frontier
-app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- end -}}
+
+{{- define "frontier.labels" -}}
+{{ include "frontier.podLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
 {{- end -}}
 
@@ -174,5 +184,52 @@ podAntiAffinity:
 {{- .Values.frontlas.redis.existingSecret -}}
 {{- else if .Values.frontlas.redis.password -}}
 {{- printf "%s-redis" (include "frontier.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Listeners of one container cannot share a port: exactly the operator's rule and messages
+(operator/frontier_operator/spec.py, _distinct_ports) with the values' paths, which are the
+spec's paths without "spec." (tests/charts feeds both the same bad values).
+Pass (dict "fields" (list (list PATH PORT) ...) "fixed" METRICS_PORT); returns the problems
+joined by "; ", or "".
+*/}}
+{{- define "frontier.distinctPorts" -}}
+{{- $seen := dict -}}
+{{- $problems := list -}}
+{{- range .fields -}}
+{{- $where := index . 0 -}}
+{{- $port := int (index . 1) -}}
+{{- if eq $port (int $.fixed) -}}
+{{- $problems = append $problems (printf "%s: port %d is reserved for the metrics and health endpoints" $where $port) -}}
+{{- else if hasKey $seen (toString $port) -}}
+{{- $problems = append $problems (printf "%s: port %d is also used by %s" $where $port (get $seen (toString $port))) -}}
+{{- else -}}
+{{- $_ := set $seen (toString $port) $where -}}
+{{- end -}}
+{{- end -}}
+{{- join "; " $problems -}}
+{{- end -}}
+
+{{/* Fails the render on a port clash in either component. */}}
+{{- define "frontier.validatePorts" -}}
+{{- $f := .Values.frontier -}}
+{{- $fields := list (list "frontier.servicebound.port" $f.servicebound.port) (list "frontier.edgebound.port" $f.edgebound.port) -}}
+{{- if $f.controlplane.enabled -}}
+{{- $fields = append $fields (list "frontier.controlplane.port" $f.controlplane.port) -}}
+{{- end -}}
+{{- $problems := list -}}
+{{- with include "frontier.distinctPorts" (dict "fields" $fields "fixed" 9091) -}}
+{{- $problems = append $problems . -}}
+{{- end -}}
+{{- if .Values.frontlas.enabled -}}
+{{- $cp := .Values.frontlas.controlplane -}}
+{{- $fields = list (list "frontlas.controlplane.port" $cp.port) (list "frontlas.controlplane.frontierPlanePort" $cp.frontierPlanePort) -}}
+{{- with include "frontier.distinctPorts" (dict "fields" $fields "fixed" 9092) -}}
+{{- $problems = append $problems . -}}
+{{- end -}}
+{{- end -}}
+{{- if $problems -}}
+{{- fail (join "; " $problems) -}}
 {{- end -}}
 {{- end -}}
