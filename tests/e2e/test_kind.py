@@ -210,7 +210,10 @@ async def test_service_and_edge_exchange_rpc_messages_and_a_stream(servicebound_
     from frontier.sdk import Edge, Service
 
     async with Service(
-        f"127.0.0.1:{servicebound_port}", name="e2e-service", topics=["telemetry"]
+        f"127.0.0.1:{servicebound_port}",
+        name="e2e-service",
+        topics=["telemetry"],
+        accept_streams=True,
     ) as service:
         await service.register("echo", echo)
         edge = Edge(EDGE_ADDR, meta=b"e2e-edge")

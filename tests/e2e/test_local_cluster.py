@@ -221,7 +221,9 @@ async def test_service_and_edge_exchange_rpc_messages_and_a_stream(
     from frontier.sdk import ClusterService
 
     frontlas = _frontlas_addr(frontier_cluster)
-    async with ClusterService(frontlas, name="e2e-service", topics=["telemetry"]) as service:
+    async with ClusterService(
+        frontlas, name="e2e-service", topics=["telemetry"], accept_streams=True
+    ) as service:
         await service.register("echo", echo)
         (edge,) = await _edges(1)
         try:
