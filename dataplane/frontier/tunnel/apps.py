@@ -131,6 +131,10 @@ class AppListener:
             self._pending.add(task)
         try:
             await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            # close(): the connection has been reset. The task is asyncio's server's, whose
+            # done-callback would log a cancelled task as an error.
+            pass
         finally:
             if task is not None:
                 self._pending.discard(task)

@@ -135,8 +135,8 @@ class ConnectorDirectory:
             self.metrics.rejected_unknown.inc()
             if token is not None:
                 self.metrics.connector_events.labels(claimed.name, "rejected").inc()
-            self._rejects.info(
-                "unknown",
+            self._rejects.info(  # one kind per configured name; strangers share one
+                "unknown" if token is None else f"token-{claimed.name}",
                 "refused connector %r (%s): unknown, or a wrong token",
                 claimed.name,
                 what,
