@@ -128,29 +128,61 @@ def _write_yaml(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def gateway(tmp: Path) -> Daemon:
-    """A frontier gateway as docs/tunnel.md recommends: edges need the entry to get an ID."""
+def gateway(
+    tmp: Path,
+    *,
+    frontlas_plane: int = 0,
+    frontier_id: str = "",
+    edgebound_tls: dict[str, Any] | None = None,
+) -> Daemon:
+    """A frontier gateway as docs/tunnel.md recommends: edges need the entry to get an ID.
+    With `frontlas_plane`, in cluster mode (reporting to that frontlas, as `frontier_id`);
+    `edgebound_tls`: the edgebound listener's ``tls`` block."""
     sb, eb, obs = free_port(), free_port(), free_port()
-    config = {
+    listen: dict[str, Any] = {"addr": f"127.0.0.1:{eb}"}
+    if edgebound_tls is not None:
+        listen["tls"] = edgebound_tls
+    config: dict[str, Any] = {
         "servicebound": {"listen": {"addr": f"127.0.0.1:{sb}"}},
-        "edgebound": {
-            "listen": {"addr": f"127.0.0.1:{eb}"},
-            "edgeid_alloc_when_no_idservice_on": False,
-        },
+        "edgebound": {"listen": listen, "edgeid_alloc_when_no_idservice_on": False},
         "observability": {"enable": True, "addr": f"127.0.0.1:{obs}"},
     }
+    env = {}
+    if frontlas_plane:
+        config["frontlas"] = {
+            "enable": True,
+            "dial": {"addrs": [f"127.0.0.1:{frontlas_plane}"]},
+            "heartbeat": 0.5,
+        }
+        env = {"FRONTIER_ID": frontier_id, "FRONTIER_DRAIN_SECONDS": "0"}
     path = _write_yaml(tmp / f"gateway-{eb}.yaml", config)
-    daemon = Daemon("frontier", [PYTHON, "-m", "frontier.gateway.cli", "--config", str(path)])
-    daemon.ports = {"servicebound": sb, "edgebound": eb}
+    argv = [PYTHON, "-m", "frontier.gateway.cli", "--config", str(path)]
+    daemon = Daemon(f"frontier {frontier_id}".strip(), argv, env)
     daemon.start("frontier up")
-    daemon.ports.update(servicebound=sb, edgebound=eb)
+    daemon.ports.update(servicebound=sb, edgebound=eb, observability=obs)
     return daemon
 
 
-def entry(tmp: Path, gateway: Daemon, **sections: Any) -> Daemon:
-    """The entry, everything on loopback port 0, the API on; `sections` (YAML shape) on top."""
+def frontlas(tmp: Path, redis_addr: str) -> Daemon:
+    api, plane, obs = free_port(), free_port(), free_port()
+    config = {
+        "control_plane": {"listen": {"addr": f"127.0.0.1:{api}"}},
+        "frontier_plane": {"listen": {"addr": f"127.0.0.1:{plane}"}},
+        "observability": {"addr": f"127.0.0.1:{obs}"},
+        "redis": {"standalone": {"addr": redis_addr}},
+    }
+    path = _write_yaml(tmp / f"frontlas-{api}.yaml", config)
+    daemon = Daemon("frontlas", [PYTHON, "-m", "frontier.frontlas.cli", "--config", str(path)])
+    daemon.start("frontlas up")
+    daemon.ports.update(api=api, plane=plane, observability=obs)
+    return daemon
+
+
+def entry(tmp: Path, gateway: Daemon | None, **sections: Any) -> Daemon:
+    """The entry, everything on loopback port 0, the API on; `sections` (YAML shape) on top
+    (no `gateway`: give ``frontlas``)."""
     config: dict[str, Any] = {
-        "gateway": {"addrs": [f"127.0.0.1:{gateway.ports['servicebound']}"]},
+        "gateway": {"addrs": [f"127.0.0.1:{gateway.ports['servicebound']}"] if gateway else []},
         "connectors": [{"name": "home", "token": TOKEN}],
         "http": {"addr": "127.0.0.1:0"},
         "api": {"enable": True, "addr": "127.0.0.1:0"},
@@ -167,17 +199,22 @@ def entry(tmp: Path, gateway: Daemon, **sections: Any) -> Daemon:
 
 def connector(
     tmp: Path,
-    gateway: Daemon,
+    gateway: Daemon | list[Daemon],
     *,
     name: str = "home",
     token: str = TOKEN,
     allow: list[str] | None = None,
     wait_online: bool = True,
+    gateway_tls: dict[str, Any] | None = None,
     **sections: Any,
 ) -> Daemon:
+    gateways = gateway if isinstance(gateway, list) else [gateway]
+    link: dict[str, Any] = {"addrs": [f"127.0.0.1:{g.ports['edgebound']}" for g in gateways]}
+    if gateway_tls is not None:
+        link["tls"] = gateway_tls
     config: dict[str, Any] = {
         "name": name,
-        "gateway": {"addrs": [f"127.0.0.1:{gateway.ports['edgebound']}"]},
+        "gateway": link,
         "allow": allow if allow is not None else ["127.0.0.1"],
         "observability": {"addr": "127.0.0.1:0"},
         "daemon": {"drain_seconds": 2},
@@ -231,3 +268,13 @@ async def metrics(port: int) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             samples[name] = float(value)
     return samples
+
+
+async def echo_once(port: int, data: bytes = b"ping") -> bytes:
+    """Send `data` to a published echo app and read it back."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        return await asyncio.wait_for(reader.readexactly(len(data)), 20)
+    finally:
+        writer.close()

@@ -308,7 +308,8 @@ def validate_entry(config: EntryConfig) -> EntryConfig:
         if app.kind == "tcp":
             if app.listen in listens:
                 raise ConfigError(f"apps[{i}].listen: {app.listen} is used by another app")
-            listens.add(app.listen)
+            if not app.listen.endswith(":0"):  # port 0: each gets a port of its own
+                listens.add(app.listen)
         else:
             route = (normalise_host(app.host), normalise_path(app.path))
             if route in routes:

@@ -227,13 +227,21 @@ class Connector:
     # ------------------------------------------------------------------ identity
 
     async def _watch_identity(self) -> None:
-        """Reachable only with the entry's ID; with another one, reconnect (later)."""
+        """Reachable only with the entry's ID; with another one, reconnect (later). Checked
+        every second, which also logs each reconnection (the SDK redials by itself)."""
+        reconnects = -1
         while True:
             edge = self.edge
             online = edge.online
             if online and edge.edge_id == self.expected_id:
-                if not self.online_with_id.is_set():
-                    log.info("connector %r online (edge %d)", self.config.name, edge.edge_id)
+                if not self.online_with_id.is_set() or edge.reconnects != reconnects:
+                    reconnects = edge.reconnects
+                    log.info(
+                        "connector %r online (edge %d)%s",
+                        self.config.name,
+                        edge.edge_id,
+                        f" after {reconnects} reconnects" if reconnects else "",
+                    )
                     self._mismatch_delays.reset()
                 self.online_with_id.set()
                 self.metrics.gateway_online.set(1)
@@ -340,7 +348,9 @@ class Connector:
             TunnelStream(stream, proto),
             reader,
             writer,
-            idle_timeout=request.idle,
+            idle_timeout=request.idle
+            if request.idle is not None
+            else self.config.dial.idle_timeout,
             count_to_socket=self.metrics.to_app.inc,
             count_from_socket=self.metrics.from_app.inc,
         )

@@ -280,7 +280,8 @@ class Entry:
             raise AppExists(f"an app named {app.name!r} exists")
         if len(self.app_names()) >= MAX_APPS:
             raise ConfigError(f"at most {MAX_APPS} apps")
-        if app.kind == "tcp" and any(a.app.listen == app.listen for a in self.tcp_apps.values()):
+        taken = {a.app.listen for a in self.tcp_apps.values()}
+        if app.kind == "tcp" and not app.listen.endswith(":0") and app.listen in taken:
             raise AppExists(f"another app listens on {app.listen}")
         try:
             await self._start_app(app, "app")

@@ -154,12 +154,13 @@ class HttpApp:
         self.prefix = normalise_path(app.path)
         self.session: aiohttp.ClientSession | None = None
         self.relays: set[Relay] = set()
-        self._upgraded: set[asyncio.Task[Any]] = set()
+        self._busy: set[asyncio.Task[Any]] = set()
         self._log = ThrottledLog(log, 10.0)
 
     def tasks(self) -> set[asyncio.Task[Any]]:
-        """The tunnels in use: upgraded WebSockets' handlers and the Unix side's."""
-        return self._upgraded | self.listener.tasks()
+        """Requests under way and upgraded WebSockets (what a drain waits for; idle pooled
+        connections are not waited for)."""
+        return set(self._busy)
 
     async def start(self) -> None:
         await self.listener.start()
@@ -218,6 +219,16 @@ class HttpApp:
         return drop
 
     async def proxy(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self._busy.add(task)
+        try:
+            return await self._proxy(request)
+        finally:
+            if task is not None:
+                self._busy.discard(task)
+
+    async def _proxy(self, request: web.Request) -> web.StreamResponse:
         session = self.session
         assert session is not None
         name = self.config.name
@@ -352,7 +363,7 @@ class HttpApp:
         self.relays.add(relay)
         task = asyncio.current_task()
         if task is not None:
-            self._upgraded.add(task)
+            self._busy.add(task)
         active = self.metrics.active.labels(*labels)
         active.inc()
         try:
@@ -360,7 +371,7 @@ class HttpApp:
         finally:
             self.relays.discard(relay)
             if task is not None:
-                self._upgraded.discard(task)
+                self._busy.discard(task)
             active.dec()
         self.metrics.closed.labels(*labels, result.outcome).inc()
 

@@ -229,7 +229,7 @@ class TunnelOpener:
         subject: str,
         *,
         app: str = "",
-        idle: float = 0.0,
+        idle: float | None = None,
         scan: ScanRequest | None = None,
     ) -> TunnelStream:
         token = self.directory.tokens.get(connector)
@@ -297,8 +297,10 @@ class TunnelOpener:
             except TunnelProtocolError as exc:
                 raise TunnelOpenError(StatusCode.ERROR, f"connector {connector!r}: {exc}") from None
             if events is None:
-                if self.directory.presence[connector].online:
-                    self.directory.mark(connector, False)
+                if self.directory.presence[connector].online:  # its SDK refused the stream
+                    raise TunnelOpenError(
+                        StatusCode.BUSY, f"connector {connector!r} refused the stream (busy?)"
+                    )
                 raise TunnelOpenError(OFFLINE, f"connector {connector!r} is not connected")
             if events:
                 first, *rest = events

@@ -512,8 +512,9 @@ class OpenRequest:
     """dial: the ``host:port`` to connect to."""
     app: str = ""
     """The app's name, for the connector's logs."""
-    idle: float = 0.0
-    """dial: seconds without a byte either way before the connection is dropped; 0 never."""
+    idle: float | None = None
+    """dial: seconds without a byte either way before the connection is dropped; 0 never;
+    None: the connector's own default."""
     scan: ScanRequest | None = field(default=None)
 
     @property
@@ -533,7 +534,9 @@ class OpenRequest:
             "window": self.window,
         }
         if self.op == "dial":
-            doc.update(to=self.to, app=self.app, idle=self.idle)
+            doc.update(to=self.to, app=self.app)
+            if self.idle is not None:
+                doc["idle"] = self.idle
         else:
             assert self.scan is not None
             doc["scan"] = json.loads(self.scan.canonical())
@@ -565,15 +568,18 @@ class OpenRequest:
             raise RequestError(f"window: {MIN_WINDOW}..{MAX_WINDOW} bytes")
         if op == "scan":
             return cls("scan", nonce, auth, window, scan=ScanRequest.from_doc(doc.get("scan")))
-        to, app, idle = doc.get("to"), doc.get("app", ""), doc.get("idle", 0)
+        to, app, idle = doc.get("to"), doc.get("app", ""), doc.get("idle")
         if not isinstance(to, str):
             raise RequestError("to: host:port")
         parse_target(to)
         if not isinstance(app, str) or len(app) > 200:
             raise RequestError("app: a name")
-        if isinstance(idle, bool) or not isinstance(idle, int | float) or idle < 0:
+        if idle is not None and (
+            isinstance(idle, bool) or not isinstance(idle, int | float) or idle < 0
+        ):
             raise RequestError("idle: seconds >= 0")
-        return cls("dial", nonce, auth, window, to=to, app=app, idle=float(idle))
+        seconds = None if idle is None else float(idle)
+        return cls("dial", nonce, auth, window, to=to, app=app, idle=seconds)
 
 
 # ----------------------------------------------------------------------------- proofs

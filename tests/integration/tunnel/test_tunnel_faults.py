@@ -28,7 +28,7 @@ from frontier.tunnel.wire import (
     status_proof,
 )
 from support.frontd import Backend
-from support.tunnel import TOKEN, Api, Daemon, connector, entry, gateway, metrics
+from support.tunnel import TOKEN, Api, Daemon, connector, echo_once, entry, gateway, metrics
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +72,6 @@ async def tcp_app(stack: Stack, name: str, target: str, connector: str = "home")
         name=name, kind="tcp", connector=connector, target=target, listen="127.0.0.1:0"
     )
     return int(doc["port"])
-
-
-async def echo_once(port: int, data: bytes = b"ping") -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        return await asyncio.wait_for(reader.readexactly(len(data)), 20)
-    finally:
-        writer.close()
 
 
 async def refused(port: int) -> bool:
@@ -227,6 +218,40 @@ async def test_a_connector_that_never_reads_holds_one_window(stack: Stack) -> No
             writer.transport.abort()
         finally:
             await stack.api.remove_app("mute-app")
+
+
+async def test_a_user_that_never_reads_holds_one_window_at_the_connector(stack: Stack) -> None:
+    """The mirror case: an app floods a user who reads nothing. The connector stops reading
+    the app after one window (plus kernel and gateway buffers), and its memory stays put."""
+    written = 0
+    stalled = asyncio.Event()
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal written
+        chunk = b"\0" * (1 << 20)
+        try:
+            while written < 256 << 20:
+                writer.write(chunk)
+                await asyncio.wait_for(writer.drain(), 3.0)
+                written += len(chunk)
+        except TimeoutError:
+            stalled.set()
+
+    async with Backend(flood) as backend:
+        home = stack.connector()
+        port = await tcp_app(stack, "flood", backend.addr)
+        try:
+            rss_before = home.rss_bytes()
+            _, writer = await asyncio.open_connection("127.0.0.1", port)  # and never read
+            await asyncio.wait_for(stalled.wait(), 60)
+            kernel = _sysctl_max("tcp_wmem") + _sysctl_max("tcp_rmem")
+            assert written < 2 * kernel + 2 * 512 * 1024 + 8 * (1 << 20), (written, kernel)
+            growth = home.rss_bytes() - rss_before
+            assert growth < 16 * (1 << 20), growth
+            writer.transport.abort()
+        finally:
+            home.stop()
+            await stack.api.remove_app("flood")
 
 
 async def test_strangers_and_wrong_tokens_are_refused(stack: Stack) -> None:
