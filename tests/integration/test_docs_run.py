@@ -57,7 +57,7 @@ LISTENERS = {
     9092: "FRONTLAS_OBSERVABILITY_PORT",
 }
 """Standard ports and the variables that move a daemon's listener there."""
-OTHER_PORTS = (31011, 31012, 10091, 39999, 16379, 30080, 30081, 9094, 9095, 8000, 2222)
+OTHER_PORTS = (31011, 31012, 10091, 39999, 16379, 30080, 30081, 9094, 9095, 18000, 30022)
 """Ports the docs name without a variable: ./dev cluster's frontier-b (frontier-a + 1000),
 the probe's echo server, deploy/local's Redis; the tunnel walkthrough's entry (HTTP front,
 API, observability), connector (observability), demo app and TCP app."""

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import ssl as ssl_module
 import time
 from http import HTTPStatus
@@ -234,3 +235,6 @@ class AppListener:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5.0):
                     await self._server.wait_closed()
+        if self.unix_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.unix_path)

@@ -156,7 +156,8 @@ class BasicUser:
 
 @dataclass(frozen=True)
 class Auth:
-    """Who may use an app. Several kinds may be given: any one that passes admits."""
+    """Who may use an app. Bearer tokens and basic users are alternatives (any one admits);
+    ``client_cert`` is a requirement of its own."""
 
     bearer_tokens: tuple[str, ...] = field(default=(), repr=False)
     basic: tuple[BasicUser, ...] = ()
@@ -369,6 +370,9 @@ def validate_app(app: App, where: str, connectors: set[str]) -> None:
             raise ConfigError(f"{where}.auth.basic[{j}]: a user (no ':') and a password")
     if any(not token for token in app.auth.bearer_tokens):
         raise ConfigError(f"{where}.auth.bearer_tokens: empty token")
+    realm = app.auth.realm
+    if not realm or not realm.isprintable() or '"' in realm or "\\" in realm:
+        raise ConfigError(f"{where}.auth.realm: printable, without quotes or backslashes")
 
 
 def app_from_doc(doc: object, where: str = "app") -> App:

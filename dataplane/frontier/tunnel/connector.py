@@ -283,7 +283,8 @@ class Connector:
         task.add_done_callback(self._tasks.discard)
 
     def _refuse(self, stream: Stream, request: OpenRequest | None, code: str, text: str) -> None:
-        self.metrics.dials.labels(code).inc()
+        if request is None or request.op == "dial":
+            self.metrics.dials.labels(code).inc()
         proof = status_proof(self.config.token, request.nonce, code) if request else ""
         stream_write(stream, TunnelProtocol.send_status(Status(code, text, 0, proof)))
         stream.dismiss()

@@ -213,7 +213,8 @@ class HttpApp:
         return headers
 
     def _dropped_request_headers(self, request: web.Request) -> set[str]:
-        drop = _hop_by_hop(request.headers) | {"host"}
+        # Expect: the front already answered "100 Continue" to the client
+        drop = _hop_by_hop(request.headers) | {"host", "expect"}
         if self.config.auth.bearer_tokens or self.config.auth.basic:
             drop.add("authorization")  # the entry's credentials, not the app's
         return drop
