@@ -295,10 +295,17 @@ class HttpApp:
         self.metrics.setup_seconds.labels(app.name, app.connector).observe(
             time.monotonic() - started
         )
-        drop = _hop_by_hop(request.headers) | {"host"}
-        if app.auth.bearer_tokens or app.auth.basic:
-            drop.add("authorization")
-        headers = self._forwarded(request, drop)
+        try:
+            return await self._upgrade(request, tunnel, started)
+        except BaseException:  # the client left, the entry stops, or a bug: free the app
+            tunnel.abort("the upgrade was not completed")
+            raise
+
+    async def _upgrade(
+        self, request: web.Request, tunnel: TunnelStream, started: float
+    ) -> web.StreamResponse:
+        app = self.config
+        headers = self._forwarded(request, self._dropped_request_headers(request))
         headers["Connection"] = "Upgrade"
         headers["Upgrade"] = request.headers.get("Upgrade", "websocket")
         lines = [f"{request.method} {self._path_qs(request)} HTTP/1.1"]

@@ -49,6 +49,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         codes = [daemon.stop() for daemon in reversed(daemons)]
     assert codes == [0] * len(daemons), [d.log() for d in daemons]
+    for daemon in daemons:  # every failure was answered, none escaped as a traceback
+        assert "Traceback" not in "\n".join(daemon.lines), daemon.log()
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
