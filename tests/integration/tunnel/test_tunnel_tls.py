@@ -1,5 +1,6 @@
 """TLS on every hop a user or a connector touches, with real processes: the connector
-dials a gateway whose edgebound is TLS (verifying it against a CA), and the entry's HTTP
+dials a gateway whose edgebound requires mutual TLS (verifying the gateway against a CA,
+presenting its client certificate), and the entry's HTTP
 front is TLS with client certificates verified when sent: an app that requires one
 answers 403 without it and serves with it, an app that does not serves either way."""
 
@@ -29,12 +30,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[tuple[
     pair = {"cert": str(pki.server_cert), "key": str(pki.server_key)}
     daemons: list[Daemon] = []
     try:
-        gw = gateway(tmp, edgebound_tls={"enable": True, "certs": [pair]})
+        mtls = {"enable": True, "mtls": True, "ca_certs": [str(pki.ca)], "certs": [pair]}
+        gw = gateway(tmp, edgebound_tls=mtls)
         daemons.append(gw)
         tls_front = {"enable": True, "certs": [pair], "ca_certs": [str(pki.ca)]}
         the_entry = entry(tmp, gw, http={"addr": "127.0.0.1:0", "tls": tls_front})
         daemons.append(the_entry)
-        tls_link = {"enable": True, "ca_certs": [str(pki.ca)]}
+        client_pair = {"cert": str(pki.client_cert), "key": str(pki.client_key)}
+        tls_link = {"enable": True, "ca_certs": [str(pki.ca)], "certs": [client_pair]}
         daemons.append(connector(tmp, gw, gateway_tls=tls_link))
         yield the_entry, Api(the_entry)
     finally:
