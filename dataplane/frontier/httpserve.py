@@ -228,6 +228,12 @@ class HttpListener:
     def started(self) -> bool:
         return self._runner is not None
 
+    def stop_accepting(self) -> None:
+        """Close the listening socket only: connections already open carry on (a drain
+        that lets long requests, such as proxied WebSockets, finish)."""
+        if self._server is not None:
+            self._server.close()
+
     async def close(self) -> None:
         """Stop listening, let in-flight requests finish (up to `shutdown_timeout`), and
         run the application's cleanup hooks. Safe to call twice or before `start()`."""

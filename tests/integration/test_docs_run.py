@@ -57,9 +57,10 @@ LISTENERS = {
     9092: "FRONTLAS_OBSERVABILITY_PORT",
 }
 """Standard ports and the variables that move a daemon's listener there."""
-OTHER_PORTS = (31011, 31012, 10091, 39999, 16379)
+OTHER_PORTS = (31011, 31012, 10091, 39999, 16379, 30080, 30081, 9094, 9095, 18000, 30022)
 """Ports the docs name without a variable: ./dev cluster's frontier-b (frontier-a + 1000),
-the probe's echo server, deploy/local's Redis."""
+the probe's echo server, deploy/local's Redis; the tunnel walkthrough's entry (HTTP front,
+API, observability), connector (observability), demo app and TCP app."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ def control_api_ready(ports: Ports) -> bool:
     )
 
 
+def tunnel_ready(ports: Ports) -> bool:
+    """The walkthrough's app answers through entry, gateway and connector."""
+    return http_status(f"http://127.0.0.1:{ports(30080)}/hello.txt") == 200
+
+
 def frontlas_alive(ports: Ports) -> bool:
     """frontlas and a frontier up, Redis or not (alive, not necessarily ready)."""
     return all(http_status(f"http://127.0.0.1:{ports(p)}/healthz") == 200 for p in (9092, 9091))
@@ -126,6 +132,7 @@ READY: dict[str, Callable[[Ports], bool]] = {
     "control-api": control_api_ready,  # the same with its control API on :30010
     "cluster": cluster_ready,  # frontlas + frontier-a + frontier-b (./dev cluster)
     "frontlas": frontlas_alive,  # frontlas and one frontier, by hand
+    "tunnel": tunnel_ready,  # docs/tunnel.md: gateway, entry, connector and an app
 }
 """What "serving" means for each `serve=NAME`: a new name needs an entry here."""
 
