@@ -51,6 +51,7 @@ LISTENERS = {
     30010: "FRONTIER_CONTROLPLANE_PORT",
     30011: "FRONTIER_SERVICEBOUND_PORT",
     30012: "FRONTIER_EDGEBOUND_PORT",
+    30013: "FRONTIER_EDGEBOUND_WEBSOCKET_PORT",
     9091: "FRONTIER_OBSERVABILITY_PORT",
     40011: "FRONTLAS_CONTROLPLANE_PORT",
     40012: "FRONTLAS_FRONTIERPLANE_PORT",
@@ -129,6 +130,7 @@ def frontlas_alive(ports: Ports) -> bool:
 
 READY: dict[str, Callable[[Ports], bool]] = {
     "gateway": gateway_ready,  # a standalone frontier on the standard ports
+    "websocket": gateway_ready,  # the same with its WebSocket listener (readiness: both up)
     "control-api": control_api_ready,  # the same with its control API on :30010
     "cluster": cluster_ready,  # frontlas + frontier-a + frontier-b (./dev cluster)
     "frontlas": frontlas_alive,  # frontlas and one frontier, by hand

@@ -15,7 +15,20 @@ from dataclasses import dataclass
 from frontier.geminio import decode_frame, encode
 from frontier.geminio.packets import HEADER_LEN, ConnAckPacket, ConnPacket, Packet
 
-__all__ = ["RawPeer"]
+__all__ = ["RawPeer", "read_until_closed"]
+
+
+async def read_until_closed(reader: asyncio.StreamReader, timeout: float) -> bool:  # noqa: ASYNC109
+    """Read (and drop) until EOF; True if the other side closed within `timeout`."""
+    try:
+        async with asyncio.timeout(timeout):
+            while await reader.read(65536):
+                pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+    return True
 
 
 @dataclass
@@ -70,15 +83,7 @@ class RawPeer:
 
     async def closed_by_peer(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109
         """Read (and drop) until EOF; True if the other side closed within `timeout`."""
-        try:
-            async with asyncio.timeout(timeout):
-                while await self.reader.read(65536):
-                    pass
-        except TimeoutError:
-            return False
-        except ConnectionError:
-            return True
-        return True
+        return await read_until_closed(self.reader, timeout)
 
     def close(self) -> None:
         self.writer.transport.abort()

@@ -21,6 +21,7 @@ from websockets.uri import parse_uri
 
 from frontier.geminio import decode_frame, encode
 from frontier.geminio.packets import HEADER_LEN, ConnAckPacket, ConnPacket, Packet
+from support.raw_geminio import read_until_closed
 
 __all__ = ["RawWebSocket", "upgrade_request"]
 
@@ -165,15 +166,7 @@ class RawWebSocket:
 
     async def closed_by_peer(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109
         """Read (and drop) until EOF; True if the other side closed within `timeout`."""
-        try:
-            async with asyncio.timeout(timeout):
-                while await self.reader.read(65536):
-                    pass
-        except TimeoutError:
-            return False
-        except ConnectionError:
-            return True
-        return True
+        return await read_until_closed(self.reader, timeout)
 
     def stop_reading(self) -> None:
         """Read nothing from now on, with a small receive buffer: a peer that never reads."""

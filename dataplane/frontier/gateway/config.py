@@ -9,8 +9,9 @@ Beyond upstream (documented in :func:`default_config_yaml`): ``exchange.hashby: 
 ``exchange.presence_hooks``, ``exchange.forward_timeout``, ``controlplane.token``,
 ``daemon.drain_seconds``, ``frontlas.peer_timeout``, ``frontlas.rebalance``, and the env
 overrides ``FRONTIER_ID``, ``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR``,
-``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``, ``FRONTIER_CONTROLPLANE_PORT`` and
-``FRONTIER_OBSERVABILITY_PORT`` (so that several gateways share a host with one config file).
+``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``, ``FRONTIER_CONTROLPLANE_PORT``,
+``FRONTIER_OBSERVABILITY_PORT`` and ``FRONTIER_EDGEBOUND_WEBSOCKET_PORT`` (so that several
+gateways share a host with one config file); ``edgebound.websocket`` (edges over WebSocket).
 """
 
 from __future__ import annotations

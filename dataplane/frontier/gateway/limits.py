@@ -103,20 +103,7 @@ def bound_settings(
     bound: Edgebound | Servicebound, max_connections: int
 ) -> tuple[ListenerLimits, ConnectionConfig]:
     """A listener's limits and its connections' protocol settings from the config."""
-    listener = ListenerLimits(
-        max_connections=max_connections,
-        max_connections_per_ip=bound.max_connections_per_ip or None,
-        backlog=bound.backlog or None,
-        handshake_timeout=bound.handshake_timeout,
-    )
-    connection = ConnectionConfig(
-        connect_timeout=bound.handshake_timeout,
-        write_timeout=bound.write_timeout or None,
-        max_heartbeat=bound.max_heartbeat or None,
-        max_meta=bound.max_meta,
-        max_sessions=bound.max_streams + 1,  # the default session is not a stream
-    )
-    return listener, connection
+    return _settings(bound, bound, max_connections)
 
 
 def websocket_settings(
@@ -125,18 +112,26 @@ def websocket_settings(
     """The WebSocket listener's limits: its own connection caps and deadlines; the edge's
     protocol bounds (streams, heartbeat, meta) are the edgebound ones, as it is the same
     edge."""
-    ws: WebSocket = edgebound.websocket
+    return _settings(edgebound.websocket, edgebound, max_connections)
+
+
+def _settings(
+    listen: Edgebound | Servicebound | WebSocket,
+    peer: Edgebound | Servicebound,
+    max_connections: int,
+) -> tuple[ListenerLimits, ConnectionConfig]:
+    """`listen`'s caps and deadlines, `peer`'s protocol bounds."""
     listener = ListenerLimits(
         max_connections=max_connections,
-        max_connections_per_ip=ws.max_connections_per_ip or None,
-        backlog=ws.backlog or None,
-        handshake_timeout=ws.handshake_timeout,
+        max_connections_per_ip=listen.max_connections_per_ip or None,
+        backlog=listen.backlog or None,
+        handshake_timeout=listen.handshake_timeout,
     )
     connection = ConnectionConfig(
-        connect_timeout=ws.handshake_timeout,
-        write_timeout=ws.write_timeout or None,
-        max_heartbeat=edgebound.max_heartbeat or None,
-        max_meta=edgebound.max_meta,
-        max_sessions=edgebound.max_streams + 1,
+        connect_timeout=listen.handshake_timeout,
+        write_timeout=listen.write_timeout or None,
+        max_heartbeat=peer.max_heartbeat or None,
+        max_meta=peer.max_meta,
+        max_sessions=peer.max_streams + 1,  # the default session is not a stream
     )
     return listener, connection

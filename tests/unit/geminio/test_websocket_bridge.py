@@ -211,3 +211,15 @@ def test_flow_control_passes_through() -> None:
     server.resume_reading()
     assert server_wire.reading
     assert server.get_extra_info("geminio_transport") == "websocket"
+
+
+def test_nothing_after_a_failure_reaches_geminio() -> None:
+    """A text message and binary ones behind it in the same read: the connection is being
+    closed for the text, so the binary data is not handed on."""
+    client, _, client_wire, server, server_inner, _ = pair()
+    client.ws.send_text(b"first")
+    client.ws.send_binary(b"then this")
+    client._send()
+    server.data_received(client_wire.take())  # one read holding both
+    assert server_inner.received == b""
+    assert server.ws.close_sent is not None

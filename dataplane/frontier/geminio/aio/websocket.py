@@ -177,14 +177,17 @@ class WebSocketBridge(Admitted, asyncio.Transport):
     def data_received(self, data: bytes) -> None:
         ws = self.ws
         ws.receive_data(data)
+        refused = False
         for event in ws.events_received():
             if isinstance(event, Frame):
                 opcode = event.opcode
                 if opcode is Opcode.BINARY or opcode is Opcode.CONT:
                     inner = self._inner
-                    if inner is not None and event.data:
+                    # nothing after a text message earlier in the same read
+                    if inner is not None and event.data and not refused:
                         inner.data_received(event.data)  # type: ignore[arg-type]
-                elif opcode is Opcode.TEXT:
+                elif opcode is Opcode.TEXT and not refused:
+                    refused = True
                     ws.fail(1003, "geminio travels in binary messages")
             elif isinstance(event, Request):
                 self._answer_upgrade(event)
