@@ -25,6 +25,7 @@ changes nothing on the machine but its data root in the e2e cache. The classic b
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import ssl
@@ -191,7 +192,44 @@ class Docker:
 
 
 @contextlib.contextmanager
+def _data_root_lock(data_root: Path, timeout: float = 1800.0) -> Iterator[None]:
+    """One dockerd per data root on this machine: each run starts its own engine in a
+    private mount namespace, where docker's own pid file cannot see the other, and two
+    engines on one data root kill each other's builds ("Error processing tar file(signal:
+    terminated)", seen with two test runs at once). Another run's build waits here; the
+    images it finds cached afterwards make its own build quick."""
+    data_root.parent.mkdir(parents=True, exist_ok=True)
+    with (data_root.parent / f".{data_root.name}.lock").open("w") as f:
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not announced:
+                    print(f"e2e: waiting for another run's image build ({data_root})",
+                          file=sys.stderr)  # fmt: skip
+                    announced = True
+                if time.monotonic() > deadline:
+                    raise ClusterError(
+                        f"another run held the image build lock for more than {timeout:.0f}s"
+                    ) from None
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def docker_engine(data_root: Path) -> Iterator[Docker]:
+    with _data_root_lock(data_root), _docker_engine(data_root) as engine:
+        yield engine
+
+
+@contextlib.contextmanager
+def _docker_engine(data_root: Path) -> Iterator[Docker]:
     workdir = Path(tempfile.mkdtemp(prefix="fe2e-docker-"))
     engine = Docker(data_root, workdir)
     try:
