@@ -405,7 +405,7 @@ def test_operator_chart_deployment(tools: Tools) -> None:
             assert env["FRONTIER_IMAGE"] == "frontier-py/frontier:0.1.0"
 
 
-def _rendered_notes(tools: Tools, chart: str, tmp_path: Path) -> str:
+def _rendered_notes(tools: Tools, chart: str, tmp_path: Path, *extra: str) -> str:
     """NOTES.txt as helm renders it (``helm template`` skips it; render it as a ConfigMap)."""
     copy_dir = tmp_path / chart
     shutil.copytree(CHARTS / chart, copy_dir)
@@ -416,7 +416,7 @@ def _rendered_notes(tools: Tools, chart: str, tmp_path: Path) -> str:
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
         'data:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt.tpl") . | quote }}\n'
     )
-    out = _helm(tools, "template", "fo", str(copy_dir), "--namespace", NAMESPACE)
+    out = _helm(tools, "template", "fo", str(copy_dir), "--namespace", NAMESPACE, *extra)
     docs = [d for d in yaml.safe_load_all(out.stdout) if d]
     notes: str = find(docs, "ConfigMap", "notes")["data"]["notes"]
     return notes
@@ -973,6 +973,19 @@ def _notes_commands(notes: str) -> list[str]:
             i += 1
         commands.append("\n".join(block))
     return commands
+
+
+def test_frontier_notes_name_the_websocket_port_and_the_token_secret(
+    tools: Tools, tmp_path: Path
+) -> None:
+    values = str(CHARTS / "frontier" / "ci" / "websocket-token-values.yaml")
+    notes = _rendered_notes(tools, "frontier", tmp_path / "on", "--values", values)
+    assert "Edges over WebSocket: wss://<address>:<port>/geminio on the same Service " in notes
+    assert "(any node's IP on port 30443)." in notes
+    assert "Services must present the token in Secret servicebound-token (key token)" in notes
+    plain = _rendered_notes(tools, "frontier", tmp_path / "off")
+    assert "WebSocket" not in plain
+    assert "token" not in plain
 
 
 @pytest.mark.parametrize("chart", CHART_NAMES)
