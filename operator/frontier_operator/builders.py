@@ -68,9 +68,9 @@ MANAGED_BY: Final = "frontier-operator"
 PART_OF: Final = "frontier"
 
 CONFIG_CHECKSUM_ANNOTATION: Final = f"{ANNOTATION_PREFIX}config-checksum"
+SECRETS_CHECKSUM_ANNOTATION: Final = f"{ANNOTATION_PREFIX}secrets-checksum"
 #: The name of the WebSocket edge port on the frontier container and the edgebound Service.
 WEBSOCKET_PORT_NAME: Final = "websocket"
-SECRETS_CHECKSUM_ANNOTATION: Final = f"{ANNOTATION_PREFIX}secrets-checksum"
 
 #: Upstream's defaults: the preStop sleep lets endpoints propagate before SIGTERM; the grace
 #: period bounds the whole shutdown.

@@ -119,6 +119,8 @@ _DNS1123_SUBDOMAIN = re.compile(
 _PERCENT = re.compile(r"^(?P<n>[0-9]{1,3})%$")
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>[0-9]{1,5})$")
 _INT32_MAX: Final = 2**31 - 1
+#: A key of a Secret's ``data`` (what a ``secretKeyRef`` may name).
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 #: What the gateway upgrades: a path from "/", no query, fragment or space (its ``_ws_path``).
 _WS_PATH = re.compile(r"^/[^?# ]*$")
 #: An HTTP token (RFC 9110), the only thing a ``Sec-WebSocket-Protocol`` value can be.
@@ -731,6 +733,8 @@ def _token_secret(ctx: _Ctx, value: object, path: str) -> SecretKeyRef | None:
     if m.get("name") in (None, ""):
         ctx.error(f"{path}.name", "is required (the Secret holding the servicebound token)")
     key = _str(ctx, m, "key", path) or DEFAULT_TOKEN_SECRET_KEY
+    if not _SECRET_KEY.match(key):
+        ctx.error(f"{path}.key", f"{key!r} is not a Secret key (letters, digits, '-', '_', '.')")
     return None if name is None else SecretKeyRef(name, key)
 
 

@@ -219,6 +219,12 @@ def test_empty_strings_mean_unset_as_in_upstream() -> None:
         ("frontier.servicebound.tokenSecretRef", {"name": "Bad_"}, f"{TOKEN}.name", "DNS-1123"),
         (
             "frontier.servicebound.tokenSecretRef",
+            {"name": "s", "key": "a/b"},
+            f"{TOKEN}.key",
+            "not a Secret key",
+        ),
+        (
+            "frontier.servicebound.tokenSecretRef",
             {"name": "s", "optional": True},
             f"{TOKEN}.optional",
             "unknown",
