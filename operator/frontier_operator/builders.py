@@ -69,6 +69,8 @@ PART_OF: Final = "frontier"
 
 CONFIG_CHECKSUM_ANNOTATION: Final = f"{ANNOTATION_PREFIX}config-checksum"
 SECRETS_CHECKSUM_ANNOTATION: Final = f"{ANNOTATION_PREFIX}secrets-checksum"
+#: The name of the WebSocket edge port on the frontier container and the edgebound Service.
+WEBSOCKET_PORT_NAME: Final = "websocket"
 
 #: Upstream's defaults: the preStop sleep lets endpoints propagate before SIGTERM; the grace
 #: period bounds the whole shutdown.
@@ -274,14 +276,14 @@ def build_servicebound_service(spec: ClusterSpec, name: str, namespace: str) -> 
 
 
 def build_edgebound_service(spec: ClusterSpec, name: str, namespace: str) -> JSONDict:
+    """Edges' Service: the TCP port, and the WebSocket one when enabled (the same type, so
+    a NodePort or LoadBalancer reaches both; a NodePort pinned to the port as for TCP)."""
     eb = spec.frontier.edgebound
+    ports = [("edgebound", eb.port)]
+    if eb.websocket.enabled:
+        ports.append((WEBSOCKET_PORT_NAME, eb.websocket.port))
     return _service(
-        spec.names(name).edgebound_service,
-        namespace,
-        name,
-        FRONTIER,
-        eb.service_type,
-        [("edgebound", eb.port)],
+        spec.names(name).edgebound_service, namespace, name, FRONTIER, eb.service_type, ports
     )
 
 
@@ -527,6 +529,8 @@ def build_frontier_deployment(
     sb, eb = f.servicebound, f.edgebound
 
     ports = [("servicebound", sb.port), ("edgebound", eb.port)]
+    if eb.websocket.enabled:
+        ports.append((WEBSOCKET_PORT_NAME, eb.websocket.port))
     if f.controlplane.enabled:
         ports.append(("controlplane", f.controlplane.port))
     ports.append(("metrics", FRONTIER_METRICS_PORT))
@@ -556,6 +560,11 @@ def build_frontier_deployment(
         _env("FRONTLAS_ADDR", frontlas_address(spec, name, namespace)),
         _env("FRONTIER_DRAIN_SECONDS", frontier_drain_seconds(spec)),
     ]
+    if sb.token_secret is not None:
+        # From the Secret, never the ConfigMap; its digest on the template rolls the pods
+        # when it changes (the handlers check the key exists and is not empty first).
+        ref = {"name": sb.token_secret.name, "key": sb.token_secret.key}
+        env.append({"name": "FRONTIER_SERVICEBOUND_TOKEN", "valueFrom": {"secretKeyRef": ref}})
 
     volumes = _base_volumes(names.frontier_config_map)
     mounts: list[JSONDict] = []

@@ -12,6 +12,7 @@ these files; the builders pass it through the environment.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -78,8 +79,10 @@ def _listen(port: int) -> dict[str, Any]:
 
 
 def render_frontier_config(spec: ClusterSpec, name: str, namespace: str) -> RenderedConfig:
-    """``frontier.yaml``: listeners (edge TLS pointing at the mounted Secret files), control
-    API, frontlas registration and observability."""
+    """``frontier.yaml``: listeners (edge TLS pointing at the mounted Secret files; the
+    WebSocket listener, when enabled, with the same TLS), control API, frontlas registration
+    and observability. Never the servicebound token: it comes from its Secret through
+    ``FRONTIER_SERVICEBOUND_TOKEN``."""
     f = spec.frontier
     edge_listen = _listen(f.edgebound.port)
     tls = f.edgebound.tls
@@ -97,12 +100,28 @@ def render_frontier_config(spec: ClusterSpec, name: str, namespace: str) -> Rend
         if tls.mtls:
             edge_tls["ca_certs"] = [f"{EDGE_TLS_CA_DIR}/{CA_CERT_KEY}"]
         edge_listen["tls"] = edge_tls
+    edgebound: dict[str, Any] = {"listen": edge_listen, "edgeid_alloc_when_no_idservice_on": True}
+    ws = f.edgebound.websocket
+    if ws.enabled:  # disabled: no key at all, so existing clusters' configs stay byte-identical
+        ws_listen = _listen(ws.port)
+        if "tls" in edge_listen:
+            # wss:// with the edgebound certificate (a copy: a shared dict would be dumped
+            # as a YAML anchor and alias)
+            ws_listen["tls"] = copy.deepcopy(edge_listen["tls"])
+        edgebound["websocket"] = {
+            "enable": True,
+            "listen": ws_listen,
+            "path": ws.path,
+            "origins": list(ws.allowed_origins),
+            "subprotocol": ws.subprotocol,
+            "max_message": ws.max_message_bytes,
+        }
     controlplane: dict[str, Any] = {"enable": f.controlplane.enabled}
     if f.controlplane.enabled:
         controlplane["listen"] = _listen(f.controlplane.port)
     doc = {
         "servicebound": {"listen": _listen(f.servicebound.port)},
-        "edgebound": {"listen": edge_listen, "edgeid_alloc_when_no_idservice_on": True},
+        "edgebound": edgebound,
         "controlplane": controlplane,
         "frontlas": {
             "enable": True,

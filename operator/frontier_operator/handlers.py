@@ -383,7 +383,7 @@ class Reconciler:
         async def read(names: Sequence[str], may_be_missing: bool) -> str | None:
             if not names:
                 return None
-            found = []
+            found: list[JSONDict] = []
             for secret_name in names:
                 try:
                     secret = await api.get(SECRET, namespace, secret_name)
@@ -396,6 +396,7 @@ class Reconciler:
                         f"Secret {namespace}/{secret_name} referenced by the spec does not exist"
                     )
                 found.append(secret)
+            _check_token_key(namespace, spec, found)
             return digest_secrets(found)
 
         return SecretDigests(
@@ -529,6 +530,24 @@ class Reconciler:
         for etype, reason, message in status_events(previous, status):
             _post(owner, etype, reason, message)
         return True
+
+
+def _check_token_key(namespace: str, spec: ClusterSpec, secrets: Sequence[JSONDict]) -> None:
+    """The servicebound token's key must exist and hold something: a missing key would
+    leave the pods unable to start (CreateContainerConfigError) and an empty value would be
+    refused by the gateway, so either is reported on the cluster before any pod is touched."""
+    ref = spec.frontier.servicebound.token_secret
+    if ref is None:
+        return
+    for secret in secrets:
+        if (secret.get("metadata") or {}).get("name") != ref.name:
+            continue
+        where = f"Secret {namespace}/{ref.name} (spec.frontier.servicebound.tokenSecretRef)"
+        value = (secret.get("data") or {}).get(ref.key)
+        if value is None:
+            raise _MissingSecret(f"{where} has no key {ref.key!r}")
+        if not value:  # base64 of nothing is nothing
+            raise _MissingSecret(f"{where}: key {ref.key!r} is empty")
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ JSONDict = dict[str, Any]
 DEFAULT_REPLICAS: Final = 1
 DEFAULT_SERVICEBOUND_PORT: Final = 30011
 DEFAULT_EDGEBOUND_PORT: Final = 30012
+DEFAULT_WEBSOCKET_PORT: Final = 30013
 DEFAULT_CONTROL_API_PORT: Final = 30010
 DEFAULT_FRONTLAS_CONTROLPLANE_PORT: Final = 40011
 DEFAULT_FRONTLAS_FRONTIERPLANE_PORT: Final = 40012
@@ -36,6 +37,15 @@ DEFAULT_FRONTD_PORT: Final = 4043
 DEFAULT_FRONTD_SERVICE_TYPE: Final = "ClusterIP"
 DEFAULT_FRONTD_SECRET_KEY: Final = "secret"
 DEFAULT_FRONTD_STATUS_FORMAT: Final = "line"
+DEFAULT_TOKEN_SECRET_KEY: Final = "token"
+# Not CRD defaults (an absent field means these): the gateway's own defaults for
+# ``edgebound.websocket`` (dataplane/frontier/gateway/config.py), written out in the rendered
+# config so that it states what the listener does.
+DEFAULT_WEBSOCKET_PATH: Final = "/"
+DEFAULT_WEBSOCKET_SUBPROTOCOL: Final = "geminio"
+DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES: Final = 1024 * 1024
+#: The gateway refuses a smaller ``max_message`` (its clients send 64 KiB messages).
+MIN_WEBSOCKET_MAX_MESSAGE_BYTES: Final = 65536
 #: Not a CRD default (an absent ``podDisruptionBudget`` means this): one pod of a component at
 #: a time may be evicted voluntarily, whatever the replica count (a single replica is never
 #: protected into blocking a node drain forever).
@@ -75,6 +85,7 @@ CRD_DEFAULTS: Final[Mapping[str, object]] = {
     "frontier.servicebound": {},
     "frontier.servicebound.port": DEFAULT_SERVICEBOUND_PORT,
     "frontier.servicebound.serviceType": DEFAULT_SERVICEBOUND_SERVICE_TYPE,
+    "frontier.servicebound.tokenSecretRef.key": DEFAULT_TOKEN_SECRET_KEY,
     "frontier.edgebound": {},
     "frontier.edgebound.port": DEFAULT_EDGEBOUND_PORT,
     "frontier.edgebound.serviceType": DEFAULT_EDGEBOUND_SERVICE_TYPE,
@@ -82,6 +93,9 @@ CRD_DEFAULTS: Final[Mapping[str, object]] = {
     "frontier.edgebound.tls.enabled": False,
     "frontier.edgebound.tls.optional": False,
     "frontier.edgebound.tls.mtls": False,
+    "frontier.edgebound.websocket": {},
+    "frontier.edgebound.websocket.enabled": False,
+    "frontier.edgebound.websocket.port": DEFAULT_WEBSOCKET_PORT,
     "frontier.controlplane": {},
     "frontier.controlplane.enabled": False,
     "frontier.controlplane.port": DEFAULT_CONTROL_API_PORT,
@@ -105,6 +119,14 @@ _DNS1123_SUBDOMAIN = re.compile(
 _PERCENT = re.compile(r"^(?P<n>[0-9]{1,3})%$")
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>[0-9]{1,5})$")
 _INT32_MAX: Final = 2**31 - 1
+#: A key of a Secret's ``data`` (what a ``secretKeyRef`` may name).
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+#: What the gateway upgrades: a path from "/", no query, fragment or space (its ``_ws_path``).
+_WS_PATH = re.compile(r"^/[^?# ]*$")
+#: An HTTP token (RFC 9110), the only thing a ``Sec-WebSocket-Protocol`` value can be.
+_HTTP_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: scheme://host[:port], without a trailing slash (the gateway's ``origins`` rule).
+_ORIGIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s]+$")
 
 
 @dataclass(frozen=True)
@@ -157,6 +179,24 @@ class Servicebound:
     port: int = DEFAULT_SERVICEBOUND_PORT
     service_name: str | None = None
     service_type: str = DEFAULT_SERVICEBOUND_SERVICE_TYPE
+    #: The key services must present (``servicebound.token``), from a Secret through
+    #: ``FRONTIER_SERVICEBOUND_TOKEN``: never in the ConfigMap. ``None``: no token.
+    token_secret: SecretKeyRef | None = None
+
+
+@dataclass(frozen=True)
+class EdgeWebSocket:
+    """The gateway's second edge listener, edges over WebSocket (``edgebound.websocket``):
+    its own port on the edgebound Service; TLS (wss) follows ``edgebound.tls``."""
+
+    enabled: bool = False
+    port: int = DEFAULT_WEBSOCKET_PORT
+    path: str = DEFAULT_WEBSOCKET_PATH
+    #: Browser origins allowed (``https://app.example.com``); empty: any.
+    allowed_origins: tuple[str, ...] = ()
+    #: The subprotocol clients must offer; ``""``: none required.
+    subprotocol: str = DEFAULT_WEBSOCKET_SUBPROTOCOL
+    max_message_bytes: int = DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -165,6 +205,7 @@ class Edgebound:
     service_name: str | None = None
     service_type: str = DEFAULT_EDGEBOUND_SERVICE_TYPE
     tls: EdgeTLS = field(default_factory=EdgeTLS)
+    websocket: EdgeWebSocket = field(default_factory=EdgeWebSocket)
 
 
 @dataclass(frozen=True)
@@ -350,6 +391,9 @@ class ClusterSpec:
             frontier.append(tls.certificate_key_secret)
         if tls.enabled and tls.mtls and tls.ca_certificate_secret:
             frontier.append(tls.ca_certificate_secret)
+        token = self.frontier.servicebound.token_secret
+        if token is not None:
+            frontier.append(token.name)
         frontlas: list[str] = []
         if self.frontlas.redis.password_secret is not None:
             frontlas.append(self.frontlas.redis.password_secret.name)
@@ -681,6 +725,78 @@ def _tls(ctx: _Ctx, value: object, path: str) -> EdgeTLS:
     )
 
 
+def _token_secret(ctx: _Ctx, value: object, path: str) -> SecretKeyRef | None:
+    m = _obj(ctx, value, path, frozenset({"name", "key"}))
+    if m is None:
+        return None
+    name = _name(ctx, m, "name", path, dns1035=False)
+    if m.get("name") in (None, ""):
+        ctx.error(f"{path}.name", "is required (the Secret holding the servicebound token)")
+    key = _str(ctx, m, "key", path) or DEFAULT_TOKEN_SECRET_KEY
+    if not _SECRET_KEY.match(key):
+        ctx.error(f"{path}.key", f"{key!r} is not a Secret key (letters, digits, '-', '_', '.')")
+    return None if name is None else SecretKeyRef(name, key)
+
+
+def _websocket(ctx: _Ctx, value: object, path: str) -> EdgeWebSocket:
+    m = _obj(
+        ctx,
+        value,
+        path,
+        frozenset({"enabled", "port", "path", "allowedOrigins", "subprotocol", "maxMessageBytes"}),
+    )
+    if m is None:
+        return EdgeWebSocket()
+    url_path = _str(ctx, m, "path", path) or DEFAULT_WEBSOCKET_PATH
+    if not _WS_PATH.match(url_path):
+        ctx.error(
+            f"{path}.path",
+            f"{url_path!r} is not a URL path (starts with '/', no '?', '#' or spaces)",
+        )
+    origins: list[str] = []
+    raw = m.get("allowedOrigins")
+    if raw is not None and not isinstance(raw, list | tuple):
+        ctx.error(f"{path}.allowedOrigins", f"must be an array, not {_type_name(raw)}")
+    else:
+        for i, origin in enumerate(raw or ()):
+            if not isinstance(origin, str) or not _ORIGIN.match(origin):
+                ctx.error(
+                    f"{path}.allowedOrigins[{i}]",
+                    f"{origin!r} is not an origin (scheme://host[:port], no path)",
+                )
+            else:
+                origins.append(origin)
+    # Unlike other strings, "" is meaningful here (no subprotocol required): only an absent
+    # field takes the default.
+    subprotocol = m.get("subprotocol")
+    if subprotocol is None:
+        subprotocol = DEFAULT_WEBSOCKET_SUBPROTOCOL
+    elif not isinstance(subprotocol, str):
+        ctx.error(f"{path}.subprotocol", f"must be a string, not {_type_name(subprotocol)}")
+        subprotocol = DEFAULT_WEBSOCKET_SUBPROTOCOL
+    elif subprotocol and not _HTTP_TOKEN.match(subprotocol):
+        ctx.error(f"{path}.subprotocol", f"{subprotocol!r} is not an HTTP token")
+    max_message = _int(
+        ctx,
+        m,
+        "maxMessageBytes",
+        path,
+        DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
+        minimum=MIN_WEBSOCKET_MAX_MESSAGE_BYTES,
+        maximum=_INT32_MAX,
+    )
+    return EdgeWebSocket(
+        enabled=_bool(ctx, m, "enabled", path, False),
+        port=_port(ctx, m, "port", path, DEFAULT_WEBSOCKET_PORT),
+        path=url_path,
+        allowed_origins=tuple(origins),
+        subprotocol=subprotocol,
+        max_message_bytes=DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES
+        if max_message is None
+        else max_message,
+    )
+
+
 def _frontier(ctx: _Ctx, value: object, path: str) -> FrontierSpec:
     m = _obj(
         ctx,
@@ -706,7 +822,7 @@ def _frontier(ctx: _Ctx, value: object, path: str) -> FrontierSpec:
 
     sb_path = f"{path}.servicebound"
     sb = _obj(ctx, None if m is None else m.get("servicebound"), sb_path,
-              frozenset({"port", "service", "serviceType"}))  # fmt: skip
+              frozenset({"port", "service", "serviceType", "tokenSecretRef"}))  # fmt: skip
     servicebound = Servicebound(
         port=_port(ctx, sb, "port", sb_path, DEFAULT_SERVICEBOUND_PORT),
         service_name=_name(ctx, sb, "service", sb_path, dns1035=True),
@@ -714,11 +830,14 @@ def _frontier(ctx: _Ctx, value: object, path: str) -> FrontierSpec:
             ctx, sb, "serviceType", sb_path, SERVICE_TYPES, DEFAULT_SERVICEBOUND_SERVICE_TYPE
         )
         or DEFAULT_SERVICEBOUND_SERVICE_TYPE,
+        token_secret=_token_secret(
+            ctx, None if sb is None else sb.get("tokenSecretRef"), f"{sb_path}.tokenSecretRef"
+        ),
     )
 
     eb_path = f"{path}.edgebound"
     eb = _obj(ctx, None if m is None else m.get("edgebound"), eb_path,
-              frozenset({"port", "serviceName", "serviceType", "tls"}))  # fmt: skip
+              frozenset({"port", "serviceName", "serviceType", "tls", "websocket"}))  # fmt: skip
     edgebound = Edgebound(
         port=_port(ctx, eb, "port", eb_path, DEFAULT_EDGEBOUND_PORT),
         service_name=_name(ctx, eb, "serviceName", eb_path, dns1035=True),
@@ -727,6 +846,9 @@ def _frontier(ctx: _Ctx, value: object, path: str) -> FrontierSpec:
         )
         or DEFAULT_EDGEBOUND_SERVICE_TYPE,
         tls=_tls(ctx, None if eb is None else eb.get("tls"), f"{eb_path}.tls"),
+        websocket=_websocket(
+            ctx, None if eb is None else eb.get("websocket"), f"{eb_path}.websocket"
+        ),
     )
 
     cp_path = f"{path}.controlplane"
@@ -738,6 +860,8 @@ def _frontier(ctx: _Ctx, value: object, path: str) -> FrontierSpec:
     )
 
     ports = {f"{sb_path}.port": servicebound.port, f"{eb_path}.port": edgebound.port}
+    if edgebound.websocket.enabled:
+        ports[f"{eb_path}.websocket.port"] = edgebound.websocket.port
     if controlplane.enabled:
         ports[f"{cp_path}.port"] = controlplane.port
     _distinct_ports(ctx, ports, {FRONTIER_METRICS_PORT: "metrics and health endpoints"})

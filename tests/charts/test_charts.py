@@ -201,6 +201,26 @@ def test_values_schema_rejects_mistakes(tools: Tools) -> None:
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["--set", "frontier.edgebound.websocket.port=0"],
+        ["--set", "frontier.edgebound.websocket.path=geminio"],
+        ["--set", "frontier.edgebound.websocket.maxMessageBytes=1024"],
+        ["--set", "frontier.edgebound.websocket.subprotocol=a b"],
+        ["--set-json", 'frontier.edgebound.websocket.allowedOrigins=["app.example.com"]'],
+        ["--set", "frontier.edgebound.websocket.origins=x"],
+        ["--set", "frontier.servicebound.token.existingSecret=Not_A_Name"],
+        ["--set", "frontier.servicebound.token.existingSecretKey="],
+    ],
+)
+def test_values_schema_checks_websocket_and_token(tools: Tools, args: list[str]) -> None:
+    """What the operator's spec rejects for these fields, the chart's schema rejects too."""
+    out = _helm(tools, "template", "x", str(CHARTS / "frontier"), *args, check=False)
+    assert out.returncode != 0, f"{args} was accepted"
+    assert "values don't meet the specifications of the schema" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--set-json", 'frontlas.redis.addrs=["a:1","b:2"]'], "exactly one address"),
@@ -385,7 +405,7 @@ def test_operator_chart_deployment(tools: Tools) -> None:
             assert env["FRONTIER_IMAGE"] == "frontier-py/frontier:0.1.0"
 
 
-def _rendered_notes(tools: Tools, chart: str, tmp_path: Path) -> str:
+def _rendered_notes(tools: Tools, chart: str, tmp_path: Path, *extra: str) -> str:
     """NOTES.txt as helm renders it (``helm template`` skips it; render it as a ConfigMap)."""
     copy_dir = tmp_path / chart
     shutil.copytree(CHARTS / chart, copy_dir)
@@ -396,7 +416,7 @@ def _rendered_notes(tools: Tools, chart: str, tmp_path: Path) -> str:
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
         'data:\n  notes: {{ tpl (.Files.Get "files/NOTES.txt.tpl") . | quote }}\n'
     )
-    out = _helm(tools, "template", "fo", str(copy_dir), "--namespace", NAMESPACE)
+    out = _helm(tools, "template", "fo", str(copy_dir), "--namespace", NAMESPACE, *extra)
     docs = [d for d in yaml.safe_load_all(out.stdout) if d]
     notes: str = find(docs, "ConfigMap", "notes")["data"]["notes"]
     return notes
@@ -465,15 +485,34 @@ def _equivalent_spec(values: JSON, fullname: str) -> JSON:
     elif fl["redis"]["password"]:
         redis["passwordSecret"] = {"name": f"{fullname}-redis", "key": "redis-password"}
     tls = f["edgebound"]["tls"]
+    ws = f["edgebound"]["websocket"]
     frontier: JSON = {
         "replicas": f["replicaCount"],
         "servicebound": {
             "port": f["servicebound"]["port"],
             "serviceType": f["servicebound"]["service"]["type"],
+            **(
+                {
+                    "tokenSecretRef": {
+                        "name": f["servicebound"]["token"]["existingSecret"],
+                        "key": f["servicebound"]["token"]["existingSecretKey"],
+                    }
+                }
+                if f["servicebound"]["token"]["existingSecret"]
+                else {}
+            ),
         },
         "edgebound": {
             "port": f["edgebound"]["port"],
             "serviceType": f["edgebound"]["service"]["type"],
+            "websocket": {
+                "enabled": ws["enabled"],
+                "port": ws["port"],
+                "path": ws["path"],
+                "allowedOrigins": ws["allowedOrigins"],
+                "subprotocol": ws["subprotocol"],
+                "maxMessageBytes": ws["maxMessageBytes"],
+            },
             "tls": {
                 "enabled": tls["enabled"],
                 "mtls": tls["mtls"],
@@ -554,7 +593,9 @@ def _comparable(values_file: str | None) -> bool:
     not: the operator always runs frontlas)."""
     v = _merged_values(values_file)
     return (
-        bool(v["frontlas"]["enabled"]) and v["frontier"]["edgebound"]["service"]["nodePort"] is None
+        bool(v["frontlas"]["enabled"])
+        and v["frontier"]["edgebound"]["service"]["nodePort"] is None
+        and v["frontier"]["edgebound"]["websocket"]["nodePort"] is None
     )
 
 
@@ -862,6 +903,17 @@ PORT_CLASHES: list[tuple[dict[str, Any], int]] = [
     ({"frontlas.controlplane.port": 9092}, 1),
     ({"frontier.servicebound.port": 9091, "frontlas.controlplane.frontierPlanePort": 9092}, 2),
     ({"frontier.servicebound.port": 9092, "frontlas.controlplane.port": 9091}, 0),  # fine
+    ({"frontier.edgebound.websocket.enabled": True, "frontier.edgebound.websocket.port": 30012}, 1),
+    ({"frontier.edgebound.websocket.enabled": True, "frontier.edgebound.websocket.port": 9091}, 1),
+    (
+        {
+            "frontier.edgebound.websocket.enabled": True,
+            "frontier.edgebound.websocket.port": 30010,
+            "frontier.controlplane.enabled": True,
+        },
+        1,
+    ),
+    ({"frontier.edgebound.websocket.port": 30012}, 0),  # disabled: its port is not bound
 ]
 
 
@@ -921,6 +973,19 @@ def _notes_commands(notes: str) -> list[str]:
             i += 1
         commands.append("\n".join(block))
     return commands
+
+
+def test_frontier_notes_name_the_websocket_port_and_the_token_secret(
+    tools: Tools, tmp_path: Path
+) -> None:
+    values = str(CHARTS / "frontier" / "ci" / "websocket-token-values.yaml")
+    notes = _rendered_notes(tools, "frontier", tmp_path / "on", "--values", values)
+    assert "Edges over WebSocket: wss://<address>:<port>/geminio on the same Service " in notes
+    assert "(any node's IP on port 30443)." in notes
+    assert "Services must present the token in Secret servicebound-token (key token)" in notes
+    plain = _rendered_notes(tools, "frontier", tmp_path / "off")
+    assert "WebSocket" not in plain
+    assert "token" not in plain
 
 
 @pytest.mark.parametrize("chart", CHART_NAMES)

@@ -9,6 +9,8 @@ a FrontierCluster are applied and the operator rolls them out; then, from this m
 * scaled to two gateways, new edges spread over both;
 * a gateway pod deleted while edges are connected: they reconnect, to the other gateway;
 * a spec edit rolls the gateways (surge, drain) while calls flow both ways: no call is lost;
+* edges over WebSocket and the servicebound token from a Secret, turned on by a spec edit: a
+  service without the token refused, an edge through the second NodePort served;
 * ``helm uninstall`` of the operator refuses while a FrontierCluster exists, and succeeds
   once it is gone.
 
@@ -43,6 +45,8 @@ NS = "frontier-e2e"
 FC = "e2e"
 EDGE_NODE_PORT = 30012
 EDGE_ADDR = f"{NODE_IP}:{EDGE_NODE_PORT}"
+#: The edgebound Service's WebSocket port (pinned: in the node-port range, like 30012).
+WS_NODE_PORT = 30013
 #: label app.kubernetes.io/name -> namespace, for the logs of a failed run
 COMPONENTS = {"frontier-operator": OPERATOR_NS, "frontier": NS, "frontlas": NS, "redis": NS}
 
@@ -365,6 +369,73 @@ async def test_a_spec_edit_rolls_the_gateways_without_losing_a_call(
     assert before.isdisjoint(after), "the gateways were not replaced"
     assert stats["calls"] > 20 * len(edges), stats
     print(f"e2e: rolling update: {stats['calls']} calls answered, {stats['retries']} retried")
+
+
+async def test_websocket_edges_and_a_servicebound_token_from_a_secret(
+    frontier_cluster: Kube,
+) -> None:
+    """The opt-in fields on real pods, turned on by a spec edit: the operator rolls the
+    gateways; a service without the Secret's token is refused, one with it serves an edge that
+    came in over WebSocket through the edgebound Service's second NodePort."""
+    from frontier.geminio.aio import ConnectRejected
+    from frontier.sdk import ClusterService, Edge, Service
+
+    k = frontier_cluster
+    secret = k.k("-n", NS, "create", "secret", "generic", "e2e-token",
+                 "--from-literal=token=e2e-s3cret", "--dry-run=client", "-o", "yaml")  # fmt: skip
+    k.k("-n", NS, "apply", "-f", "-", input=secret)
+    patch = {
+        "servicebound": {"tokenSecretRef": {"name": "e2e-token"}},
+        "edgebound": {"websocket": {"enabled": True, "port": WS_NODE_PORT, "path": "/geminio"}},
+    }
+    k.k("-n", NS, "patch", "frontiercluster", FC, "--type=merge",
+        "-p", json.dumps({"spec": {"frontier": patch}}))  # fmt: skip
+
+    def ports(pod: dict[str, Any]) -> set[str]:
+        return {p["name"] for p in pod["spec"]["containers"][0].get("ports") or ()}
+
+    def rolled() -> bool:
+        fc = _json(k, "-n", NS, "get", "frontiercluster", FC)
+        status = fc.get("status") or {}
+        pods = _frontier_pods(k)
+        return (
+            status.get("observedGeneration") == fc["metadata"]["generation"]
+            and status.get("phase") == "Running"
+            and bool(pods)
+            and all("websocket" in ports(p) for p in pods)
+            and all(
+                all(c["ready"] for c in p["status"].get("containerStatuses") or [{"ready": 0}])
+                for p in pods
+            )
+        )
+
+    poll(rolled, timeout=240, what="the gateways rolled with the WebSocket port and the token")
+    svc = _json(k, "-n", NS, "get", "service", f"{FC}-edgebound-svc")
+    assert {(p["name"], p.get("nodePort")) for p in svc["spec"]["ports"]} == {
+        ("edgebound", EDGE_NODE_PORT),
+        ("websocket", WS_NODE_PORT),
+    }
+    pod_ip = _frontier_pods(k)[0]["status"]["podIP"]
+
+    for token in ("", "wrong"):
+        rogue = Service(f"{pod_ip}:30011", name="rogue", token=token, reconnect=False)
+        with pytest.raises(ConnectRejected, match="service authentication failed"):
+            await rogue.start()
+
+    frontlas = _frontlas_addr(k)
+    async with ClusterService(
+        frontlas, name="e2e-ws-service", token="e2e-s3cret", refresh_interval=1
+    ) as service:
+        await service.register("echo", echo)
+        edge = Edge(f"ws://{NODE_IP}:{WS_NODE_PORT}/geminio", meta=b"e2e-ws-edge", proxy=False)
+        await retry(edge.start, within=60, interval=1)  # the NodePort may need a moment
+        try:
+            answer = await retry(
+                lambda: edge.call("echo", b"over a WebSocket", timeout=5), within=30
+            )
+            assert answer == b"echo:over a WebSocket"
+        finally:
+            await edge.close()
 
 
 def test_helm_uninstall_refuses_while_a_cluster_exists(frontier_cluster: Kube) -> None:

@@ -560,6 +560,130 @@ def test_edge_tls_config_points_at_the_mounted_secret_files(mtls: bool) -> None:
     assert modes == {0o440}
 
 
+# --------------------------------------------------------------------------------------------
+# edges over WebSocket, the servicebound token
+
+
+def ws_spec(service_type: str = "NodePort", **websocket: Any) -> dict[str, Any]:
+    return raw_spec(
+        edgebound={"serviceType": service_type, "websocket": {"enabled": True, **websocket}}
+    )
+
+
+def test_websocket_disabled_changes_nothing() -> None:
+    """An explicit disabled section (what the CRD defaults store) builds the same bytes as
+    none at all, whatever its other fields say: existing clusters are not rolled."""
+    disabled = raw_spec(edgebound={"websocket": {"enabled": False, "port": 30999, "path": "/ws"}})
+    assert json.dumps(build_children(parse_spec(disabled, name=NAME), NAME, NS, IMAGES)) == (
+        json.dumps(build_children(parse_spec(raw_spec(), name=NAME), NAME, NS, IMAGES))
+    )
+    assert "websocket" not in config(children(raw_spec()), "frontier")["edgebound"]
+
+
+@pytest.mark.parametrize(
+    ("service_type", "node_port"),
+    [("NodePort", 30013), ("LoadBalancer", None), ("ClusterIP", None)],
+)
+def test_websocket_port_on_the_container_and_the_edgebound_service(
+    service_type: str, node_port: int | None
+) -> None:
+    objs = children(ws_spec(service_type))
+    ports = {p["name"]: p["containerPort"] for p in container(objs, "frontier")["ports"]}
+    assert ports == {"servicebound": 30011, "edgebound": 30012, "websocket": 30013, "metrics": 9091}
+    eb = objs[("Service", "demo-edgebound-svc")]["spec"]
+    assert eb["type"] == service_type
+    want = {"name": "websocket", "port": 30013, "targetPort": "websocket", "protocol": "TCP"}
+    if node_port is not None:
+        want["nodePort"] = node_port
+    assert eb["ports"][1] == want
+    assert eb["ports"][0]["name"] == "edgebound"
+    # Readiness is the gateway's own /readyz, whichever listeners it has.
+    probe = container(objs, "frontier")["readinessProbe"]
+    assert probe == container(children(raw_spec()), "frontier")["readinessProbe"]
+
+
+def test_websocket_outside_the_node_port_range_gets_an_allocated_node_port() -> None:
+    eb = children(ws_spec(port=8080))[("Service", "demo-edgebound-svc")]["spec"]
+    assert eb["ports"][1] == {
+        "name": "websocket",
+        "port": 8080,
+        "targetPort": "websocket",
+        "protocol": "TCP",
+    }
+
+
+def test_websocket_config_is_what_the_gateway_loads() -> None:
+    """The rendered section goes through the gateway's own strict parser: operator and data
+    plane cannot drift apart on key names or value rules."""
+    from frontier.gateway.config import parse_config
+
+    objs = children(
+        ws_spec(
+            port=30443,
+            path="/geminio",
+            allowedOrigins=["https://app.example.com"],
+            subprotocol="",
+            maxMessageBytes=262144,
+        )
+    )
+    rendered = config(objs, "frontier")
+    assert rendered["edgebound"]["websocket"] == {
+        "enable": True,
+        "listen": {"network": "tcp", "addr": "0.0.0.0:30443"},
+        "path": "/geminio",
+        "origins": ["https://app.example.com"],
+        "subprotocol": "",
+        "max_message": 262144,
+    }
+    ws = parse_config(rendered, env={}).edgebound.websocket
+    assert ws.enable
+    assert ws.listen.addr == "0.0.0.0:30443"
+    assert not ws.listen.tls.enable
+    assert (ws.path, ws.origins, ws.subprotocol, ws.max_message) == (
+        "/geminio",
+        ("https://app.example.com",),
+        "",
+        262144,
+    )
+
+
+@pytest.mark.parametrize("mtls", [False, True])
+def test_websocket_tls_follows_the_edgebound_tls(mtls: bool) -> None:
+    from frontier.gateway.config import parse_config
+
+    spec = tls_spec(mtls)
+    spec["frontier"]["edgebound"]["websocket"] = {"enabled": True}
+    objs = children(spec)
+    edgebound = config(objs, "frontier")["edgebound"]
+    assert edgebound["websocket"]["listen"]["tls"] == edgebound["listen"]["tls"]
+    text = objs[("ConfigMap", "demo-frontier-config")]["data"]["frontier.yaml"]
+    assert "&id" not in text  # no YAML anchors: the file reads as written
+    loaded = parse_config(yaml.safe_load(text), env={})
+    assert loaded.edgebound.websocket.listen.tls == loaded.edgebound.listen.tls
+    # No second copy of the Secrets: the same mounted files serve both listeners.
+    assert len(mounted_files(objs)) == (3 if mtls else 2)
+
+
+def test_servicebound_token_comes_from_the_secret_never_the_config_map() -> None:
+    spec = raw_spec(servicebound={"tokenSecretRef": {"name": "svc-token", "key": "t"}})
+    objs = children(spec)
+    assert env(objs, "frontier")["FRONTIER_SERVICEBOUND_TOKEN"] == {
+        "secretKeyRef": {"name": "svc-token", "key": "t"}
+    }
+    cfg = config(objs, "frontier")
+    assert "token" not in cfg["servicebound"]
+    # Everything else is unchanged: the env var is the only addition.
+    plain = children(raw_spec())
+    assert (
+        objs[("ConfigMap", "demo-frontier-config")] == plain[("ConfigMap", "demo-frontier-config")]
+    )
+    names = [e["name"] for e in container(objs, "frontier")["env"]]
+    assert names == [e["name"] for e in container(plain, "frontier")["env"]] + [
+        "FRONTIER_SERVICEBOUND_TOKEN"
+    ]
+    assert "FRONTIER_SERVICEBOUND_TOKEN" not in env(plain, "frontier")
+
+
 def test_no_tls_no_secret_volumes() -> None:
     objs = children(
         raw_spec(edgebound={"tls": {"enabled": False, "certificateKeySecretRef": {"name": "x"}}})
@@ -854,7 +978,7 @@ service_types = st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"])
 
 @st.composite
 def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
-    sb, eb, cp = draw(st.lists(ports, min_size=3, max_size=3, unique=True))
+    sb, eb, cp, ws = draw(st.lists(ports, min_size=4, max_size=4, unique=True))
     fl_cp, fl_fp = draw(st.lists(ports, min_size=2, max_size=2, unique=True))
     tls = draw(st.sampled_from(["off", "tls", "mtls"]))
     frontier: dict[str, Any] = {
@@ -863,6 +987,10 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         "edgebound": {"port": eb, "serviceType": draw(service_types)},
         "controlplane": {"enabled": draw(st.booleans()), "port": cp},
     }
+    if draw(st.booleans()):
+        frontier["edgebound"]["websocket"] = {"enabled": draw(st.booleans()), "port": ws}
+    if draw(st.booleans()):
+        frontier["servicebound"]["tokenSecretRef"] = {"name": "svc-token"}
     if draw(st.booleans()):
         frontier["image"] = draw(st.sampled_from(["a/frontier:1", "b/frontier@sha256:00"]))
     if tls != "off":
@@ -963,11 +1091,21 @@ def test_children_are_well_formed(raw: dict[str, Any], name: str) -> None:
             d["spec"]["selector"]["matchLabels"].items()
             <= d["spec"]["template"]["metadata"]["labels"].items()
         )
-    # Every config file parses as YAML and its checksum annotation matches its text.
+    # Every config file parses as YAML and its checksum annotation matches its text; the
+    # gateway's loads with its own strict parser.
+    from frontier.gateway.config import parse_config
+
     for o in objs:
         if o["kind"] == "ConfigMap":
-            (text,) = o["data"].values()
+            ((key, text),) = o["data"].items()
             assert isinstance(yaml.safe_load(text), dict)
+            if key == "frontier.yaml":
+                loaded = parse_config(yaml.safe_load(text), env={})
+                ws = spec.frontier.edgebound.websocket
+                assert loaded.edgebound.websocket.enable is ws.enabled
+                if ws.enabled:
+                    assert loaded.edgebound.websocket.listen.addr == f"0.0.0.0:{ws.port}"
+                assert loaded.servicebound.token == ""  # never in the ConfigMap
             assert (
                 hashlib.sha256(text.encode()).hexdigest()
                 == o["metadata"]["annotations"][CONFIG_CHECKSUM_ANNOTATION]

@@ -442,6 +442,11 @@ def test_crd_defaults_replicas_where_upstream_gave_zero() -> None:
         ("frontlas.redis.addrs", ["no-port"]),
         ("frontier.pod.imagePullPolicy", "Sometimes"),
         ("frontlas.redis.passwordSecret", {"name": "x"}),
+        ("frontier.edgebound.websocket.port", 0),
+        ("frontier.edgebound.websocket.path", "ws"),
+        ("frontier.edgebound.websocket.allowedOrigins", ["app.example.com"]),
+        ("frontier.edgebound.websocket.subprotocol", "a b"),
+        ("frontier.edgebound.websocket.maxMessageBytes", 1024),
     ],
 )
 def test_the_crd_rejects_what_the_operator_rejects(path: str, value: Any) -> None:
@@ -461,7 +466,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-2, 3),
-    st.sampled_from([0, 1, 9091, 30011, 30012, 40011, 40012, 65535, 65536, 2**31]),
+    st.sampled_from([0, 1, 9091, 30011, 30012, 30013, 40011, 40012, 65535, 65536, 2**31]),
     st.sampled_from(
         [
             "",
@@ -479,6 +484,10 @@ scalars = st.one_of(
             "m",
             "line",
             "byte",
+            "/",
+            "/geminio",
+            "geminio",
+            "a b",
         ]
     ),
 )
@@ -493,6 +502,13 @@ LEAVES = [
     "frontier.edgebound.serviceType",
     "frontier.edgebound.tls.enabled",
     "frontier.edgebound.tls.mtls",
+    "frontier.edgebound.websocket.enabled",
+    "frontier.edgebound.websocket.port",
+    "frontier.edgebound.websocket.path",
+    "frontier.edgebound.websocket.subprotocol",
+    "frontier.edgebound.websocket.maxMessageBytes",
+    "frontier.servicebound.tokenSecretRef.name",
+    "frontier.servicebound.tokenSecretRef.key",
     "frontier.controlplane.enabled",
     "frontier.controlplane.port",
     "frontier.drainSeconds",

@@ -642,6 +642,62 @@ def test_missing_secret_degrades_until_it_exists(
     wait_for_event(kube, "Normal", "Recovered")
 
 
+def test_servicebound_token_key_is_checked_and_its_rotation_rolls_frontier(
+    kube: KubeServer, operator: OperatorThread
+) -> None:
+    """A token Secret without the key, or with an empty one, is a Degraded condition naming
+    it (no pods that could not start, or would start without the token); once right, the
+    token reaches frontier by env only, and changing it rolls frontier."""
+    kube.create(
+        SECRETS, NS, {"metadata": {"name": "svc-token", "namespace": NS}, "data": {"tokn": "eA=="}}
+    )
+    create_cluster(kube, spec(servicebound={"tokenSecretRef": {"name": "svc-token"}}))
+
+    def degraded_with(fragment: str) -> JSON | None:
+        obj = kube.get(FRONTIERCLUSTERS, NS, NAME)
+        cond = condition(obj, "Degraded")
+        return obj if cond.get("status") == "True" and fragment in cond["message"] else None
+
+    no_key = wait_for(lambda: degraded_with("has no key 'token'"), "Degraded: no key")
+    assert condition(no_key, "Degraded")["reason"] == "ReconcileFailed"
+    assert (
+        "Secret team-a/svc-token (spec.frontier.servicebound.tokenSecretRef)"
+        in (condition(no_key, "Degraded")["message"])
+    )
+    assert kube.get(DEPLOYMENTS, NS, f"{NAME}-frontlas") is None, "nothing rolled half-configured"
+
+    kube.patch(SECRETS, NS, "svc-token", {"data": {"token": ""}})
+    wait_for(lambda: degraded_with("key 'token' is empty"), "Degraded: empty token")
+
+    kube.patch(SECRETS, NS, "svc-token", {"data": {"token": "b25l"}})
+    mark_rolled_out(kube, f"{NAME}-frontlas")
+    mark_rolled_out(kube, f"{NAME}-frontier")
+    wait_for(
+        lambda: (
+            condition(kube.get(FRONTIERCLUSTERS, NS, NAME), "Degraded").get("status") == "False"
+        ),
+        "Degraded cleared",
+    )
+    frontier = kube.get(DEPLOYMENTS, NS, f"{NAME}-frontier")
+    assert frontier is not None
+    (container,) = frontier["spec"]["template"]["spec"]["containers"]
+    assert {"name": "FRONTIER_SERVICEBOUND_TOKEN", "valueFrom": {
+        "secretKeyRef": {"name": "svc-token", "key": "token"}
+    }} in container["env"]  # fmt: skip
+    config_map = kube.get(CONFIGMAPS, NS, f"{NAME}-frontier-config")
+    assert config_map is not None
+    assert "token" not in config_map["data"]["frontier.yaml"]
+
+    def checksum() -> str:
+        dep = kube.get(DEPLOYMENTS, NS, f"{NAME}-frontier")
+        assert dep is not None
+        return str(dep["spec"]["template"]["metadata"]["annotations"][SECRETS_CHECKSUM_ANNOTATION])
+
+    before = checksum()
+    kube.patch(SECRETS, NS, "svc-token", {"data": {"token": "dHdv"}})
+    wait_for(lambda: checksum() != before, "frontier rolled on the new token")
+
+
 def test_renamed_service_is_created_and_the_old_one_removed(
     kube: KubeServer, operator: OperatorThread
 ) -> None:

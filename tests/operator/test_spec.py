@@ -15,7 +15,10 @@ from frontier_operator.spec import (
     DEFAULT_FRONTLAS_CONTROLPLANE_PORT,
     DEFAULT_FRONTLAS_FRONTIERPLANE_PORT,
     DEFAULT_SERVICEBOUND_PORT,
+    DEFAULT_WEBSOCKET_PORT,
     ClusterSpec,
+    EdgeWebSocket,
+    SecretKeyRef,
     SpecError,
     parse_spec,
 )
@@ -38,6 +41,10 @@ UPSTREAM_SAMPLE: dict[str, Any] = {
         },
     },
 }
+
+
+WS = "spec.frontier.edgebound.websocket"
+TOKEN = "spec.frontier.servicebound.tokenSecretRef"
 
 
 def minimal() -> dict[str, Any]:
@@ -98,6 +105,10 @@ def test_omitted_fields_get_the_documented_defaults() -> None:
     assert fl.controlplane.frontier_plane_port == DEFAULT_FRONTLAS_FRONTIERPLANE_PORT
     assert fl.redis.db == 0
     assert f.drain_seconds is None
+    assert f.edgebound.websocket == EdgeWebSocket()
+    assert not f.edgebound.websocket.enabled
+    assert f.edgebound.websocket.port == DEFAULT_WEBSOCKET_PORT == 30013
+    assert f.servicebound.token_secret is None
     assert spec.warnings == ()
 
 
@@ -180,6 +191,43 @@ def test_empty_strings_mean_unset_as_in_upstream() -> None:
             {"name": "s", "key": "k", "optional": "no"},
             "spec.frontlas.redis.passwordSecret.optional",
             "boolean",
+        ),
+        ("frontier.edgebound.websocket", [], "spec.frontier.edgebound.websocket", "object"),
+        ("frontier.edgebound.websocket.enabled", "on", f"{WS}.enabled", "boolean"),
+        ("frontier.edgebound.websocket.port", 0, f"{WS}.port", ">= 1"),
+        ("frontier.edgebound.websocket.path", "geminio", f"{WS}.path", "URL path"),
+        ("frontier.edgebound.websocket.path", "/a?b", f"{WS}.path", "URL path"),
+        ("frontier.edgebound.websocket.allowedOrigins", "x", f"{WS}.allowedOrigins", "array"),
+        (
+            "frontier.edgebound.websocket.allowedOrigins",
+            ["https://ok.example.com", "app.example.com"],
+            f"{WS}.allowedOrigins[1]",
+            "not an origin",
+        ),
+        (
+            "frontier.edgebound.websocket.allowedOrigins",
+            ["https://app.example.com/"],
+            f"{WS}.allowedOrigins[0]",
+            "not an origin",
+        ),
+        ("frontier.edgebound.websocket.subprotocol", "a b", f"{WS}.subprotocol", "HTTP token"),
+        ("frontier.edgebound.websocket.subprotocol", 1, f"{WS}.subprotocol", "string"),
+        ("frontier.edgebound.websocket.maxMessageBytes", 1024, f"{WS}.maxMessageBytes", "65536"),
+        ("frontier.edgebound.websocket.tls", {}, f"{WS}.tls", "unknown field"),
+        ("frontier.servicebound.tokenSecretRef", {}, f"{TOKEN}.name", "is required"),
+        ("frontier.servicebound.tokenSecretRef", {"key": "t"}, f"{TOKEN}.name", "is required"),
+        ("frontier.servicebound.tokenSecretRef", {"name": "Bad_"}, f"{TOKEN}.name", "DNS-1123"),
+        (
+            "frontier.servicebound.tokenSecretRef",
+            {"name": "s", "key": "a/b"},
+            f"{TOKEN}.key",
+            "not a Secret key",
+        ),
+        (
+            "frontier.servicebound.tokenSecretRef",
+            {"name": "s", "optional": True},
+            f"{TOKEN}.optional",
+            "unknown",
         ),
     ],
 )
@@ -361,6 +409,67 @@ def test_port_clashes_within_a_pod(patch: dict[str, Any], where: str) -> None:
     for path, value in patch.items():
         spec = with_(spec, path, value)
     assert "port" in problems(spec)[where]
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        (30011, "port 30011 is also used by spec.frontier.servicebound.port"),
+        (30012, "port 30012 is also used by spec.frontier.edgebound.port"),
+        (9091, "port 9091 is reserved for the metrics and health endpoints"),
+    ],
+)
+def test_websocket_port_clashes_are_rejected(port: int, message: str) -> None:
+    spec = with_(minimal(), "frontier.edgebound.websocket", {"enabled": True, "port": port})
+    assert problems(spec) == {f"{WS}.port": message}
+
+
+def test_websocket_port_clashing_with_the_control_api() -> None:
+    spec = with_(minimal(), "frontier.edgebound.websocket", {"enabled": True, "port": 30010})
+    spec = with_(spec, "frontier.controlplane.enabled", True)
+    # The later field names the earlier one (control API after the WebSocket listener).
+    assert problems(spec) == {
+        "spec.frontier.controlplane.port": f"port 30010 is also used by {WS}.port"
+    }
+
+
+def test_disabled_websocket_port_does_not_clash() -> None:
+    spec = with_(minimal(), "frontier.edgebound.websocket", {"enabled": False, "port": 30012})
+    assert parse_spec(spec).frontier.edgebound.websocket.port == 30012
+
+
+def test_websocket_fields_are_parsed() -> None:
+    spec = with_(
+        minimal(),
+        "frontier.edgebound.websocket",
+        {
+            "enabled": True,
+            "port": 443,
+            "path": "/geminio",
+            "allowedOrigins": ["https://app.example.com", "http://localhost:8080"],
+            "subprotocol": "",
+            "maxMessageBytes": 65536,
+        },
+    )
+    assert parse_spec(spec).frontier.edgebound.websocket == EdgeWebSocket(
+        enabled=True,
+        port=443,
+        path="/geminio",
+        allowed_origins=("https://app.example.com", "http://localhost:8080"),
+        subprotocol="",  # explicitly none required, unlike an absent field
+        max_message_bytes=65536,
+    )
+    absent = with_(minimal(), "frontier.edgebound.websocket", {"enabled": True, "path": ""})
+    ws = parse_spec(absent).frontier.edgebound.websocket
+    assert (ws.path, ws.subprotocol, ws.max_message_bytes) == ("/", "geminio", 1048576)
+
+
+def test_token_secret_is_read_by_frontier_and_its_key_defaults_to_token() -> None:
+    spec = parse_spec(with_(minimal(), "frontier.servicebound.tokenSecretRef", {"name": "svc"}))
+    assert spec.frontier.servicebound.token_secret == SecretKeyRef("svc", "token")
+    assert spec.referenced_secrets() == (("svc",), ())
+    keyed = with_(minimal(), "frontier.servicebound.tokenSecretRef", {"name": "a", "key": "k"})
+    assert parse_spec(keyed).frontier.servicebound.token_secret == SecretKeyRef("a", "k")
 
 
 def test_disabled_control_api_port_does_not_clash() -> None:

@@ -39,10 +39,21 @@ of a FrontierCluster named <prefix> (operator/frontier_operator/spec.py, builder
 {{/* The edgebound nodePort, or "" when the API server allocates it (as the operator). */}}
 {{- define "frontier.edgebound.nodePort" -}}
 {{- $svc := .Values.frontier.edgebound.service -}}
-{{- $port := int .Values.frontier.edgebound.port -}}
-{{- if and (ne $svc.type "ClusterIP") (not (kindIs "invalid" $svc.nodePort)) -}}
-{{- $svc.nodePort -}}
-{{- else if and (eq $svc.type "NodePort") (ge $port 30000) (le $port 32767) -}}
+{{- include "frontier.nodePort" (dict "type" $svc.type "port" .Values.frontier.edgebound.port "nodePort" $svc.nodePort) -}}
+{{- end -}}
+
+{{/* The WebSocket port's nodePort on the edgebound Service (same rule), or "". */}}
+{{- define "frontier.websocket.nodePort" -}}
+{{- $ws := .Values.frontier.edgebound.websocket -}}
+{{- include "frontier.nodePort" (dict "type" .Values.frontier.edgebound.service.type "port" $ws.port "nodePort" $ws.nodePort) -}}
+{{- end -}}
+
+{{/* (dict "type" SERVICE_TYPE "port" PORT "nodePort" EXPLICIT_OR_NULL) */}}
+{{- define "frontier.nodePort" -}}
+{{- $port := int .port -}}
+{{- if and (ne .type "ClusterIP") (not (kindIs "invalid" .nodePort)) -}}
+{{- .nodePort -}}
+{{- else if and (eq .type "NodePort") (ge $port 30000) (le $port 32767) -}}
 {{- $port -}}
 {{- end -}}
 {{- end -}}
@@ -127,6 +138,16 @@ podAntiAffinity:
 {{- end -}}
 {{- $_ := set $edgeListen "tls" $edgeTLS -}}
 {{- end -}}
+{{- $edgebound := dict "listen" $edgeListen "edgeid_alloc_when_no_idservice_on" true -}}
+{{- $ws := $f.edgebound.websocket -}}
+{{- if $ws.enabled -}}
+{{- /* wss:// with the edgebound certificate, as the operator */ -}}
+{{- $wsListen := dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $ws.port)) -}}
+{{- if hasKey $edgeListen "tls" -}}
+{{- $_ := set $wsListen "tls" (deepCopy $edgeListen.tls) -}}
+{{- end -}}
+{{- $_ := set $edgebound "websocket" (dict "enable" true "listen" $wsListen "path" $ws.path "origins" $ws.allowedOrigins "subprotocol" $ws.subprotocol "max_message" (int $ws.maxMessageBytes)) -}}
+{{- end -}}
 {{- $controlplane := dict "enable" $f.controlplane.enabled -}}
 {{- if $f.controlplane.enabled -}}
 {{- $_ := set $controlplane "listen" (dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $f.controlplane.port))) -}}
@@ -137,7 +158,7 @@ podAntiAffinity:
 {{- end -}}
 {{- $doc := dict
   "servicebound" (dict "listen" (dict "network" "tcp" "addr" (printf "0.0.0.0:%d" (int $f.servicebound.port))))
-  "edgebound" (dict "listen" $edgeListen "edgeid_alloc_when_no_idservice_on" true)
+  "edgebound" $edgebound
   "controlplane" $controlplane
   "frontlas" $frontlas
   "observability" (dict "enable" true "addr" "0.0.0.0:9091")
@@ -215,6 +236,9 @@ joined by "; ", or "".
 {{- define "frontier.validatePorts" -}}
 {{- $f := .Values.frontier -}}
 {{- $fields := list (list "frontier.servicebound.port" $f.servicebound.port) (list "frontier.edgebound.port" $f.edgebound.port) -}}
+{{- if $f.edgebound.websocket.enabled -}}
+{{- $fields = append $fields (list "frontier.edgebound.websocket.port" $f.edgebound.websocket.port) -}}
+{{- end -}}
 {{- if $f.controlplane.enabled -}}
 {{- $fields = append $fields (list "frontier.controlplane.port" $f.controlplane.port) -}}
 {{- end -}}

@@ -11,7 +11,9 @@ Beyond upstream (documented in :func:`default_config_yaml`): ``exchange.hashby: 
 overrides ``FRONTIER_ID``, ``FRONTIER_SERVICEBOUND_ADVERTISED_ADDR``,
 ``FRONTIER_EDGEBOUND_ADVERTISED_ADDR``, ``FRONTIER_CONTROLPLANE_PORT``,
 ``FRONTIER_OBSERVABILITY_PORT`` and ``FRONTIER_EDGEBOUND_WEBSOCKET_PORT`` (so that several
-gateways share a host with one config file); ``edgebound.websocket`` (edges over WebSocket).
+gateways share a host with one config file), ``FRONTIER_SERVICEBOUND_TOKEN`` (so that the
+token can come from a Kubernetes Secret instead of the file); ``edgebound.websocket`` (edges
+over WebSocket).
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ class Servicebound:
 
     listen: Listen = field(default_factory=lambda: Listen(addr="0.0.0.0:30011"))
     token: str = ""
-    """When set, a service must present it (meta ``token``) or mTLS is its only way in."""
+    """When set, a service must present it (meta ``token``) or mTLS is its only way in.
+    Env ``FRONTIER_SERVICEBOUND_TOKEN`` replaces it (a Kubernetes Secret, never a ConfigMap)."""
     max_connections: int = 0
     """0: derived from RLIMIT_NOFILE (see `gateway.limits`)."""
     max_connections_per_ip: int = 0
@@ -433,6 +436,17 @@ def _apply_env(config: FrontierConfig, env: Mapping[str, str]) -> FrontierConfig
     if token := env.get("FRONTLAS_TOKEN"):
         frontlas = replace(frontlas, token=token)
 
+    if "FRONTIER_SERVICEBOUND_TOKEN" in env:
+        token = env["FRONTIER_SERVICEBOUND_TOKEN"]
+        if not token:
+            # Set but empty (a Secret key holding ""): running without the token the
+            # deployment meant to require would let any process in as a service.
+            raise ConfigError(
+                "FRONTIER_SERVICEBOUND_TOKEN: set but empty; unset it to run without a "
+                "servicebound token"
+            )
+        sb = replace(sb, token=token)
+
     log = log_from_env(config.log, env)
     return replace(
         config,
@@ -517,6 +531,7 @@ servicebound:              # where services connect
       insecure_skip_verify: false
   token: ""                # ours: services must send it in their meta ({"token": ...});
                            # with mtls on, a client certificate is required as well
+                           # (env FRONTIER_SERVICEBOUND_TOKEN: set, it replaces this)
   max_connections: 0       # connections at once (0: from RLIMIT_NOFILE, see docs/security.md)
   max_connections_per_ip: 0          # 0: no per-address bound
   max_streams: 65536       # open streams per service connection

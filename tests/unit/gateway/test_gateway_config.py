@@ -240,9 +240,20 @@ def test_frontier_id_env_wins_over_node_name_and_advertised_addrs() -> None:
     assert config.edgebound.listen.advertised_addr == "192.0.2.1:31000"
 
 
+def test_servicebound_token_from_the_environment_replaces_the_files() -> None:
+    """The operator and the chart pass the token from a Secret this way, never in a file."""
+    data = {"servicebound": {"token": "from-the-file"}}
+    assert parse_config(data, {}).servicebound.token == "from-the-file"
+    env = {"FRONTIER_SERVICEBOUND_TOKEN": "from-the-secret"}
+    assert parse_config(data, env).servicebound.token == "from-the-secret"
+    assert load_config(None, env).servicebound.token == "from-the-secret"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
+        # An empty Secret value must not silently turn the token off.
+        ({"FRONTIER_SERVICEBOUND_TOKEN": ""}, "FRONTIER_SERVICEBOUND_TOKEN: set but empty"),
         ({"FRONTIER_EDGEBOUND_PORT": "http"}, "FRONTIER_EDGEBOUND_PORT: 'http' is not a TCP port"),
         ({"FRONTIER_SERVICEBOUND_PORT": "70000"}, "not a TCP port"),
         ({"FRONTIER_OBSERVABILITY_PORT": "0x10"}, "FRONTIER_OBSERVABILITY_PORT: '0x10' is not"),
