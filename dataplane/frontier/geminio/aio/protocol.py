@@ -31,6 +31,8 @@ import asyncio
 from collections.abc import Hashable
 from typing import ClassVar, Protocol, cast
 
+from mypy_extensions import mypyc_attr
+
 from ...timer import get_loop_timer
 from ..connection import Connection
 from ..events import ConnectionClosed, Event
@@ -59,6 +61,7 @@ class EventSink(Protocol):
 _WRITE_TOKEN = "write"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # server._ServerProtocol, compiled or not
 class GeminioProtocol(asyncio.Protocol):
     # Slots, and no container until one is needed: this object is part of what an idle
     # connection costs.
@@ -130,7 +133,9 @@ class GeminioProtocol(asyncio.Protocol):
         """Start the sans-I/O connection (a server passes its remaining handshake time)."""
         self.conn.start()
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | bytearray | memoryview) -> None:
+        # (Not only bytes: the WebSocket bridge passes a frame's bytearray, and a compiled
+        # build checks the declared type.)
         # The answers to one read (heartbeat acks, responses, acks) are complete once the
         # read is handled: written at once, in one call, rather than at the end of the
         # iteration (a scheduled callback per connection that only sends a heartbeat ack
@@ -343,9 +348,13 @@ class GeminioProtocol(asyncio.Protocol):
         if not self._write_paused:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._write_waiters is None:
-            self._write_waiters = []
-        self._write_waiters.append(waiter)
+        # Through a local: narrowing `self._write_waiters` to a list here would outlive the
+        # await below, and compiled code checks narrowed types (`_wake_writers` sets None).
+        pending = self._write_waiters
+        if pending is None:
+            pending = []
+            self._write_waiters = pending
+        pending.append(waiter)
         try:
             await waiter
         finally:
