@@ -407,7 +407,9 @@ class End(Stream):
             self._proto.flush()
 
     def _add_pending(self, op_id: int) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        proto = self._proto
+        loop = proto.loop if proto is not None else asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         pending = self._pending
         if pending is None:
             pending = self._pending = {}

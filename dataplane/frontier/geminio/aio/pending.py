@@ -24,8 +24,10 @@ class PendingFuture(asyncio.Future[_T]):
 
     __slots__ = ("_op_id", "_op_stream", "_request")
 
-    def __init__(self, stream: Stream, op_id: int, request: bool) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
+    def __init__(
+        self, stream: Stream, op_id: int, request: bool, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        super().__init__(loop=loop)
         self._op_stream = stream
         self._op_id = op_id
         self._request = request

@@ -379,7 +379,7 @@ class Stream:
         end = self._end
         proto = end._protocol_for_ops()
         request_id = self._send_request(method, data, custom, timeout)
-        future: PendingFuture[bytes] = PendingFuture(self, request_id, True)
+        future: PendingFuture[bytes] = PendingFuture(self, request_id, True, proto.loop)
         end._put_pending(request_id, future)
         proto.flush()
         return future
@@ -401,7 +401,7 @@ class Stream:
         end = self._end
         proto = end._protocol_for_ops()
         message_id = self._send_publish(data, topic, custom, timeout, at_most_once=False)
-        future: PendingFuture[None] = PendingFuture(self, message_id, False)
+        future: PendingFuture[None] = PendingFuture(self, message_id, False, proto.loop)
         end._put_pending(message_id, future)
         proto.flush()
         return future
