@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from frontier.buildinfo import build_flavour
+
 HERE = Path(__file__).resolve().parent
 README = HERE.parent / "README.md"
 GATEWAY_DOC = HERE.parent / "docs" / "gateway.md"
@@ -88,6 +90,8 @@ def measure(directory: Path, quick: bool) -> dict[str, Any]:
             "date": datetime.date.today().isoformat(),
             "machine": machine(),
             "command": "./dev bench" + (" --quick" if quick else ""),
+            # which code ran: the benchmarks' processes import what this one does
+            "build": build_flavour(),
         },
         "rows": rows,
     }
@@ -122,11 +126,12 @@ def render(results: dict[str, Any]) -> str:
     targeted = [row for row in rows if row.get("target") is not None]
     met = [row for row in targeted if float(row["ratio"]) >= row["target"]]
     missed = [row for row in targeted if float(row["ratio"]) < row["target"]]
+    build = f" ({measured['build']})" if measured.get("build") else ""
     lines = [
-        f"Measured {measured['date']} on {measured['machine']} by `{measured['command']}`. "
-        "Every figure has a baseline measured in the same run; the ratio is oriented so that "
-        "> 1 means frontier-py is better; the target column is the least acceptable ratio "
-        "(for a cost, at most 3x the baseline is a ratio of at least 0.33x).",
+        f"Measured {measured['date']} on {measured['machine']} by `{measured['command']}`"
+        f"{build}. Every figure has a baseline measured in the same run; the ratio is "
+        "oriented so that > 1 means frontier-py is better; the target column is the least "
+        "acceptable ratio (for a cost, at most 3x the baseline is a ratio of at least 0.33x).",
         "",
     ]
     for title, group in (("Targets met", met), ("Targets missed", missed)):

@@ -44,7 +44,8 @@ def test_version_names_the_package_version_and_the_build(command: str) -> None:
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip()
     assert re.fullmatch(
-        rf"{re.escape(command)} {re.escape(package_version())} \(pure Python; \w+ 3\.\d+\.\d+\S*\)",
+        rf"{re.escape(command)} {re.escape(package_version())} "
+        rf"\((compiled with mypyc: \d+ modules|pure Python: [^;()]+); \w+ 3\.\d+\.\d+\S*\)",
         line,
     ), line
     assert package_version() != "unknown"  # from the installed distribution's metadata

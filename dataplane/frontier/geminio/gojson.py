@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring as _encode_basestring
-from typing import ClassVar, TypeAlias
+from typing import TypeAlias
 
 from .errors import BadJSON, EncodeError
 
@@ -174,7 +174,7 @@ def fold_name(name: str) -> str:
 # Decoding: typed field values (Go's Unmarshal into the struct field types geminio uses)
 # --------------------------------------------------------------------------------------------
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
 def as_string(value: JSONValue, field: str) -> str:
@@ -284,7 +284,7 @@ def _kind(value: JSONValue) -> str:
 # Encoding
 # --------------------------------------------------------------------------------------------
 
-_GO_EXTRA_ESCAPES = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
+_GO_EXTRA_ESCAPES = re.compile(r"[<>&\u2028\u2029\ud800-\udfff]")
 _GO_ESCAPE_OF = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -359,15 +359,13 @@ class GoTime:
     Python's datetime only has microseconds, and a Go peer's times carry nanoseconds and its
     local offset (`+08:00`); both must survive a decode/encode round trip unchanged. An offset
     of 0 prints as `Z`, as in Go. The Go zero time (`0001-01-01T00:00:00Z`) is how Go says
-    "no deadline": test `is_zero` rather than comparing to `ZERO`, since Go's IsZero ignores
+    "no deadline": test `is_zero` rather than comparing to `ZERO_TIME`, since Go's IsZero ignores
     the offset.
     """
 
     unix_nanos: int
     offset: int = 0
     """Seconds east of UTC, a whole number of minutes."""
-
-    ZERO: ClassVar[GoTime]
 
     def __post_init__(self) -> None:
         if self.offset % 60 or not -_MAX_OFFSET <= self.offset <= _MAX_OFFSET:
@@ -406,8 +404,7 @@ class GoTime:
         return self.unix_nanos / _NS
 
 
-GoTime.ZERO = GoTime(_ZERO_UNIX_NANOS, 0)
-ZERO_TIME = GoTime.ZERO
+ZERO_TIME = GoTime(_ZERO_UNIX_NANOS, 0)
 _ZERO_TEXT = "0001-01-01T00:00:00Z"
 _ZERO_JSON = b'"0001-01-01T00:00:00Z"'
 

@@ -141,17 +141,6 @@ class End(Stream):
         """Called with a reason (see `SessionRefused`) when a stream the peer opened was
         refused (the peer got the error already): for metrics."""
 
-    # Stream 1 is the End itself. A `_end` slot holding `self` would make every End a
-    # reference cycle (freed only by the cyclic collector, late and in bulk); the property
-    # answers `self` without storing it.
-    @property
-    def _end(self) -> End:
-        return self
-
-    @_end.setter
-    def _end(self, value: End) -> None:
-        pass
-
     @property
     def close_callbacks(self) -> list[Callable[[End], None]]:
         """Called once, synchronously, when the connection has ended (append to it)."""
@@ -242,9 +231,13 @@ class End(Stream):
         except SessionStateError as exc:
             raise EndError(str(exc)) from exc
         future: asyncio.Future[Stream] = asyncio.get_running_loop().create_future()
-        if self._opens is None:
-            self._opens = {}
-        self._opens[open_id] = future
+        # Through a local: a narrowed `self._opens` would outlive the await below (compiled
+        # code checks narrowed types, and the attribute may be None again by then).
+        opens = self._opens
+        if opens is None:
+            opens = {}
+            self._opens = opens
+        opens[open_id] = future
         proto.flush()
         try:
             return await future
@@ -260,9 +253,11 @@ class End(Stream):
             if self._closed_event is not None:
                 raise ConnectionClosedError("the connection is closed")
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            if self._accept_waiters is None:
-                self._accept_waiters = []
-            self._accept_waiters.append(waiter)
+            pending = self._accept_waiters  # a local, as in _open_stream
+            if pending is None:
+                pending = []
+                self._accept_waiters = pending
+            pending.append(waiter)
             try:
                 await waiter
             finally:
@@ -412,7 +407,9 @@ class End(Stream):
             self._proto.flush()
 
     def _add_pending(self, op_id: int) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        proto = self._proto
+        loop = proto.loop if proto is not None else asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         pending = self._pending
         if pending is None:
             pending = self._pending = {}

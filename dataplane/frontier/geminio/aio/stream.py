@@ -20,7 +20,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from ..conn_errors import ConnectionStateError, SessionStateError
 from ..gojson import ZERO_TIME, GoTime
@@ -34,6 +34,7 @@ from .errors import (
     StreamClosedError,
 )
 from .messages import Handler, Message, SyncRequest
+from .pending import PendingFuture
 
 if TYPE_CHECKING:
     from .end import End
@@ -107,7 +108,6 @@ class Stream:
         "_closed_callbacks",
         "_closed_waiters",
         "_data_sink",
-        "_end",
         "_eof",
         "_handlers",
         "_hijack",
@@ -116,6 +116,7 @@ class Stream:
         "_messages",
         "_messages_blocked",
         "_meta",
+        "_owner",
         "_peer",
         "_remote_methods",
         "_sid",
@@ -123,7 +124,7 @@ class Stream:
     )
 
     def __init__(self, end: End | None, stream_id: int, meta: bytes, peer: str) -> None:
-        self._end: End = end if end is not None else self  # type: ignore[assignment]
+        self._owner = end
         self._sid = stream_id
         self._meta = meta
         self._peer = peer
@@ -145,6 +146,14 @@ class Stream:
         self._closed_callbacks: list[Callable[[Stream], None]] | None = None
 
     # ------------------------------------------------------------------------- identity
+
+    @property
+    def _end(self) -> End:
+        """The End this stream belongs to; stream 1 is the End itself. Not stored for stream
+        1: an End holding itself would be a reference cycle (freed only by the cyclic
+        collector, late and in bulk)."""
+        owner = self._owner
+        return owner if owner is not None else cast("End", self)
 
     @property
     def stream_id(self) -> int:
@@ -370,7 +379,7 @@ class Stream:
         end = self._end
         proto = end._protocol_for_ops()
         request_id = self._send_request(method, data, custom, timeout)
-        future: _PendingFuture[bytes] = _PendingFuture(self, request_id, True)
+        future: PendingFuture[bytes] = PendingFuture(self, request_id, True, proto.loop)
         end._put_pending(request_id, future)
         proto.flush()
         return future
@@ -392,7 +401,7 @@ class Stream:
         end = self._end
         proto = end._protocol_for_ops()
         message_id = self._send_publish(data, topic, custom, timeout, at_most_once=False)
-        future: _PendingFuture[None] = _PendingFuture(self, message_id, False)
+        future: PendingFuture[None] = PendingFuture(self, message_id, False, proto.loop)
         end._put_pending(message_id, future)
         proto.flush()
         return future
@@ -714,32 +723,3 @@ class Stream:
     def __repr__(self) -> str:
         state = "closed" if self._eof else "open"
         return f"<{type(self).__name__} {self._sid} {state} peer={self._peer!r}>"
-
-
-_T = TypeVar("_T")
-
-
-class _PendingFuture(asyncio.Future[_T]):
-    """The future of `call_future`/`publish_future`: cancelling it also forgets the
-    operation in the End and the connection, as cancelling `call()`/`publish()` does."""
-
-    __slots__ = ("_op_id", "_op_stream", "_request")
-
-    def __init__(self, stream: Stream, op_id: int, request: bool) -> None:
-        super().__init__(loop=asyncio.get_running_loop())
-        self._op_stream = stream
-        self._op_id = op_id
-        self._request = request
-
-    def cancel(self, msg: Any | None = None) -> bool:
-        if not super().cancel(msg):
-            return False
-        stream = self._op_stream
-        end = stream._end
-        if end._pop_pending(self._op_id) is self:
-            if self._request:
-                end._conn.cancel_request(stream._sid, self._op_id)
-            else:
-                end._conn.cancel_publish(stream._sid, self._op_id)
-            end._flush()
-        return True

@@ -1,0 +1,137 @@
+"""Which build of the hot path this process runs: compiled with mypyc, or pure Python.
+
+The same source runs both ways. `setup.py` compiles the modules listed in
+`COMPILED_MODULES` with mypyc when it can (a C compiler and Python's headers) and ships the
+pure-Python modules otherwise; `./dev test` runs the suite against both. A bug report must
+say which code ran, so every command's ``--version`` reports it (`frontier.version`).
+
+The answer is what the import system finds, not what a build intended: a module counts as
+compiled when an extension module sits beside its ``.py`` file in this package (the import
+system prefers it). Why a build is pure (compilation disabled, or failed and
+why) is recorded by the build in `BUILD_RECORD` next to this file.
+
+This module is stdlib-only and imports nothing from the package at module level: `setup.py`
+loads it by path, before any dependency is installed, for the module list and the cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import json
+import os
+from pathlib import Path
+from typing import Final
+
+__all__ = [
+    "BUILD_RECORD",
+    "COMPILED_MODULES",
+    "build_flavour",
+    "cache_root",
+    "compiled_modules",
+    "recorded_reason",
+    "source_digest",
+]
+
+COMPILED_MODULES: Final = (
+    # the codec: frames <-> packets, Go's JSON documents
+    "frontier.geminio.gojson",
+    "frontier.geminio.documents",
+    "frontier.geminio.encoder",
+    "frontier.geminio.decoder",
+    "frontier.geminio.reader",
+    # the sans-I/O connection and what it drives per packet
+    "frontier.geminio.connection",
+    "frontier.geminio.conn_client",
+    "frontier.geminio.conn_server",
+    "frontier.geminio.multiplexer",
+    "frontier.geminio.application",
+    "frontier.geminio.session",
+    "frontier.geminio.outbox",
+    "frontier.geminio.timer_requests",
+    "frontier.geminio.ids",
+    "frontier.geminio.events",
+    "frontier.geminio.states",
+    # the asyncio adapter: protocol, End, request/stream bookkeeping (not messages.py: its
+    # Message and Request are what handlers get, and tests and the SDK hand them any object
+    # with a stream's few methods, which a compiled attribute type would refuse)
+    "frontier.geminio.aio.protocol",
+    "frontier.geminio.aio.end",
+    "frontier.geminio.aio.stream",
+    "frontier.geminio.aio.timers",
+    # the gateway's forwarding
+    "frontier.gateway.relay",
+    "frontier.gateway.exchange",
+    "frontier.gateway.flow",
+)
+"""The modules worth compiling: every one is on the per-frame path of a forwarded call
+(profiled with py-spy under bench/gateway.py's RPC load; README "Performance")."""
+
+BUILD_RECORD: Final = "_build.json"
+"""Written into the built package by the build: {"build": "compiled"|"pure", "reason": ...}."""
+
+_PACKAGE_DIR: Final = Path(__file__).resolve().parent
+
+
+def source_digest(package_dir: Path, *extra: str) -> str:
+    """A key for a compiled build of `package_dir`: every ``.py`` file under it (path and
+    bytes) and `extra` (the compiler's and Python's versions), so that any change rebuilds."""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    for item in extra:
+        digest.update(item.encode() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def cache_root() -> Path:
+    """Where compiled builds are kept, outside any clone: ``$FRONTIER_BUILD_CACHE``, else
+    ``$XDG_CACHE_HOME/frontier-py``, else ``~/.cache/frontier-py``."""
+    explicit = os.environ.get("FRONTIER_BUILD_CACHE")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "frontier-py"
+
+
+def _is_extension(name: str) -> bool:
+    # Where the import system looks, without importing anything (``--version`` must stay
+    # cheap): an extension module beside the ``.py`` file wins over it.
+    base = _PACKAGE_DIR.joinpath(*name.split(".")[1:])
+    return any(
+        base.with_name(base.name + suffix).is_file()
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+    )
+
+
+def compiled_modules() -> list[str]:
+    """The modules of `COMPILED_MODULES` that this process imports compiled."""
+    return [name for name in COMPILED_MODULES if _is_extension(name)]
+
+
+def recorded_reason() -> str | None:
+    """Why the build is pure, as the build recorded it (None when no build recorded one:
+    a source checkout or an editable install)."""
+    try:
+        record = json.loads((_PACKAGE_DIR / BUILD_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    reason = record.get("reason") if isinstance(record, dict) else None
+    return str(reason) if reason else None
+
+
+def build_flavour() -> str:
+    """``compiled with mypyc: 22 modules``, ``partly compiled with mypyc: 3 of 22 modules``
+    or ``pure Python: why``. One phrase without ``;`` or parentheses: `version_line` puts it
+    in parentheses beside the Python version."""
+    compiled = compiled_modules()
+    total = len(COMPILED_MODULES)
+    if len(compiled) == total:
+        return f"compiled with mypyc: {total} modules"
+    if compiled:
+        return f"partly compiled with mypyc: {len(compiled)} of {total} modules"
+    reason = recorded_reason() or "source tree, not built"
+    return "pure Python: " + reason.replace(";", ",").replace("(", "").replace(")", "")
