@@ -25,7 +25,6 @@ changes nothing on the machine but its data root in the e2e cache. The classic b
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import ssl
@@ -39,7 +38,14 @@ from pathlib import Path
 from typing import Final
 
 from .kube_control_plane import _die_with_parent, wait_for
-from .local_cluster import PAUSE_IMAGE, ClusterError, _ns_inode, kill_namespace, run
+from .local_cluster import (
+    PAUSE_IMAGE,
+    ClusterError,
+    _ns_inode,
+    exclusive_lock,
+    kill_namespace,
+    run,
+)
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 BASE_IMAGE: Final = "frontier-e2e.local/python:3.11-bookworm"
@@ -191,35 +197,16 @@ class Docker:
         return True
 
 
-@contextlib.contextmanager
-def _data_root_lock(data_root: Path, timeout: float = 1800.0) -> Iterator[None]:
+def _data_root_lock(
+    data_root: Path, timeout: float = 1800.0
+) -> contextlib.AbstractContextManager[None]:
     """One dockerd per data root on this machine: each run starts its own engine in a
     private mount namespace, where docker's own pid file cannot see the other, and two
     engines on one data root kill each other's builds ("Error processing tar file(signal:
     terminated)", seen with two test runs at once). Another run's build waits here; the
     images it finds cached afterwards make its own build quick."""
-    data_root.parent.mkdir(parents=True, exist_ok=True)
-    with (data_root.parent / f".{data_root.name}.lock").open("w") as f:
-        deadline = time.monotonic() + timeout
-        announced = False
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not announced:
-                    print(f"e2e: waiting for another run's image build ({data_root})",
-                          file=sys.stderr)  # fmt: skip
-                    announced = True
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"another run held the image build lock for more than {timeout:.0f}s"
-                    ) from None
-                time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    lock = data_root.parent / f".{data_root.name}.lock"
+    return exclusive_lock(lock, timeout, "image build")
 
 
 @contextlib.contextmanager

@@ -305,10 +305,10 @@ def _make_cgroups(name: str = CGROUP_ROOT) -> None:
 
 
 @contextlib.contextmanager
-def machine_lock(timeout: float) -> Iterator[None]:
-    """One node on this machine at a time (another run waits, then goes on)."""
-    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK_PATH.open("w") as f:
+def exclusive_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
+    """Hold `path`'s flock; another run on this machine waits for it, up to `timeout` s."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
         deadline = time.monotonic() + timeout
         announced = False
         while True:
@@ -317,17 +317,22 @@ def machine_lock(timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if not announced:
-                    print(f"e2e: waiting for another run's node ({LOCK_PATH})", file=sys.stderr)
+                    print(f"e2e: waiting for another run's {what} ({path})", file=sys.stderr)
                     announced = True
                 if time.monotonic() > deadline:
                     raise ClusterError(
-                        f"another e2e node held {LOCK_PATH} for more than {timeout:.0f}s"
+                        f"another run's {what} held {path} for more than {timeout:.0f}s"
                     ) from None
                 time.sleep(1)
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def machine_lock(timeout: float) -> contextlib.AbstractContextManager[None]:
+    """One node on this machine at a time (another run waits, then goes on)."""
+    return exclusive_lock(LOCK_PATH, timeout, "node")
 
 
 def _host_clashes() -> list[str]:
