@@ -17,6 +17,7 @@ from typing import Any
 
 from ..geminio.aio import EndError, Message, Stream
 from ..geminio.aio.messages import SyncRequest
+from ..geminio.aio.pending import PendingFuture
 from ..geminio.errors import EncodeError
 from .errors import error_text
 from .flow import Flow
@@ -60,7 +61,11 @@ class Relay:
             return
         try:
             future = target.call_future(
-                request.method, request.data, custom=custom, timeout=self.timeout
+                request.method,
+                request.data,
+                custom=custom,
+                timeout=self.timeout,
+                data_b64=request.data_b64,
             )
         except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()
@@ -71,7 +76,7 @@ class Relay:
         future.add_done_callback(lambda done: self._called(done, request, kind, started))
 
     def _called(
-        self, future: asyncio.Future[bytes], request: SyncRequest, kind: Kind, started: float
+        self, future: PendingFuture[bytes], request: SyncRequest, kind: Kind, started: float
     ) -> None:
         if future.cancelled():
             request.fail(CANCELLED_TEXT)
@@ -82,7 +87,7 @@ class Relay:
             request.fail(error_text(exc))
             return
         self.metrics.succeeded(kind, started)
-        request.respond(future.result())
+        request.respond(future.result(), data_b64=future.data_b64)
 
     async def _call_when_writable(
         self, request: SyncRequest, target: Stream, custom: bytes, kind: Kind
@@ -118,7 +123,11 @@ class Relay:
             return
         try:
             future = target.publish_future(
-                message.data, topic=message.topic, custom=custom, timeout=self.timeout
+                message.data,
+                topic=message.topic,
+                custom=custom,
+                timeout=self.timeout,
+                data_b64=message.data_b64,
             )
         except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()

@@ -81,7 +81,9 @@ class Splice:
 
     # ---------------------------------------------------------------------- raw bytes
 
-    def _relay(self, data: bytes, src: Stream, dst: Stream, count: Callable[[float], None]) -> None:
+    def _relay(
+        self, data: bytes | memoryview, src: Stream, dst: Stream, count: Callable[[float], None]
+    ) -> None:
         try:
             dst.write(data)
         except EndError:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .conn_config import ConnectionConfig
-from .encoder import message_frame
+from .encoder import message_frame, message_frame_parts
 from .events import (
     AbortReason,
     MessageReceived,
@@ -126,8 +126,13 @@ class AppLayer:
         if timed:
             self._cancel_timer(TimerKind.REQUEST, session, packet.packet_id)
         # A response with an error carries no data for the caller (Go returns nil, err).
-        data = b"" if packet.error else packet.value
-        self._out.emit(ResponseReceived(session.session_id, packet.packet_id, data, packet.error))
+        if packet.error:
+            event = ResponseReceived(session.session_id, packet.packet_id, b"", packet.error)
+        else:
+            event = ResponseReceived(
+                session.session_id, packet.packet_id, packet.value, "", packet.value_b64
+            )
+        self._out.emit(event)
 
     def _on_request_cancel(self, session: Session, packet: RequestCancelPacket) -> None:
         self._out.emit(RequestCancelled(session.session_id, packet.packet_id, packet.cancel_type))
@@ -176,23 +181,41 @@ class AppLayer:
         timeout: float | None,
         deadline: GoTime,
         context_deadline: GoTime,
+        data_b64: bytes | memoryview | None = None,
     ) -> int:
         message_id = self._out.next_id()
-        self._out.send_frame(
-            message_frame(
-                _MESSAGE,
-                message_id,
-                session.session_id,
-                b"",
-                data,
-                topic,
-                custom,
-                "",
-                0,
-                deadline,
-                context_deadline,
+        if data_b64:
+            self._out.send_parts(
+                message_frame_parts(
+                    _MESSAGE,
+                    message_id,
+                    session.session_id,
+                    b"",
+                    data_b64,
+                    topic,
+                    custom,
+                    "",
+                    0,
+                    deadline,
+                    context_deadline,
+                )
             )
-        )
+        else:
+            self._out.send_frame(
+                message_frame(
+                    _MESSAGE,
+                    message_id,
+                    session.session_id,
+                    b"",
+                    data,
+                    topic,
+                    custom,
+                    "",
+                    0,
+                    deadline,
+                    context_deadline,
+                )
+            )
         if not at_most_once:
             publishes = session._publishes
             if publishes is None:
@@ -215,23 +238,41 @@ class AppLayer:
         timeout: float | None,
         deadline: GoTime,
         context_deadline: GoTime,
+        data_b64: bytes | memoryview | None = None,
     ) -> int:
         request_id = self._out.next_id()
-        self._out.send_frame(
-            message_frame(
-                _REQUEST,
-                request_id,
-                session.session_id,
-                method.encode(),
-                data,
-                "",
-                custom,
-                "",
-                0,
-                deadline,
-                context_deadline,
+        if data_b64:
+            self._out.send_parts(
+                message_frame_parts(
+                    _REQUEST,
+                    request_id,
+                    session.session_id,
+                    method.encode(),
+                    data_b64,
+                    "",
+                    custom,
+                    "",
+                    0,
+                    deadline,
+                    context_deadline,
+                )
             )
-        )
+        else:
+            self._out.send_frame(
+                message_frame(
+                    _REQUEST,
+                    request_id,
+                    session.session_id,
+                    method.encode(),
+                    data,
+                    "",
+                    custom,
+                    "",
+                    0,
+                    deadline,
+                    context_deadline,
+                )
+            )
         requests = session._requests
         if requests is None:
             requests = session._requests = {}
@@ -239,10 +280,23 @@ class AppLayer:
         return request_id
 
     def respond(
-        self, session: Session, request_id: int, method: str | bytes, data: bytes, error: str
+        self,
+        session: Session,
+        request_id: int,
+        method: str | bytes,
+        data: bytes,
+        error: str,
+        data_b64: bytes | memoryview | None = None,
     ) -> None:
         # Go never transmits a response's custom, and leaves the deadlines zero (§A.5).
         key = method.encode() if isinstance(method, str) else method
+        if data_b64:
+            self._out.send_parts(
+                message_frame_parts(
+                    _RESPONSE, request_id, session.session_id, key, data_b64, "", b"", error
+                )
+            )
+            return
         self._out.send_frame(
             message_frame(_RESPONSE, request_id, session.session_id, key, data, "", b"", error)
         )
@@ -292,7 +346,15 @@ class AppLayer:
         return register_id
 
     def send_stream_data(self, session: Session, data: bytes | bytearray | memoryview) -> None:
-        payload = data if type(data) is bytes else bytes(data)
+        # bytes and read-only byte views (a relayed payload) are written as they are; what
+        # the caller could still change (bytearray, a view of one) is copied first.
+        payload: bytes | memoryview
+        if type(data) is bytes:
+            payload = data
+        elif type(data) is memoryview and data.readonly and data.itemsize == 1:
+            payload = data if data.contiguous else data.tobytes()
+        else:
+            payload = bytes(data)
         size = len(payload)
         chunk = self._config.stream_chunk_size
         out = self._out

@@ -325,11 +325,14 @@ class Connection:
         timeout: float | None = None,
         deadline: GoTime = ZERO_TIME,
         context_deadline: GoTime = ZERO_TIME,
+        data_b64: bytes | memoryview | None = None,
     ) -> int:
         """Send a message; returns its ID. Unless `at_most_once`, `PublishAcked` or
         `OperationAborted(PUBLISH, ...)` follows (after `timeout` seconds at the latest).
         `deadline`/`context_deadline` only travel to the peer (Go fills them from a
-        timeout and from its context)."""
+        timeout and from its context). `data_b64`, when given and non-empty, is the
+        canonical base64 text of `data` (a received `MessageData.value_b64`): it goes on
+        the wire verbatim and `data` is not looked at (a relay's forward)."""
         session = self._open_session(session_id)
         return self._mux.app.publish(
             session,
@@ -340,6 +343,7 @@ class Connection:
             timeout=timeout,
             deadline=deadline,
             context_deadline=context_deadline,
+            data_b64=data_b64,
         )
 
     def cancel_publish(self, session_id: int, message_id: int) -> bool:
@@ -365,9 +369,10 @@ class Connection:
         timeout: float | None = None,
         deadline: GoTime = ZERO_TIME,
         context_deadline: GoTime = ZERO_TIME,
+        data_b64: bytes | memoryview | None = None,
     ) -> int:
         """Call `method`; returns the request ID. `ResponseReceived` or
-        `OperationAborted(REQUEST, ...)` follows."""
+        `OperationAborted(REQUEST, ...)` follows. `data_b64`: as for `publish`."""
         session = self._open_session(session_id)
         return self._mux.app.request(
             session,
@@ -377,6 +382,7 @@ class Connection:
             timeout=timeout,
             deadline=deadline,
             context_deadline=context_deadline,
+            data_b64=data_b64,
         )
 
     def cancel_request(self, session_id: int, request_id: int) -> bool:
@@ -395,13 +401,14 @@ class Connection:
         method: str | bytes,
         data: bytes = b"",
         error: str = "",
+        data_b64: bytes | memoryview | None = None,
     ) -> bool:
         """Answer a `RequestReceived` (the response echoes `method`, as Go's does).
-        False if the session is gone."""
+        False if the session is gone. `data_b64`: as for `publish`."""
         session = self._replying_session(session_id)
         if session is None:
             return False
-        self._mux.app.respond(session, request_id, method, data, error)
+        self._mux.app.respond(session, request_id, method, data, error, data_b64)
         return True
 
     def register(self, session_id: int, method: str, *, timeout: float | None = None) -> int:

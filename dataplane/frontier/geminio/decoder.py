@@ -15,7 +15,7 @@ from typing import TypeAlias
 from .documents import (
     Buffer,
     read_conn_doc,
-    read_message_doc,
+    read_message_doc_b64,
     read_register_doc,
     read_session_doc,
 )
@@ -177,6 +177,7 @@ def _slot_writer(cls: type, name: str) -> Callable[[object, object], None]:
     _set_timeout,
     _set_deadline,
     _set_context_deadline,
+    _set_value_b64,
 ) = (_slot_writer(MessageData, field.name) for field in fields(MessageData))
 _set_stream_packet_id, _set_stream_session_id, _set_stream_data = (
     _slot_writer(StreamPacket, field.name) for field in fields(StreamPacket)
@@ -185,7 +186,9 @@ _set_stream_packet_id, _set_stream_session_id, _set_stream_data = (
 
 def _message_decoder(cls: type[MessageLike]) -> _Decoder:
     def decode(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-        key, value, topic, custom, error, timeout, deadline, ctx = read_message_doc(buf, s + 8, e)
+        key, value, topic, custom, error, timeout, deadline, ctx, value_b64 = (
+            read_message_doc_b64(buf, s + 8, e)
+        )
         packet = _new(cls)
         _set_packet_id(packet, pid)
         _set_session_id(packet, _unpack_u64(buf, s)[0])
@@ -197,6 +200,7 @@ def _message_decoder(cls: type[MessageLike]) -> _Decoder:
         _set_timeout(packet, timeout)
         _set_deadline(packet, deadline)
         _set_context_deadline(packet, ctx)
+        _set_value_b64(packet, value_b64)
         return packet
 
     return decode
@@ -210,7 +214,7 @@ def _payload(buf: Buffer, start: int, end: int) -> bytes:
     return bytes(memoryview(buf)[start:end])
 
 
-def new_stream_packet(pid: int, session_id: int, data: bytes) -> StreamPacket:
+def new_stream_packet(pid: int, session_id: int, data: bytes | memoryview) -> StreamPacket:
     """A StreamPacket from fields already decoded (FrameReader joins straddling payloads)."""
     packet: StreamPacket = _new(StreamPacket)
     _set_stream_packet_id(packet, pid)
@@ -219,8 +223,17 @@ def new_stream_packet(pid: int, session_id: int, data: bytes) -> StreamPacket:
     return packet
 
 
+def _stream_payload(buf: Buffer, start: int, end: int) -> bytes | memoryview:
+    # A view, not a copy, when the payload is at least a quarter of the bytes read with it
+    # (a relay writes it on as it is): a view keeps the whole chunk alive, which must not
+    # turn a small payload into a large chunk held while the far side drains.
+    if type(buf) is bytes and (end - start) * 4 >= len(buf):
+        return memoryview(buf)[start:end]
+    return _payload(buf, start, end)
+
+
 def _dec_stream(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-    return new_stream_packet(pid, _unpack_u64(buf, s)[0], _payload(buf, s + 8, e))
+    return new_stream_packet(pid, _unpack_u64(buf, s)[0], _stream_payload(buf, s + 8, e))
 
 
 def _dec_request_cancel(buf: Buffer, s: int, e: int, pid: int) -> Packet:

@@ -33,11 +33,15 @@ from .packets import MessageData
 __all__ = [
     "Buffer",
     "MessageFields",
+    "MessageFieldsB64",
+    "canonical_b64",
     "conn_doc",
     "message_doc",
+    "message_doc_around_value",
     "message_doc_of",
     "read_conn_doc",
     "read_message_doc",
+    "read_message_doc_b64",
     "read_register_doc",
     "read_session_doc",
     "register_doc",
@@ -103,6 +107,19 @@ def message_doc_of(
         members.append(b'"key":' + encode_bytes(key))
     if value:
         members.append(b'"value":' + encode_bytes(value))
+    _members_after_value(members, topic, custom, error, timeout, deadline, context_deadline)
+    return b"{" + b",".join(members) + b"}"
+
+
+def _members_after_value(
+    members: list[bytes],
+    topic: str,
+    custom: bytes,
+    error: str,
+    timeout: int,
+    deadline: GoTime,
+    context_deadline: GoTime,
+) -> None:
     if topic:
         members.append(b'"topic":' + encode_string(topic))
     if custom:
@@ -120,7 +137,24 @@ def message_doc_of(
         + encode_time(context_deadline)
         + b"}"
     )
-    return b"{" + b",".join(members) + b"}"
+
+
+def message_doc_around_value(
+    key: bytes,
+    topic: str,
+    custom: bytes,
+    error: str,
+    timeout: int,
+    deadline: GoTime,
+    context_deadline: GoTime,
+) -> tuple[bytes, bytes]:
+    """The document `message_doc_of` writes for a non-empty value, as the two pieces around
+    the value's base64 text: (up to and including its opening quote, from its closing quote
+    on). A relay puts the text it received between them (`encoder.message_frame_parts`)."""
+    head = b'{"key":' + encode_bytes(key) + b',"value":"' if key else b'{"value":"'
+    members: list[bytes] = []
+    _members_after_value(members, topic, custom, error, timeout, deadline, context_deadline)
+    return head, b'",' + b",".join(members) + b"}"
 
 
 def register_doc(error: str) -> bytes:
@@ -181,6 +215,11 @@ def read_register_doc(buf: Buffer, start: int, end: int) -> str:
 
 MessageFields: TypeAlias = tuple[bytes, bytes, str, bytes, str, int, GoTime, GoTime]
 _NO_MESSAGE_FIELDS: MessageFields = (b"", b"", "", b"", "", 0, ZERO_TIME, ZERO_TIME)
+MessageFieldsB64: TypeAlias = tuple[
+    bytes, bytes, str, bytes, str, int, GoTime, GoTime, bytes | None
+]
+"""`MessageFields` and the value's base64 text when it can be spliced (see
+`MessageData.value_b64`), else None."""
 
 
 # Field codes, looked up by the exact key first (what Go emits) and by Go's fold otherwise.
@@ -221,31 +260,67 @@ _fast_match = _CANONICAL_MESSAGE_DOC.fullmatch
 
 
 def read_message_doc(buf: Buffer, start: int, end: int) -> MessageFields:
+    fields = read_message_doc_b64(buf, start, end)
+    return fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7]
+
+
+def read_message_doc_b64(buf: Buffer, start: int, end: int) -> MessageFieldsB64:
+    """`read_message_doc`, plus the value's base64 text when it is canonical (the decoder
+    keeps it in `MessageData.value_b64`). Only the fast path finds it: a document Go's
+    json.Marshal did not write has the value re-encoded when forwarded."""
     match = _fast_match(buf, start, end)
     if match is not None:
         try:
             return _canonical_message_fields(match)
         except (ValueError, BadJSON):
             pass  # the general path reports it, as it would have
-    return _read_message_doc(buf, start, end)
+    key, value, topic, custom, error, timeout, deadline, ctx = _read_message_doc(buf, start, end)
+    return key, value, topic, custom, error, timeout, deadline, ctx, None
 
 
-def _canonical_message_fields(match: re.Match[bytes]) -> MessageFields:
+# The base64 characters whose 6 bits end in 4 (before "==") or 2 (before "=") zero bits: a
+# text ending otherwise decodes (Go ignores the extra bits) but is not what encoding the
+# bytes again writes, so it cannot be spliced in their place.
+_ZERO_LOW4 = frozenset(b"AQgw")
+_ZERO_LOW2 = frozenset(b"AEIMQUYcgkosw048")
+_PAD = 0x3D  # "="
+
+
+def canonical_b64(text: bytes) -> bool:
+    """Whether non-empty `text`, which strict decoding accepts, is exactly the padded
+    standard base64 of the bytes it decodes to (only the bits before the padding can
+    differ)."""
+    size = len(text)
+    if not size or text[size - 1] != _PAD:
+        return size > 0
+    if text[size - 2] == _PAD:
+        return text[size - 3] in _ZERO_LOW4
+    return text[size - 2] in _ZERO_LOW2
+
+
+def _canonical_message_fields(match: re.Match[bytes]) -> MessageFieldsB64:
     key, value, topic, custom, error, timeout, deadline, context_deadline = match.groups()
     number = 0
     if timeout is not None:
         number = int(timeout)
         if not _INT64_MIN <= number <= _INT64_MAX:
             raise ValueError("timeout overflows an int64")
+    data = b""
+    value_b64: bytes | None = None
+    if value is not None:
+        data = decode_base64(value.decode("ascii"))  # (validates it: ValueError if not)
+        if data and canonical_b64(value):
+            value_b64 = value
     return (
         b"" if key is None else decode_base64(key.decode("ascii")),
-        b"" if value is None else decode_base64(value.decode("ascii")),
+        data,
         "" if topic is None else topic.decode("ascii"),
         b"" if custom is None else decode_base64(custom.decode("ascii")),
         "" if error is None else error.decode("ascii"),
         number,
         _canonical_time(deadline),
         _canonical_time(context_deadline),
+        value_b64,
     )
 
 

@@ -11,7 +11,14 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from .documents import conn_doc, message_doc, message_doc_of, register_doc, session_doc
+from .documents import (
+    conn_doc,
+    message_doc,
+    message_doc_around_value,
+    message_doc_of,
+    register_doc,
+    session_doc,
+)
 from .errors import EncodeError, PacketTooLarge
 from .gojson import ZERO_TIME, GoTime
 from .packets import (
@@ -43,7 +50,14 @@ from .packets import (
     StreamPacket,
 )
 
-__all__ = ["encode", "encode_into", "encoded_parts", "message_frame", "stream_header"]
+__all__ = [
+    "encode",
+    "encode_into",
+    "encoded_parts",
+    "message_frame",
+    "message_frame_parts",
+    "stream_header",
+]
 
 _HEADER_U64 = struct.Struct(">BBQIQ")  # header + session ID, the prefix of most bodies
 _U8 = struct.Struct(">B")
@@ -174,6 +188,45 @@ def message_frame(
         raise EncodeError(f"{name}: {exc}") from None
 
 
+def message_frame_parts(
+    packet_type: int,
+    packet_id: int,
+    session_id: int,
+    key: bytes,
+    value_b64: bytes | memoryview,
+    topic: str = "",
+    custom: bytes = b"",
+    error: str = "",
+    timeout: int = 0,
+    deadline: GoTime = ZERO_TIME,
+    context_deadline: GoTime = ZERO_TIME,
+) -> tuple[bytes, bytes | memoryview, bytes]:
+    """The frame `message_frame` makes when the value's base64 text is `value_b64`, as
+    three buffers for `writelines`: everything up to the value's text, the text itself
+    (the very object passed in), everything after it. Joined, byte for byte the frame of
+    `message_frame(..., value=<bytes value_b64 decodes to>, ...)` when `value_b64` is
+    non-empty canonical padded base64 (`MessageData.value_b64` is).
+
+    For relays: a received payload goes out again without being encoded (or copied) again;
+    only the header, the key and the fields after the value are written anew.
+    """
+    name = _MESSAGE_TYPES.get(packet_type)
+    if name is None:
+        raise TypeError(f"not a message packet type: {packet_type:#04x}")
+    if not value_b64:
+        raise EncodeError(f"{name}: an empty value has no base64 text to splice")
+    try:
+        head, tail = message_doc_around_value(
+            key, topic, custom, error, timeout, deadline, context_deadline
+        )
+        length = len(head) + len(value_b64) + len(tail) + 8
+        _check_len(length, packet_type)
+        prefix = _HEADER_U64.pack(VERSION, packet_type, packet_id, length, session_id)
+        return prefix + head, value_b64, tail
+    except (struct.error, OverflowError) as exc:
+        raise EncodeError(f"{name}: {exc}") from None
+
+
 def _enc_register_ack(p: RegisterAckPacket) -> bytes:
     return _with_sid(p, register_doc(p.error))
 
@@ -200,7 +253,7 @@ def stream_header(packet_id: int, session_id: int, payload_length: int) -> bytes
         raise EncodeError(f"StreamPacket: {exc}") from None
 
 
-def _raw_parts(p: StreamPacket | RegisterPacket) -> tuple[bytes, bytes]:
+def _raw_parts(p: StreamPacket | RegisterPacket) -> tuple[bytes, bytes | memoryview]:
     payload = p.data if isinstance(p, StreamPacket) else p.method
     length = len(payload) + 8
     _check_len(length, p.TYPE)
@@ -251,7 +304,7 @@ def encode(packet: Packet) -> bytes:
         raise EncodeError(f"{type(packet).__name__}: {exc}") from None
 
 
-def encoded_parts(packet: Packet) -> tuple[bytes, ...]:
+def encoded_parts(packet: Packet) -> tuple[bytes | memoryview, ...]:
     """The frame as buffers to hand to `writelines`, without copying raw payloads.
 
     Stream and Register packets come back as (header, payload) with the payload object

@@ -11,7 +11,7 @@ means success; a non-empty one is the peer's text, which is all geminio carries 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeAlias
 
@@ -263,12 +263,15 @@ class RequestReceived:
 
 @dataclass(frozen=True, slots=True)
 class ResponseReceived:
-    """The answer to our request `request_id`: `data`, or the peer's `error` text."""
+    """The answer to our request `request_id`: `data`, or the peer's `error` text.
+    `data_b64`: the base64 text `data` arrived as, when it can be spliced into a frame in
+    its place (`MessageData.value_b64`); not part of the event's value."""
 
     session_id: int
     request_id: int
     data: bytes
     error: str
+    data_b64: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +302,9 @@ class RemoteRegistered:
 @dataclass(frozen=True, slots=True)
 class StreamDataReceived:
     session_id: int
-    data: bytes
+    data: bytes | memoryview
+    """A read-only memoryview when the payload was most of the bytes read with it (see
+    `decoder`): a relay writes it on without a copy, a reader's queue copies it."""
 
 
 @dataclass(frozen=True, slots=True)

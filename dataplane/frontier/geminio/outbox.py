@@ -53,6 +53,14 @@ class Outbox:
         else:
             self._frames.append(frame)
 
+    def send_parts(self, parts: tuple[bytes, Frame, bytes]) -> None:
+        """A frame encoded by the caller as pieces (`encoder.message_frame_parts`)."""
+        frames = self._frames
+        if frames is None:
+            self._frames = list(parts)
+        else:
+            frames.extend(parts)
+
     def send_stream(self, packet_id: int, session_id: int, payload: Frame) -> None:
         """A StreamPacket from a payload slice, without copying the payload."""
         header = stream_header(packet_id, session_id, len(payload))

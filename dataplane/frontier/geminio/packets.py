@@ -8,7 +8,7 @@ names follow `geminio-wire.md` §A; JSON document fields are flattened into the 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import ClassVar, Final, TypeAlias
 
@@ -216,6 +216,12 @@ class MessageData:
     timeout: int = 0
     deadline: GoTime = ZERO_TIME
     context_deadline: GoTime = ZERO_TIME
+    value_b64: bytes | None = field(default=None, compare=False, repr=False)
+    """The base64 text `value` arrived as (without quotes), kept by the decoder when it is
+    exactly what encoding `value` again would write (Go's canonical padded base64); None
+    otherwise, and on packets built here. A relay splices it into the frame it forwards
+    (`encoder.message_frame_parts`) instead of encoding the payload again: not part of the
+    packet's value (equality, repr)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,12 +254,13 @@ class ResponsePacket(MessageData):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamPacket:
-    """Raw bytes of a session (the net.Conn view)."""
+    """Raw bytes of a session (the net.Conn view). A decoded payload may be a read-only
+    memoryview into the frame it came in (`decoder`): forwarded, it is never copied."""
 
     TYPE: ClassVar[PacketType] = PacketType.STREAM
     packet_id: int
     session_id: int
-    data: bytes = b""
+    data: bytes | memoryview = b""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1020,7 +1020,9 @@ def test_a_stream_frame_cut_anywhere_is_reassembled_with_its_neighbours(cut: int
         StreamPacket(packet_id=2, session_id=7, data=payload),
         HeartbeatPacket(packet_id=3),
     ]
-    assert type(got[1].data) is bytes  # type: ignore[union-attr]
+    # bytes, or a read-only view when the payload was most of the chunk it was read in
+    data = got[1].data  # type: ignore[union-attr]
+    assert type(data) is bytes or (type(data) is memoryview and data.readonly)
     assert reader.offset == len(stream)
     assert reader.buffered == 0
 

@@ -53,6 +53,7 @@ from .errors import (
 )
 from .limits import Limits
 from .messages import Handler, Request, SyncRequest
+from .pending import PendingFuture
 from .protocol import GeminioProtocol
 from .stream import Stream
 
@@ -603,6 +604,8 @@ class End(Stream):
         if event.error:
             future.set_exception(RPCError(event.error))
         else:
+            if event.data_b64 is not None and type(future) is PendingFuture:
+                future.data_b64 = event.data_b64  # for a relay: see Stream.call_future
             future.set_result(event.data)
 
     def _ev_register_acked(self, event: RegisterAcked) -> None:
@@ -691,7 +694,9 @@ class End(Stream):
         except Exception as exc:
             request.fail(str(exc) or type(exc).__name__)
 
-    def _answer_sync(self, request: SyncRequest, data: bytes, error: str) -> bool:
+    def _answer_sync(
+        self, request: SyncRequest, data: bytes, error: str, data_b64: bytes | None = None
+    ) -> bool:
         """`SyncRequest.respond`/`fail`: the first answer goes out, later ones are dropped."""
         if request._answered:
             return False
@@ -703,7 +708,9 @@ class End(Stream):
             del sync_running[key]
             if self._handlers_running() < self.limits.max_handlers:
                 self._unblock(_HANDLERS_TOKEN)
-        if self._conn.respond(stream._sid, request.request_id, request.raw_method, data, error):
+        if self._conn.respond(
+            stream._sid, request.request_id, request.raw_method, data, error, data_b64
+        ):
             self._flush()
             return True
         return False

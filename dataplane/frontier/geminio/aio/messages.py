@@ -37,6 +37,12 @@ class Message:
         return self._packet.value
 
     @property
+    def data_b64(self) -> bytes | None:
+        """`data` as the base64 text it arrived in, when that text can be forwarded in its
+        place (`MessageData.value_b64`): `Stream.publish_future(data_b64=...)`."""
+        return self._packet.value_b64
+
+    @property
     def topic(self) -> str:
         return self._packet.topic
 
@@ -90,6 +96,11 @@ class Request:
         return self._packet.value
 
     @property
+    def data_b64(self) -> bytes | None:
+        """As `Message.data_b64`: for `Stream.call_future(data_b64=...)`."""
+        return self._packet.value_b64
+
+    @property
     def custom(self) -> bytes:
         return self._packet.custom
 
@@ -130,10 +141,16 @@ class SyncRequest(Request):
         self.on_cancel: Callable[[SyncRequest], None] | None = None
         """Called once, synchronously, if the caller cancels the call (RequestCancel)."""
 
-    def respond(self, data: bytes | bytearray | memoryview = b"") -> bool:
+    def respond(
+        self, data: bytes | bytearray | memoryview = b"", *, data_b64: bytes | None = None
+    ) -> bool:
         """Answer with `data`. True if this call answered the request; False if it was
-        already answered, or if its stream or connection is gone (nothing is sent)."""
-        return self.stream._end._answer_sync(self, data if type(data) is bytes else bytes(data), "")
+        already answered, or if its stream or connection is gone (nothing is sent).
+        `data_b64`: `data` as base64 text received with it (a relayed response's,
+        `PendingFuture.data_b64`), sent as it is instead of encoding `data` again."""
+        return self.stream._end._answer_sync(
+            self, data if type(data) is bytes else bytes(data), "", data_b64
+        )
 
     def fail(self, text: str) -> bool:
         """Answer with an error: the caller's `call()` raises `RPCError(text)`. As

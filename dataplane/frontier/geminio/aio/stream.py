@@ -142,7 +142,7 @@ class Stream:
         self._messages_blocked = False
         self._bytes_blocked = False
         self._message_sink: Callable[[Message], None] | None = None
-        self._data_sink: Callable[[bytes], None] | None = None
+        self._data_sink: Callable[[bytes | memoryview], None] | None = None
         self._closed_callbacks: list[Callable[[Stream], None]] | None = None
 
     # ------------------------------------------------------------------------- identity
@@ -362,9 +362,14 @@ class Stream:
         *,
         custom: bytes = b"",
         timeout: float | None = None,
-    ) -> asyncio.Future[bytes]:
+        data_b64: bytes | None = None,
+    ) -> PendingFuture[bytes]:
         """Send a call now and return its pending result, without a coroutine: for relays
         that chain a callback (`add_done_callback`) instead of awaiting in a task.
+
+        `data_b64`: `data` as the base64 text it arrived in (`Request.data_b64`), put on
+        the wire as it is instead of encoding `data` again; `data` is then not looked at.
+        Once resolved, the future's `data_b64` is the response's, when it has one.
 
         The future resolves to the response data, or fails as `call()` does: `RPCError`
         with the peer's error text, `OperationTimeout` after `timeout`,
@@ -378,7 +383,7 @@ class Stream:
         back-pressure (check `protocol.may_send()`, or `await drain()` between calls)."""
         end = self._end
         proto = end._protocol_for_ops()
-        request_id = self._send_request(method, data, custom, timeout)
+        request_id = self._send_request(method, data, custom, timeout, data_b64)
         future: PendingFuture[bytes] = PendingFuture(self, request_id, True, proto.loop)
         end._put_pending(request_id, future)
         proto.flush()
@@ -391,22 +396,33 @@ class Stream:
         topic: str = "",
         custom: bytes = b"",
         timeout: float | None = None,
+        data_b64: bytes | None = None,
     ) -> asyncio.Future[None]:
         """Send a message now and return the pending ack, without a coroutine (see
-        `call_future`). The future resolves to None on the ack, or fails as `publish()`
-        does: `PublishRejected` with the receiver's nack text, `OperationTimeout`,
-        `ConnectionClosedError`/`StreamClosedError`. Cancelling it stops waiting for the
-        ack (nothing is sent). Raises at once when nothing can be sent, and never waits
-        for a paused transport: the caller owns write back-pressure."""
+        `call_future`, also for `data_b64`). The future resolves to None on the ack, or
+        fails as `publish()` does: `PublishRejected` with the receiver's nack text,
+        `OperationTimeout`, `ConnectionClosedError`/`StreamClosedError`. Cancelling it
+        stops waiting for the ack (nothing is sent). Raises at once when nothing can be
+        sent, and never waits for a paused transport: the caller owns write
+        back-pressure."""
         end = self._end
         proto = end._protocol_for_ops()
-        message_id = self._send_publish(data, topic, custom, timeout, at_most_once=False)
+        message_id = self._send_publish(
+            data, topic, custom, timeout, at_most_once=False, data_b64=data_b64
+        )
         future: PendingFuture[None] = PendingFuture(self, message_id, False, proto.loop)
         end._put_pending(message_id, future)
         proto.flush()
         return future
 
-    def _send_request(self, method: str, data: bytes, custom: bytes, timeout: float | None) -> int:
+    def _send_request(
+        self,
+        method: str,
+        data: bytes,
+        custom: bytes,
+        timeout: float | None,
+        data_b64: bytes | None = None,
+    ) -> int:
         """Queue a Request (deadline from `timeout`, as Go puts it on the wire); its ID.
         What `call()` and `call_future()` share; they differ in how they wait."""
         try:
@@ -417,6 +433,7 @@ class Stream:
                 custom=custom,
                 timeout=timeout,
                 deadline=deadline_after(timeout),
+                data_b64=data_b64,
             )
         except (ConnectionStateError, SessionStateError) as exc:
             self._raise_closed(exc)
@@ -429,6 +446,7 @@ class Stream:
         timeout: float | None,
         *,
         at_most_once: bool,
+        data_b64: bytes | None = None,
     ) -> int:
         """Queue a Message; its ID. Shared by `publish()` and `publish_future()`."""
         try:
@@ -440,6 +458,7 @@ class Stream:
                 at_most_once=at_most_once,
                 timeout=timeout,
                 deadline=deadline_after(timeout),
+                data_b64=data_b64,
             )
         except (ConnectionStateError, SessionStateError) as exc:
             self._raise_closed(exc)
@@ -597,9 +616,11 @@ class Stream:
             if self._eof:  # nothing more will come: keep no reference (see `_on_closed`)
                 self._message_sink = None
 
-    def set_data_sink(self, sink: Callable[[bytes], None] | None) -> None:
+    def set_data_sink(self, sink: Callable[[bytes | memoryview], None] | None) -> None:
         """Hand received raw bytes to `sink` instead of buffering them for `read()`; bytes
-        already buffered are handed over at once. See `set_message_sink`."""
+        already buffered are handed over at once. See `set_message_sink`. A received
+        payload may come as a read-only memoryview into the bytes read from the socket
+        (`write()` sends it on without a copy); keep it only as long as needed."""
         self._data_sink = sink
         if sink is not None and self._buffered:
             parts: list[bytes | memoryview] = []
@@ -636,13 +657,16 @@ class Stream:
             self._end._block((self, "messages"))
         self._wake()
 
-    def _on_data(self, data: bytes) -> None:
+    def _on_data(self, data: bytes | memoryview) -> None:
         sink = self._data_sink
         if sink is not None:
             sink(data)
             return
         if not data:
             return
+        if type(data) is not bytes:
+            # Queued: a copy of its own, so as not to keep the chunk it was read in.
+            data = bytes(data)
         chunks = self._chunks
         if chunks is None:
             chunks = self._chunks = deque()
