@@ -6,6 +6,13 @@ forward; here it is a future and a callback. When the far side's transport is pa
 peer), the forward falls back to a task that waits for it, so write back-pressure still
 holds: nothing is queued towards a peer that is not taking bytes, beyond what the source's
 own bounds allow.
+
+What is forwarded is not encoded again: a call's or message's payload goes out as the
+base64 text it arrived in (`Request.data_b64`, `Message.data_b64`), spliced into the new
+frame, and so does the response's on the way back (`PendingFuture.data_b64`); only the
+header, the method, the edge-ID trailer in `custom` and the deadline are written anew
+(`encoder.message_frame_parts`, byte for byte the frame encoding the decoded payload
+gives).
 """
 
 from __future__ import annotations

@@ -186,8 +186,8 @@ _set_stream_packet_id, _set_stream_session_id, _set_stream_data = (
 
 def _message_decoder(cls: type[MessageLike]) -> _Decoder:
     def decode(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-        key, value, topic, custom, error, timeout, deadline, ctx, value_b64 = (
-            read_message_doc_b64(buf, s + 8, e)
+        key, value, topic, custom, error, timeout, deadline, ctx, value_b64 = read_message_doc_b64(
+            buf, s + 8, e
         )
         packet = _new(cls)
         _set_packet_id(packet, pid)
