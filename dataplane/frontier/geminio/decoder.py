@@ -64,6 +64,7 @@ __all__ = [
     "located",
     "new_stream_packet",
     "reject_header",
+    "stream_payload",
     "unpack_header",
 ]
 
@@ -223,17 +224,20 @@ def new_stream_packet(pid: int, session_id: int, data: bytes | memoryview) -> St
     return packet
 
 
-def _stream_payload(buf: Buffer, start: int, end: int) -> bytes | memoryview:
-    # A view, not a copy, when the payload is at least a quarter of the bytes read with it
-    # (a relay writes it on as it is): a view keeps the whole chunk alive, which must not
-    # turn a small payload into a large chunk held while the far side drains.
-    if type(buf) is bytes and (end - start) * 4 >= len(buf):
+def stream_payload(buf: Buffer, start: int, end: int) -> bytes | memoryview:
+    """`buf[start:end]` as a stream payload: a read-only view, not a copy, when it is at
+    least an eighth of the bytes read with it (a relay writes it on as it is), else a copy:
+    a view keeps its whole chunk alive, which must not turn a small payload into a large
+    chunk held while the far side drains (at most 8x the payload is held that way)."""
+    if type(buf) is bytes and (end - start) * 8 >= len(buf):
+        if start == 0 and end == len(buf):
+            return buf
         return memoryview(buf)[start:end]
     return _payload(buf, start, end)
 
 
 def _dec_stream(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-    return new_stream_packet(pid, _unpack_u64(buf, s)[0], _stream_payload(buf, s + 8, e))
+    return new_stream_packet(pid, _unpack_u64(buf, s)[0], stream_payload(buf, s + 8, e))
 
 
 def _dec_request_cancel(buf: Buffer, s: int, e: int, pid: int) -> Packet:

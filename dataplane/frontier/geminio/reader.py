@@ -12,9 +12,17 @@ bottleneck of bench/protocol.py's stream case; the reader accounted for two of t
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
-from .decoder import RULES, located, new_stream_packet, reject_header, unpack_header
+from .decoder import (
+    RULES,
+    located,
+    new_stream_packet,
+    reject_header,
+    stream_payload,
+    unpack_header,
+)
 from .errors import BadJSON, IncompleteFrame, ProtocolError
 from .packets import HEADER_LEN, MAX_PACKET_LEN, U64, Packet, PacketType
 
@@ -35,9 +43,27 @@ class FrameReader:
     after it the stream cannot be trusted and the connection must be closed (as Go does).
     """
 
-    __slots__ = ("_base", "_buf", "_error", "_limit", "_pos", "_tail", "_tail_len")
+    __slots__ = (
+        "_base",
+        "_buf",
+        "_error",
+        "_limit",
+        "_pieces",
+        "_pos",
+        "_split_streams",
+        "_tail",
+        "_tail_len",
+    )
 
-    def __init__(self, *, max_packet_len: int = MAX_PACKET_LEN) -> None:
+    def __init__(
+        self, *, max_packet_len: int = MAX_PACKET_LEN, split_streams: bool = False
+    ) -> None:
+        """`split_streams`: a StreamPacket whose payload spans received chunks comes out as
+        one StreamPacket per chunk (same packet and session ID), each payload a view of
+        its chunk or the chunk itself, instead of one payload joined (copied) from them.
+        Stream bytes have no boundaries (Go's readers never see them), so a connection
+        delivers the pieces as they are and a relay frames each one anew: no byte of a
+        forwarded stream is copied on its way through."""
         self._buf = b""
         self._pos = 0  # start of the first unconsumed byte in _buf
         self._base = 0  # stream offset of _buf[0]
@@ -45,6 +71,9 @@ class FrameReader:
         self._tail_len = 0
         self._limit = max_packet_len
         self._error: ProtocolError | None = None
+        self._split_streams = split_streams
+        self._pieces: deque[Packet] | None = None
+        """The rest of a split StreamPacket (its bytes are consumed already)."""
 
     @property
     def buffered(self) -> int:
@@ -75,6 +104,9 @@ class FrameReader:
         """The next complete packet, or None if more bytes are needed."""
         if self._error is not None:
             raise self._error
+        pieces = self._pieces
+        if pieces:
+            return pieces.popleft()
         buf = self._buf
         pos = self._pos
         available = len(buf) - pos
@@ -147,11 +179,15 @@ class FrameReader:
         pieces: list[bytes | memoryview] = [*tail[:taken]]
         if missing:
             pieces.append(memoryview(tail[taken])[:missing])
+        packet: Packet
         try:
-            if typ == _STREAM and len(first) >= _STREAM_PREFIX:
+            if typ == _STREAM and len(first) >= _STREAM_PREFIX and self._split_streams:
+                session_id = _unpack_u64(buf, pos + HEADER_LEN)[0]
+                packet = self._split(pid, session_id, pos + _STREAM_PREFIX, tail, taken, missing)
+            elif typ == _STREAM and len(first) >= _STREAM_PREFIX:
                 session_id = _unpack_u64(buf, pos + HEADER_LEN)[0]
                 pieces.insert(0, first[_STREAM_PREFIX:])
-                packet: Packet = new_stream_packet(pid, session_id, b"".join(pieces))
+                packet = new_stream_packet(pid, session_id, b"".join(pieces))
             else:
                 pieces.insert(0, first)
                 frame = b"".join(pieces)
@@ -177,6 +213,26 @@ class FrameReader:
             self._buf = b""
             self._pos = 0
         return packet
+
+    def _split(
+        self, pid: int, session_id: int, start: int, tail: list[bytes], taken: int, missing: int
+    ) -> Packet:
+        """The first piece of a stream payload that starts at `_buf[start]` and goes on in
+        `tail[:taken]` and the first `missing` bytes of `tail[taken]`; the others wait in
+        `_pieces`. Each piece is its chunk when whole, else a view of it (or a copy, when
+        small beside its chunk: see `decoder.stream_payload`)."""
+        buf = self._buf
+        first: Packet = new_stream_packet(pid, session_id, stream_payload(buf, start, len(buf)))
+        rest = self._pieces
+        if rest is None:
+            rest = self._pieces = deque()
+        for index in range(taken):
+            rest.append(new_stream_packet(pid, session_id, tail[index]))
+        if missing:
+            rest.append(new_stream_packet(pid, session_id, stream_payload(tail[taken], 0, missing)))
+        if len(buf) == start:  # the header and session ID ended the first chunk
+            return rest.popleft()
+        return first
 
     def __iter__(self) -> Iterator[Packet]:
         """Yield every packet that is complete in the buffer now."""

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 
 from frontier.geminio import (
     EncodeError,
+    FrameReader,
     HeartbeatPacket,
     MessagePacket,
+    Packet,
     RequestPacket,
     StreamPacket,
     decode_frame,
@@ -293,3 +295,90 @@ def test_a_writable_buffer_is_copied_before_it_is_queued() -> None:
     sent = link.server.conn.data_to_send()
     data[:] = b"xxxxxxxxxx"
     assert bytes(sent[1]) == b"0123456789"
+
+
+# ------------------------------------------------------- stream frames spanning reads
+
+
+def _read_split(stream: bytes, cuts: list[int]) -> list[Packet]:
+    reader = FrameReader(split_streams=True)
+    got: list[Packet] = []
+    start = 0
+    for cut in [*sorted(cuts), len(stream)]:
+        reader.feed(stream[start:cut])
+        got.extend(reader)
+        start = cut
+    reader.eof()
+    assert reader.buffered == 0
+    return got
+
+
+def _merged(packets: list[Packet]) -> list[Packet]:
+    """Consecutive pieces of one StreamPacket joined again."""
+    out: list[Packet] = []
+    for packet in packets:
+        last = out[-1] if out else None
+        if (
+            isinstance(packet, StreamPacket)
+            and isinstance(last, StreamPacket)
+            and (last.packet_id, last.session_id) == (packet.packet_id, packet.session_id)
+        ):
+            out[-1] = StreamPacket(
+                packet_id=last.packet_id,
+                session_id=last.session_id,
+                data=bytes(last.data) + bytes(packet.data),
+            )
+        else:
+            out.append(packet)
+    return out
+
+
+@relaxed
+@given(
+    st.lists(st.binary(min_size=0, max_size=3000), min_size=1, max_size=4),
+    st.lists(st.integers(0, 20_000), max_size=12),
+)
+def test_split_stream_frames_carry_the_same_bytes_in_any_chunking(
+    payloads: list[bytes], cuts: list[int]
+) -> None:
+    packets: list[Packet] = []
+    for index, payload in enumerate(payloads):
+        packets.append(StreamPacket(packet_id=index + 1, session_id=7, data=payload))
+        packets.append(HeartbeatPacket(packet_id=100 + index))
+    stream = b"".join(encode(packet) for packet in packets)
+    got = _read_split(stream, [cut % (len(stream) + 1) for cut in cuts])
+    assert _merged(got) == packets
+    for packet in got:
+        if isinstance(packet, StreamPacket):
+            data = packet.data
+            assert type(data) is bytes or (type(data) is memoryview and data.readonly)
+
+
+def test_a_stream_frame_spanning_reads_is_its_chunks_not_a_join() -> None:
+    payload = bytes(range(256)) * 1024  # 256 KiB, as frontier's writers chunk
+    frame = encode(StreamPacket(packet_id=5, session_id=3, data=payload))
+    chunks = [frame[:65536], frame[65536 : 3 * 65536], frame[3 * 65536 :]]
+    reader = FrameReader(split_streams=True)
+    got: list[Packet] = []
+    for chunk in chunks:
+        reader.feed(chunk)
+        got.extend(reader)
+    assert [type(p) for p in got] == [StreamPacket] * 3
+    first, middle, last = (p.data for p in got)  # type: ignore[union-attr]
+    assert type(first) is memoryview
+    assert first.obj is chunks[0]  # a view of the chunk as read
+    assert middle is chunks[1]  # a whole chunk: the chunk itself
+    assert last is chunks[2]
+    assert b"".join([first, middle, last]) == payload
+
+
+def test_a_small_tail_of_a_large_read_is_copied_not_held() -> None:
+    frame = encode(StreamPacket(packet_id=5, session_id=3, data=b"x" * 100))
+    big = encode(HeartbeatPacket(packet_id=1)) * 1000 + frame[:40]
+    reader = FrameReader(split_streams=True)
+    reader.feed(big)
+    assert len(list(reader)) == 1000
+    reader.feed(frame[40:])
+    pieces = list(reader)
+    assert [type(p.data) for p in pieces] == [bytes, bytes]  # type: ignore[union-attr]
+    assert b"".join(p.data for p in pieces) == b"x" * 100  # type: ignore[union-attr,misc]
