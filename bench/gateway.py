@@ -98,7 +98,9 @@ from frontier.geminio.aio import End, EndError, Request, Stream, connect
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "_gateway_peers.py"
 HOST = "127.0.0.1"
-PAYLOAD = b"x" * 64
+PAYLOAD = b"x" * int(os.environ.get("FRONTIER_BENCH_PAYLOAD", "64"))
+"""The RPC and message payload (64 bytes; FRONTIER_BENCH_PAYLOAD=<bytes> for a one-off look at
+larger ones, as in the README's note on where a forward's time goes)."""
 CHUNK = 1024 * 1024
 WARM_BYTES = 16 * CHUNK
 CONCURRENCY = 64
