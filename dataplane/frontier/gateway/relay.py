@@ -12,7 +12,8 @@ base64 text it arrived in (`Request.data_b64`, `Message.data_b64`), spliced into
 frame, and so does the response's on the way back (`PendingFuture.data_b64`); only the
 header, the method, the edge-ID trailer in `custom` and the deadline are written anew
 (`encoder.message_frame_parts`, byte for byte the frame encoding the decoded payload
-gives).
+gives). Nor is it decoded: the decoder checks the text as Go would and leaves decoding to
+whoever reads the data, which a forward never does (MQ bridges do).
 """
 
 from __future__ import annotations
@@ -67,12 +68,14 @@ class Relay:
             request.stream.end.spawn(self._call_when_writable(request, target, custom, kind))
             return
         try:
+            text = request.data_b64
             future = target.call_future(
                 request.method,
-                request.data,
+                request.data if text is None else b"",  # (the data is not decoded: spliced)
                 custom=custom,
                 timeout=self.timeout,
-                data_b64=request.data_b64,
+                data_b64=text,
+                forward=True,
             )
         except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()
@@ -129,12 +132,13 @@ class Relay:
             flow.spawn(self._publish_when_writable(message, target, custom, kind))
             return
         try:
+            text = message.data_b64
             future = target.publish_future(
-                message.data,
+                message.data if text is None else b"",  # (as for calls)
                 topic=message.topic,
                 custom=custom,
                 timeout=self.timeout,
-                data_b64=message.data_b64,
+                data_b64=text,
             )
         except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()

@@ -129,8 +129,14 @@ class AppLayer:
         if packet.error:
             event = ResponseReceived(session.session_id, packet.packet_id, b"", packet.error)
         else:
+            text = packet.value_b64
+            # With its text, the value is read (decoded) only if someone reads the event's
             event = ResponseReceived(
-                session.session_id, packet.packet_id, packet.value, "", packet.value_b64
+                session.session_id,
+                packet.packet_id,
+                None if text is not None else packet.value,
+                "",
+                text,
             )
         self._out.emit(event)
 

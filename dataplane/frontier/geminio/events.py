@@ -11,7 +11,8 @@ means success; a non-empty one is the peer's text, which is all geminio carries 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import binascii
+from dataclasses import dataclass
 from enum import Enum
 from typing import TypeAlias
 
@@ -261,17 +262,58 @@ class RequestReceived:
         return self.packet.context_deadline
 
 
-@dataclass(frozen=True, slots=True)
 class ResponseReceived:
     """The answer to our request `request_id`: `data`, or the peer's `error` text.
-    `data_b64`: the base64 text `data` arrived as, when it can be spliced into a frame in
-    its place (`MessageData.value_b64`); not part of the event's value."""
 
-    session_id: int
-    request_id: int
-    data: bytes
-    error: str
-    data_b64: bytes | None = field(default=None, compare=False, repr=False)
+    `data_b64`: the base64 text `data` arrived as, when it can be spliced into a frame in
+    its place (`MessageData.value_b64`); not part of the event's value. Built with `data`
+    None and the text, the event decodes `data` when it is first read: a relay that
+    splices the text never decodes it. (A plain class rather than a frozen dataclass for
+    that one lazy field; equal, hashed and shown as the dataclass was.)"""
+
+    __match_args__ = ("session_id", "request_id", "data", "error")
+
+    def __init__(
+        self,
+        session_id: int,
+        request_id: int,
+        data: bytes | None,
+        error: str,
+        data_b64: bytes | None = None,
+    ) -> None:
+        if data is None and data_b64 is None:
+            raise ValueError("a response needs its data or its base64 text")
+        self.session_id = session_id
+        self.request_id = request_id
+        self._data = data
+        self.error = error
+        self.data_b64 = data_b64
+
+    @property
+    def data(self) -> bytes:
+        data = self._data
+        if data is None:
+            text = self.data_b64
+            assert text is not None  # (one of the two is always set)
+            data = self._data = binascii.a2b_base64(text)
+        return data
+
+    def _key(self) -> tuple[int, int, bytes, str]:
+        return self.session_id, self.request_id, self.data, self.error
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ResponseReceived):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"ResponseReceived(session_id={self.session_id!r}, request_id={self.request_id!r},"
+            f" data={self.data!r}, error={self.error!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,11 @@ names follow `geminio-wire.md` §A; JSON document fields are flattened into the 
 
 from __future__ import annotations
 
+import binascii
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import ClassVar, Final, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, Final, TypeAlias
 
 from .gojson import ZERO_TIME, GoTime
 
@@ -221,7 +222,23 @@ class MessageData:
     exactly what encoding `value` again would write (Go's canonical padded base64); None
     otherwise, and on packets built here. A relay splices it into the frame it forwards
     (`encoder.message_frame_parts`) instead of encoding the payload again: not part of the
-    packet's value (equality, repr)."""
+    packet's value (equality, repr).
+
+    When the decoder keeps it, it leaves `value` unset, checked but not decoded: the first
+    read of `value` decodes it (`__getattr__`), so a relay that only forwards the text
+    never pays for decoding a payload it does not look at."""
+
+    if not TYPE_CHECKING:  # (for mypy, `value` is the plain field it also is)
+
+        def __getattr__(self, name: str) -> object:
+            # Only reached for an unset slot: `value`, when the decoder left it undecoded.
+            if name == "value":
+                text = self.value_b64
+                if text is not None:
+                    value = binascii.a2b_base64(text)
+                    object.__setattr__(self, "value", value)
+                    return value
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

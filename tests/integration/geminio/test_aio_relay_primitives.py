@@ -9,6 +9,7 @@ sync-hijacked requests still count against `Limits.max_handlers`.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -85,6 +86,44 @@ def test_call_future_resolves_to_the_response(loop_factory: LoopFactory) -> None
         )
         assert await done == b"re:cb"
         assert not client._pending  # nothing left behind
+
+    run(loop_factory, served_pair(main))
+
+
+def test_a_relay_forwards_a_payload_as_its_base64_text_both_ways(
+    loop_factory: LoopFactory,
+) -> None:
+    """What the gateway does: a hijacked call's payload goes on as the text it came in
+    (`data_b64`), the response comes back as text (`forward=True`) and is answered with
+    it; neither end sees a difference, and the relay decodes neither payload."""
+    payload = bytes(range(256)) * 40
+
+    async def main(served: End, client: End) -> None:
+        await served.register("echo", echo)
+        await client.wait_remote_methods("echo")
+        relayed: list[tuple[bytes | None, bytes, bytes | None]] = []
+
+        def relay(request: SyncRequest) -> None:
+            # the client relays the server's "relay" calls back to the server's "echo"
+            future = client.call_future(
+                "echo", b"", data_b64=request.data_b64, forward=True, timeout=5
+            )
+
+            def answer(done: asyncio.Future[bytes]) -> None:
+                relayed.append((request.data_b64, done.result(), future.data_b64))
+                request.respond(done.result(), data_b64=future.data_b64)
+
+            future.add_done_callback(answer)
+
+        client.hijack_sync(relay, "^relay$")
+        result = await served.call("relay", payload, timeout=5)
+        assert result == b"re:" + payload
+        [(request_text, forwarded_result, response_text)] = relayed
+        assert request_text == base64.b64encode(payload)
+        assert forwarded_result == b""  # a forwarded response is not decoded...
+        assert response_text == base64.b64encode(b"re:" + payload)  # ...but spliced
+        # without `forward`, a call_future resolves to the data as ever
+        assert await client.call_future("echo", b"x", timeout=5) == b"re:x"
 
     run(loop_factory, served_pair(main))
 

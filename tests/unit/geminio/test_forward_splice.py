@@ -18,6 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from frontier.geminio import (
+    BadJSON,
     EncodeError,
     FrameReader,
     HeartbeatPacket,
@@ -382,3 +383,44 @@ def test_a_small_tail_of_a_large_read_is_copied_not_held() -> None:
     pieces = list(reader)
     assert [type(p.data) for p in pieces] == [bytes, bytes]  # type: ignore[union-attr]
     assert b"".join(p.data for p in pieces) == b"x" * 100  # type: ignore[union-attr,misc]
+
+
+# ------------------------------------------------------------- checked, not decoded
+
+
+def _value_is_set(packet: MessageData) -> bool:
+    try:
+        MessageData.__dict__["value"].__get__(packet, type(packet))
+    except AttributeError:
+        return False
+    return True
+
+
+def test_a_received_value_with_its_text_is_decoded_only_when_read() -> None:
+    payload = bytes(range(256)) * 10
+    received = decode_frame(encode(RequestPacket(packet_id=1, session_id=1, value=payload)))
+    assert isinstance(received, RequestPacket)
+    assert not _value_is_set(received)  # checked, not decoded
+    assert received.value_b64 == binascii.b2a_base64(payload, newline=False)
+    assert received.value == payload  # decoded now, once
+    assert _value_is_set(received)
+    assert received == RequestPacket(packet_id=1, session_id=1, value=payload)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"eA=", b"eA===", b"e=A=", b"eA==eA==", b"e\\A=", b"eA-=", b"eA=\xff"],
+)
+def test_bad_base64_is_still_refused_when_the_value_is_not_decoded(text: bytes) -> None:
+    with pytest.raises(BadJSON):
+        decode_frame(_frame_with_value_text(text))
+
+
+def test_a_response_event_decodes_its_data_only_when_read() -> None:
+    event = ResponseReceived(1, 2, None, "", b"cG9uZw==")
+    assert event.data_b64 == b"cG9uZw=="
+    assert event == ResponseReceived(1, 2, b"pong", "")
+    assert hash(event) == hash(ResponseReceived(1, 2, b"pong", ""))
+    assert repr(event) == repr(ResponseReceived(1, 2, b"pong", ""))
+    with pytest.raises(ValueError, match="needs its data"):
+        ResponseReceived(1, 2, None, "")

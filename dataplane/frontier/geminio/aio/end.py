@@ -604,9 +604,12 @@ class End(Stream):
         if event.error:
             future.set_exception(RPCError(event.error))
         else:
-            if event.data_b64 is not None and type(future) is PendingFuture:
-                future.data_b64 = event.data_b64  # for a relay: see Stream.call_future
-            future.set_result(event.data)
+            text = event.data_b64
+            if text is not None and type(future) is PendingFuture and future.forward:
+                future.data_b64 = text  # for a relay to splice: see Stream.call_future
+                future.set_result(b"")
+            else:
+                future.set_result(event.data)
 
     def _ev_register_acked(self, event: RegisterAcked) -> None:
         future = self._pop_pending(event.register_id)

@@ -363,13 +363,16 @@ class Stream:
         custom: bytes = b"",
         timeout: float | None = None,
         data_b64: bytes | None = None,
+        forward: bool = False,
     ) -> PendingFuture[bytes]:
         """Send a call now and return its pending result, without a coroutine: for relays
         that chain a callback (`add_done_callback`) instead of awaiting in a task.
 
         `data_b64`: `data` as the base64 text it arrived in (`Request.data_b64`), put on
         the wire as it is instead of encoding `data` again; `data` is then not looked at.
-        Once resolved, the future's `data_b64` is the response's, when it has one.
+        `forward`: the response is for a relay to splice, not to read: when it arrives
+        with its base64 text, the future resolves to b"" and the text, undecoded, is in
+        its `data_b64` (`SyncRequest.respond(data_b64=...)` sends it on).
 
         The future resolves to the response data, or fails as `call()` does: `RPCError`
         with the peer's error text, `OperationTimeout` after `timeout`,
@@ -385,6 +388,7 @@ class Stream:
         proto = end._protocol_for_ops()
         request_id = self._send_request(method, data, custom, timeout, data_b64)
         future: PendingFuture[bytes] = PendingFuture(self, request_id, True, proto.loop)
+        future.forward = forward
         end._put_pending(request_id, future)
         proto.flush()
         return future
