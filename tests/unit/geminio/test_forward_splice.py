@@ -29,7 +29,13 @@ from frontier.geminio import (
     decode_frame,
     encode,
 )
-from frontier.geminio.documents import _CANONICAL_MESSAGE_DOC, canonical_b64
+from frontier.geminio.documents import (
+    _CANONICAL_MESSAGE_DOC,
+    canonical_b64,
+    message_doc,
+    read_message_doc,
+)
+from frontier.geminio.documents import _read_message_doc as _general_message_doc
 from frontier.geminio.encoder import message_frame, message_frame_parts
 from frontier.geminio.events import RequestReceived, ResponseReceived, StreamDataReceived
 from frontier.geminio.gojson import GoTime
@@ -424,3 +430,30 @@ def test_a_response_event_decodes_its_data_only_when_read() -> None:
     assert repr(event) == repr(ResponseReceived(1, 2, b"pong", ""))
     with pytest.raises(ValueError, match="needs its data"):
         ResponseReceived(1, 2, None, "")
+
+
+@relaxed
+@given(
+    st.binary(min_size=400, max_size=1500),
+    st.binary(max_size=12),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+)
+def test_large_documents_read_apart_from_their_value_agree_with_the_general_path(
+    value: bytes, key: bytes, edits: list[tuple[int, int]]
+) -> None:
+    """Documents over a few hundred bytes have the value's text found and checked apart
+    from the regex: same fields, same refusals as the general path, damaged or not."""
+    document = bytearray(
+        message_doc(
+            RequestPacket(packet_id=1, session_id=1, key=key, value=value, custom=b"\0" * 8)
+        )
+    )
+    for index, byte in edits:
+        document[index % len(document)] = byte
+    results: list[object] = []
+    for read in (read_message_doc, _general_message_doc):
+        try:
+            results.append(read(bytes(document), 0, len(document)))
+        except BadJSON as exc:
+            results.append(("BadJSON", str(exc)))
+    assert results[0] == results[1]
