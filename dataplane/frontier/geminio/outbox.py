@@ -24,6 +24,7 @@ __all__ = ["Frame", "Outbox"]
 
 Frame: TypeAlias = bytes | memoryview
 """One buffer for `transport.writelines`; several may make up one frame."""
+_JOIN_BELOW = 16 * 1024
 
 
 class Outbox:
@@ -54,12 +55,19 @@ class Outbox:
             self._frames.append(frame)
 
     def send_parts(self, parts: tuple[bytes, Frame, bytes]) -> None:
-        """A frame encoded by the caller as pieces (`encoder.message_frame_parts`)."""
+        """A frame encoded by the caller as pieces (`encoder.message_frame_parts`): three
+        buffers when the middle one is large (it is not copied), else joined into one (a
+        copy costs less than two more buffers for the transport to handle)."""
+        head, middle, tail = parts
         frames = self._frames
         if frames is None:
-            self._frames = list(parts)
+            frames = self._frames = []
+        if len(middle) < _JOIN_BELOW:
+            frames.append(b"".join(parts))
         else:
-            frames.extend(parts)
+            frames.append(head)
+            frames.append(middle)
+            frames.append(tail)
 
     def send_stream(self, packet_id: int, session_id: int, payload: Frame) -> None:
         """A StreamPacket from a payload slice, without copying the payload."""
