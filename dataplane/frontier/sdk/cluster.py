@@ -37,6 +37,8 @@ from typing import Any, Self, TypeVar
 import aiohttp
 
 from ..conventions import (
+    ERR_DRAINING,
+    ERR_EDGE_MOVING,
     ERR_EDGE_NOT_ONLINE,
     MAX_EDGE_ID,
     RPC_EDGE_OFFLINE,
@@ -66,6 +68,7 @@ from .service import EdgeIdHook, PresenceHook, Service, ServiceHandler, ServiceM
 
 __all__ = [
     "CONNECT_TIMEOUT",
+    "MOVING_WAIT",
     "PROBE_TIMEOUT",
     "QUEUE_SIZE",
     "UNLISTED_GRACE",
@@ -87,6 +90,14 @@ UNLISTED_GRACE = 300.0
 PROBE_TIMEOUT = 2.0
 """Bound on one edge probe (further bounded by the operation's own timeout): a frontier
 that does not answer it within this is taken not to hold the edge."""
+
+MOVING_WAIT = 10.0
+"""Longest wait (within the operation's own timeout) for an edge that a draining frontier
+said is moving (``ERR_EDGE_MOVING``) to turn up on another frontier: it redials at once, so
+this covers a handshake, the ID and presence hooks and frontlas catching up, with room."""
+MOVING_PAUSE = 0.02
+MOVING_PAUSE_MAX = 0.25
+"""The pauses between lookups while an edge is moving: doubling from the first to the second."""
 
 T = TypeVar("T")
 
@@ -188,6 +199,9 @@ class _FrontierService(Service):
         super().__init__(addr, **kwargs)
         self.frontier_id = frontier_id
         self._on_lost = on_lost
+        # The cluster reroutes what a draining frontier refused, rather than wait for
+        # this connection to come back (it may not: the frontier is going away).
+        self._resend_drained = False
 
     def _went_offline(self, end: End) -> None:
         super()._went_offline(end)
@@ -513,33 +527,60 @@ class ClusterService:
     ) -> T:
         """Run `attempt` on the frontier holding `edge_id`: at most twice, the second time
         after forgetting the route and asking frontlas again, if the first says the edge
-        is not there (the gateway's ``"edge not online"``, or the connection is gone)."""
+        is not there (the gateway's ``"edge not online"``, or the connection is gone).
+
+        An edge a draining frontier says is moving (`ERR_EDGE_MOVING`: it was said goodbye
+        to and is reconnecting elsewhere), or an operation a draining frontier refused
+        unforwarded (`ERR_DRAINING`), is waited for instead, up to `MOVING_WAIT` seconds
+        within `timeout`, looking the edge up again after short pauses; an edge that is
+        simply not online still fails at once."""
         if not 0 <= edge_id <= MAX_EDGE_ID:
             raise ValueError(f"edge ID {edge_id} does not fit in 64 bits")
         self._check_open()
+        loop = asyncio.get_running_loop()
         deadline = deadline_in(timeout)
-        for retry in (False, True):
+        moving_until: float | None = None
+        pause = MOVING_PAUSE
+        retry = False
+        while True:
+            failure: BaseException
             try:
                 frontier = await self._frontier_for(edge_id, fresh_first or retry, deadline)
             except _EdgeUnknown:
-                raise not_online(ERR_EDGE_NOT_ONLINE) from None
-            except ConnectionClosedError:  # could not dial the frontier frontlas named
-                if retry or self._closed:
+                if moving_until is None:
+                    raise not_online(ERR_EDGE_NOT_ONLINE) from None
+                failure = not_online(ERR_EDGE_NOT_ONLINE)
+            except ConnectionClosedError as exc:  # could not dial the frontier frontlas named
+                if self._closed or (retry and moving_until is None):
                     raise
-                continue
-            frontier_id = frontier.info.frontier_id
-            try:
-                return await attempt(frontier.service, time_left(deadline))
-            except RemoteError as exc:
-                if retry or exc.text != ERR_EDGE_NOT_ONLINE:
-                    raise
-                _log.debug("edge %d is not on frontier %s any more", edge_id, frontier_id)
-            except ConnectionClosedError:
-                if retry or self._closed:
-                    raise
-                _log.debug("lost frontier %s while reaching edge %d", frontier_id, edge_id)
-            self._routes.drop(edge_id, frontier_id)
-        raise AssertionError("unreachable")  # pragma: no cover
+                failure = exc
+            else:
+                frontier_id = frontier.info.frontier_id
+                try:
+                    return await attempt(frontier.service, time_left(deadline))
+                except RemoteError as exc:
+                    if exc.text in (ERR_EDGE_MOVING, ERR_DRAINING):
+                        if moving_until is None:
+                            moving_until = loop.time() + MOVING_WAIT
+                            _log.debug("edge %d is moving off frontier %s", edge_id, frontier_id)
+                    elif moving_until is None and (retry or exc.text != ERR_EDGE_NOT_ONLINE):
+                        raise
+                    failure = exc
+                except ConnectionClosedError as exc:
+                    if self._closed or (retry and moving_until is None):
+                        raise
+                    _log.debug("lost frontier %s while reaching edge %d", frontier_id, edge_id)
+                    failure = exc
+                self._routes.drop(edge_id, frontier_id)
+            retry = True
+            if moving_until is not None:
+                left = moving_until - loop.time()
+                if deadline is not None:
+                    left = min(left, deadline - loop.time())
+                if left <= 0:
+                    raise failure
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, MOVING_PAUSE_MAX)
 
     async def _frontier_for(self, edge_id: int, fresh: bool, deadline: float | None) -> _Frontier:
         """The connected frontier holding `edge_id`: from the cache unless `fresh`, else
@@ -597,7 +638,8 @@ class ClusterService:
                 await frontier.service.call(edge_id, RPC_PROBE_EDGE, timeout=seconds)
             except RemoteError as exc:
                 # a Go gateway forwards the probe: the edge's "no such method" means it is there
-                return None if exc.text == ERR_EDGE_NOT_ONLINE else frontier
+                gone = exc.text in (ERR_EDGE_NOT_ONLINE, ERR_EDGE_MOVING)
+                return None if gone else frontier
             except (EndError, OSError):  # silent, closing: not known to hold it
                 return None
             return frontier
