@@ -118,13 +118,27 @@ async def test_a_second_signal_ends_the_drain_at_once(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         await _log_line(process, b"frontier up")
-        edge = await connect_edge(eb)  # stays: the drain would wait the full 120 s for it
+        service = await connect_service(sb)
+        entered = asyncio.Event()
+
+        async def hang(request: Request) -> bytes:
+            entered.set()
+            await asyncio.Event().wait()  # never answers: the edge's call keeps it busy
+            return b""
+
+        await service.register("hang", hang)
+        edge = await connect_edge(eb)
+        call = asyncio.create_task(edge.call("hang", b""))
+        await asyncio.wait_for(entered.wait(), 10)
+        # the edge's call holds the drain (until the gateway's 30 s forward timeout)
         process.send_signal(signal.SIGTERM)
         await _log_line(process, b"draining for up to 120.0 s")
         process.send_signal(signal.SIGTERM)
         await _log_line(process, b"second signal")
         assert await asyncio.wait_for(process.wait(), 20) == 1
+        call.cancel()
         await edge.close()
+        await service.close()
     finally:
         if process.returncode is None:
             process.kill()
