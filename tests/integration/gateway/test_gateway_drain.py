@@ -103,7 +103,7 @@ class Traffic:
             i += 1
             try:
                 await operation(i)
-            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+            except Exception as exc:
                 self.errors.append(f"{name} #{i}: {type(exc).__name__}: {exc}")
                 return  # no retry: one failure is enough to fail the test
             self.done[name] += 1
@@ -183,13 +183,15 @@ async def test_a_drain_under_load_answers_every_call_and_ends_once_quiet(pair: P
             await asyncio.wait_for(pair.a.drain(DRAIN), DRAIN / 3)
             took = time.monotonic() - started
             assert not traffic.errors, traffic.errors
-            assert pair.a.registry.edges == {} and pair.a.registry.services == {}
+            assert pair.a.registry.edges == {}
+            assert pair.a.registry.services == {}
             await until(lambda: len(pair.b.registry.edges) == len(edges), 5, "edges on b")
             for end in first_ends.values():  # each was said goodbye to, not dropped
-                assert end is not None and end.close_reason is not None
+                assert end is not None
+                assert end.close_reason is not None
                 assert end.close_reason.reason is CloseReason.PEER_CLOSE
             # traffic goes on through b
-            after = {name: count for name, count in traffic.done.items()}
+            after = dict(traffic.done.items())
             await until(
                 lambda: bool(traffic.errors) or all(traffic.done[k] >= after[k] + 5 for k in after),
                 20,
@@ -212,11 +214,11 @@ async def test_a_drain_under_load_answers_every_call_and_ends_once_quiet(pair: P
     assert samples[("deadline", "edgebound")] == samples[("deadline", "servicebound")] == 0
     closed = sum(samples[(reason, "edgebound")] for reason in ("idle", "settled", "stopped"))
     assert closed == len(edges)
+    closed_by = {r: samples[(r, "edgebound")] for r in ("idle", "settled", "stopped")}
+    refused = pair.a.metrics.drain_refused.labels("edgebound")._value.get()
     print(
         f"drain under load: {traffic.total()} operations, none failed; drain took {took:.2f} s;"
-        f" edges closed {({r: samples[(r, 'edgebound')] for r in ('idle', 'settled', 'stopped')})}"
-        f"; refused unforwarded (sent again by the SDK): "
-        f"{pair.a.metrics.drain_refused.labels('edgebound')._value.get():.0f}"
+        f" edges closed {closed_by}; refused unforwarded (sent again by the SDK): {refused:.0f}"
     )
 
 
@@ -243,7 +245,8 @@ async def test_a_call_in_flight_at_drain_start_is_answered_before_its_connection
         await busy.register("slow", slow)
     async with service, busy, idle:
         busy_end, idle_end = busy.end, idle.end
-        assert busy_end is not None and idle_end is not None
+        assert busy_end is not None
+        assert idle_end is not None
         if direction == "edge->service":
             call = asyncio.create_task(busy.call("slow", timeout=20))
         else:
@@ -251,7 +254,9 @@ async def test_a_call_in_flight_at_drain_start_is_answered_before_its_connection
         await asyncio.wait_for(entered.wait(), 5)
         drain = asyncio.create_task(pair.a.drain(DRAIN))
         await asyncio.wait_for(idle_end.wait_closed(), 5)  # the idle one: goodbye at once
-        assert not busy_end.closed and not call.done() and not drain.done()
+        assert not busy_end.closed
+        assert not call.done()
+        assert not drain.done()
         assert pair.a.registry.services  # kept while an edge's call may need them
         started = time.monotonic()
         release.set()

@@ -62,7 +62,8 @@ async def test_readiness_turns_off_during_drain_and_connections_are_closed() -> 
         release.set()  # the last call is answered: the gateway closes both, the drain ends
         assert await asyncio.wait_for(call, 5) == b"done"
         await asyncio.wait_for(drain, 10)
-        assert gw.registry.edges == {} and gw.registry.services == {}
+        assert gw.registry.edges == {}
+        assert gw.registry.services == {}
         await asyncio.wait_for(edge.wait_closed(), 5)
         await asyncio.wait_for(service.wait_closed(), 5)
 
