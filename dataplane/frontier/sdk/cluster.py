@@ -532,8 +532,8 @@ class ClusterService:
         An edge a draining frontier says is moving (`ERR_EDGE_MOVING`: it was said goodbye
         to and is reconnecting elsewhere), or an operation a draining frontier refused
         unforwarded (`ERR_DRAINING`), is waited for instead, up to `MOVING_WAIT` seconds
-        within `timeout`, looking the edge up again after short pauses; an edge that is
-        simply not online still fails at once."""
+        within `timeout`, probing the frontiers and looking the edge up again after short
+        pauses; an edge that is simply not online still fails at once."""
         if not 0 <= edge_id <= MAX_EDGE_ID:
             raise ValueError(f"edge ID {edge_id} does not fit in 64 bits")
         self._check_open()
@@ -545,7 +545,12 @@ class ClusterService:
         while True:
             failure: BaseException
             try:
-                frontier = await self._frontier_for(edge_id, fresh_first or retry, deadline)
+                # A moving edge redials at once: the frontiers know where it landed before
+                # frontlas does (presence reports are batched), so ask them first.
+                found = None if moving_until is None else await self._probe(edge_id, deadline)
+                frontier = found or await self._frontier_for(
+                    edge_id, fresh_first or retry, deadline
+                )
             except _EdgeUnknown:
                 if moving_until is None:
                     raise not_online(ERR_EDGE_NOT_ONLINE) from None

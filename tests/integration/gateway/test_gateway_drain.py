@@ -270,3 +270,42 @@ async def test_a_call_in_flight_at_drain_start_is_answered_before_its_connection
         await until(lambda: set(pair.b.registry.edges) == {1, 2}, 4, "edges on b")
     settled = pair.a.metrics.drain_closed.labels("edgebound", "settled")._value.get()
     assert settled == 1
+
+
+async def test_a_cluster_service_reaches_a_moving_edge_before_frontlas_knows(
+    pair: Pair,
+) -> None:
+    """frontlas still names the drained frontier (its reports lag): the draining gateway
+    answers "moving", the cluster service probes the frontiers and finds the edge on the
+    other one, so calls made while it moves are answered, not failed."""
+    pair.frontlas.edges = {1: "a"}  # stale from the drain on
+    service = pair.service()
+    edge = pair.edge(1)
+
+    def pong(request: Request) -> bytes:
+        return b"pong:" + request.data
+
+    await edge.register("ping", pong)
+    traffic = Traffic()
+
+    async def down_call(i: int) -> None:
+        data = b"%d" % i
+        assert await service.call(1, "ping", data, timeout=10) == b"pong:" + data
+
+    async with service, edge:
+        calls = asyncio.create_task(traffic.loop("service->edge call", down_call))
+        try:
+            await until(lambda: traffic.done.get("service->edge call", 0) >= 20, 10, "calls")
+            await asyncio.wait_for(pair.a.drain(DRAIN), DRAIN / 3)
+            assert 1 in pair.b.registry.edges
+            done = traffic.done["service->edge call"]
+            await until(
+                lambda: bool(traffic.errors) or traffic.done["service->edge call"] >= done + 20,
+                10,
+                "calls through b",
+            )
+        finally:
+            traffic.stop.set()
+            await calls
+    assert not traffic.errors, traffic.errors
+    assert pair.frontlas.edges == {1: "a"}  # nobody told frontlas: the probe found b
