@@ -361,6 +361,8 @@ class Gateway:
         self._edge_server.stop_listening()
         if self._websocket_server is not None:
             self._websocket_server.stop_listening()
+        if self.rebalancer is not None:  # its kicks would cut calls the drain waits for
+            await self.rebalancer.close()
         drainer = Drainer(self.exchange, self.metrics)
         for bound, entries in (
             ("edgebound", lambda: list(self.registry.edges.values())),

@@ -19,6 +19,9 @@ answer from a forward would come after the peer's pending operations were aborte
 the SDKs resend it on their next connection. Calls from services for an edge said goodbye
 to are answered `ERR_EDGE_MOVING`.
 
+Goodbyes are paced (`SPREAD`, `MIN_RATE`): each is an immediate reconnect to another
+gateway, so 10^5 idle edges are sent there over a quarter of the drain, not in one instant.
+
 Services stay until the edges are gone (their calls need them, and so do the edges'
 `edge_offline` hooks), then leave the same way. What is still busy at the deadline is
 closed by `Gateway.close()`, as before.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from ..conventions import ERR_DRAINING
@@ -36,7 +40,7 @@ from .exchange import Exchange
 from .metrics import GatewayMetrics
 from .registry import EdgeEntry, ServiceEntry
 
-__all__ = ["PATIENCE", "SWEEP_INTERVAL", "Drainer"]
+__all__ = ["MIN_RATE", "PATIENCE", "SPREAD", "SWEEP_INTERVAL", "Drainer"]
 
 log = logging.getLogger("frontier.gateway")
 
@@ -48,6 +52,16 @@ relay is noticed at once (its callback checks both connections); the sweep catch
 PATIENCE = 1.0
 """Seconds a draining connection keeps getting new work while it is busy; then what it sends
 is refused (retryable) until it is quiet. At most a quarter of the drain's time."""
+
+SPREAD = 0.25
+"""Goodbyes are paced over this fraction of the drain's time (at least `MIN_RATE` a second):
+every goodbye is a reconnect to another gateway, without backoff, so a gateway holding many
+idle edges must not send them all there in the same instant."""
+MIN_RATE = 2000.0
+"""Goodbyes per second the pacing always allows (a small gateway's drain is not slowed)."""
+SWEEP_COST = 1e-5
+"""Seconds of sweep interval per watched connection beyond `SWEEP_INTERVAL`'s: a full
+sweep looks at each, so a gateway with 10^5 connections sweeps once a second, not 20 times."""
 
 Entry = EdgeEntry | ServiceEntry
 
@@ -64,27 +78,50 @@ class Drainer:
         self._changed = asyncio.Event()
         self._goodbyes: set[End] = set()
         self._patient_until = 0.0
+        self._rate = MIN_RATE
+        self._tokens = 0.0
+        self._refilled = 0.0
+        self._queue: deque[tuple[Entry, str]] = deque()
+        """Quiet connections waiting for their paced goodbye (checked again when due)."""
+        self._queued: set[End] = set()
         self.counts: dict[str, int] = {}
 
     async def run(self, bound: str, entries: Callable[[], Iterable[Entry]], deadline: float) -> int:
-        """Say goodbye to each connection of `entries()` (read again at every sweep: one
-        admitted while the drain began is not forgotten) once it is quiet; return once
+        """Say goodbye to each connection of `entries()` (read again at every full sweep:
+        one admitted while the drain began is not forgotten) once it is quiet; return once
         all have closed, or at `deadline` (loop time) with how many are still open."""
         loop = asyncio.get_running_loop()
+        now = loop.time()
         self._bound = bound
         self._watched = {}
         self._open = set()
+        self._goodbyes = set()
+        self._queue.clear()
+        self._queued = set()
         self.counts = {"idle": 0, "settled": 0, "stopped": 0}
-        self._patient_until = loop.time() + min(PATIENCE, (deadline - loop.time()) / 4)
-        self._watch(entries(), "idle")
+        self._patient_until = now + min(PATIENCE, (deadline - now) / 4)
+        current = list(entries())
+        spread = (deadline - now) * SPREAD
+        self._rate = max(MIN_RATE, len(current) / spread) if spread > 0 else float("inf")
+        self._tokens = self._rate * SWEEP_INTERVAL
+        self._refilled = now
+        self._watch(current, "idle")
         relay = self.exchange.relay
         relay.settled = self._settled
+        next_sweep = now + SWEEP_INTERVAL
         try:
             while True:
-                self._watch(entries(), "settled")
+                now = loop.time()
+                self._refill(now)
+                if now >= next_sweep or not self._open:
+                    self._watch(entries(), "settled")
+                    stop = now >= self._patient_until
+                    for entry in list(self._watched.values()):
+                        self._check(entry, "settled", stop=stop)
+                    next_sweep = now + max(SWEEP_INTERVAL, len(self._watched) * SWEEP_COST)
                 if not self._open:
                     return 0
-                left = deadline - loop.time()
+                left = deadline - now
                 if left <= 0:
                     break
                 self._changed.clear()
@@ -93,14 +130,23 @@ class Drainer:
                         await self._changed.wait()
                 except TimeoutError:
                     pass
-                stop = loop.time() >= self._patient_until
-                for entry in list(self._watched.values()):
-                    self._check(entry, "settled", stop=stop)
         finally:
             relay.settled = None
         still = [end for end in self._open if end not in self._goodbyes]
         self.metrics.drain_closed.labels(bound, "deadline").inc(len(still))
         return len(still)
+
+    def _refill(self, now: float) -> None:
+        """Goodbyes due by now (a token bucket holding one sweep interval's worth), then
+        the queued ones they allow."""
+        burst = self._rate * SWEEP_INTERVAL
+        self._tokens = min(burst, self._tokens + (now - self._refilled) * self._rate)
+        self._refilled = now
+        queue = self._queue
+        while queue and self._tokens >= 1:
+            entry, reason = queue.popleft()
+            self._queued.discard(entry.end)
+            self._check(entry, reason)
 
     def _watch(self, entries: Iterable[Entry], reason: str) -> None:
         for entry in entries:
@@ -140,6 +186,12 @@ class Drainer:
             if stop and end not in leaving:
                 self._leave(entry)
             return
+        if self._tokens < 1:  # paced: its turn comes in `_refill`
+            if end not in self._queued:
+                self._queued.add(end)
+                self._queue.append((entry, reason))
+            return
+        self._tokens -= 1
         if end in leaving:
             reason = "stopped"
         else:
