@@ -241,6 +241,7 @@ async def test_a_call_in_flight_at_drain_start_is_answered_before_its_connection
     idle = pair.edge(2)
     if direction == "edge->service":
         await service.register("slow", slow)
+        await service.register("echo", lambda request: request.data)
     else:
         await busy.register("slow", slow)
     async with service, busy, idle:
@@ -258,6 +259,10 @@ async def test_a_call_in_flight_at_drain_start_is_answered_before_its_connection
         assert not call.done()
         assert not drain.done()
         assert pair.a.registry.services  # kept while an edge's call may need them
+        if direction == "edge->service":
+            # a new call on the draining connection, before it closes, is still answered
+            assert await busy.call("echo", b"new", timeout=5) == b"new"
+            assert busy.end is busy_end
         started = time.monotonic()
         release.set()
         assert await asyncio.wait_for(call, 5) == b"answered"
@@ -268,8 +273,14 @@ async def test_a_call_in_flight_at_drain_start_is_answered_before_its_connection
         assert time.monotonic() - started < DRAIN / 3
         # both edges are back, on b, without waiting out their 5 s backoff
         await until(lambda: set(pair.b.registry.edges) == {1, 2}, 4, "edges on b")
-    settled = pair.a.metrics.drain_closed.labels("edgebound", "settled")._value.get()
-    assert settled == 1
+    closed = pair.a.metrics.drain_closed
+    # after its last answer (`stopped` if that came after the drain's 1 s patience)
+    assert (
+        closed.labels("edgebound", "settled")._value.get()
+        + closed.labels("edgebound", "stopped")._value.get()
+        == 1
+    )
+    assert closed.labels("edgebound", "idle")._value.get() == 1
 
 
 async def test_a_cluster_service_reaches_a_moving_edge_before_frontlas_knows(
