@@ -62,6 +62,7 @@ from ..geminio.aio import (
     Stream,
 )
 from ..geminio.aio.deadlines import deadline_in, time_left
+from ..geminio.events import CloseReason
 from ..geminio.packets import HEARTBEAT_INTERVALS
 from ._base import maybe_await, parse_address, resolve_peer_timeout
 from .service import EdgeIdHook, PresenceHook, Service, ServiceHandler, ServiceMessage
@@ -181,12 +182,12 @@ class _EdgeRoutes:
         if not edges:
             del self._edges_of[current]
 
-    def drop_frontier(self, frontier_id: str) -> int:
-        """Forget every edge routed to `frontier_id`; returns how many."""
+    def drop_frontier(self, frontier_id: str) -> set[int]:
+        """Forget every edge routed to `frontier_id`; returns their IDs."""
         edges = self._edges_of.pop(frontier_id, set())
         for edge_id in edges:
             del self._frontier_of[edge_id]
-        return len(edges)
+        return edges
 
 
 class _FrontierService(Service):
@@ -194,7 +195,7 @@ class _FrontierService(Service):
     routes through that frontier at once instead of on the next failed call."""
 
     def __init__(
-        self, addr: str, *, frontier_id: str, on_lost: Callable[[], None], **kwargs: Any
+        self, addr: str, *, frontier_id: str, on_lost: Callable[[bool], None], **kwargs: Any
     ) -> None:
         super().__init__(addr, **kwargs)
         self.frontier_id = frontier_id
@@ -205,7 +206,8 @@ class _FrontierService(Service):
 
     def _went_offline(self, end: End) -> None:
         super()._went_offline(end)
-        self._on_lost()
+        reason = end.close_reason
+        self._on_lost(reason is not None and reason.reason is CloseReason.PEER_CLOSE)
 
 
 @dataclass(slots=True)
@@ -312,6 +314,9 @@ class ClusterService:
         self._starting: set[Service] = set()
         self._connecting: dict[str, asyncio.Task[_Frontier]] = {}
         self._routes = _EdgeRoutes()
+        self._moving: dict[int, float] = {}
+        """Edges a frontier said are moving (or whose frontier said goodbye): edge ID ->
+        until when (loop time) operations on them wait for them to reappear."""
         self._messages: asyncio.Queue[ServiceMessage] = asyncio.Queue(QUEUE_SIZE)
         self._streams: asyncio.Queue[Stream] = asyncio.Queue(QUEUE_SIZE)
         self._getters: set[asyncio.Future[Any]] = set()
@@ -539,7 +544,7 @@ class ClusterService:
         self._check_open()
         loop = asyncio.get_running_loop()
         deadline = deadline_in(timeout)
-        moving_until: float | None = None
+        moving_until = self._moving_until(edge_id)  # known to be between frontiers
         pause = MOVING_PAUSE
         retry = False
         while True:
@@ -562,20 +567,25 @@ class ClusterService:
             else:
                 frontier_id = frontier.info.frontier_id
                 try:
-                    return await attempt(frontier.service, time_left(deadline))
+                    result = await attempt(frontier.service, time_left(deadline))
                 except RemoteError as exc:
                     if exc.text in (ERR_EDGE_MOVING, ERR_DRAINING):
                         if moving_until is None:
                             moving_until = loop.time() + MOVING_WAIT
+                            self._mark_moving(edge_id, moving_until)
                             _log.debug("edge %d is moving off frontier %s", edge_id, frontier_id)
-                    elif moving_until is None and (retry or exc.text != ERR_EDGE_NOT_ONLINE):
-                        raise
+                    elif exc.text != ERR_EDGE_NOT_ONLINE or (retry and moving_until is None):
+                        raise  # the edge's own error (never sent twice), or not there twice
                     failure = exc
                 except ConnectionClosedError as exc:
                     if self._closed or (retry and moving_until is None):
                         raise
                     _log.debug("lost frontier %s while reaching edge %d", frontier_id, edge_id)
                     failure = exc
+                else:
+                    if moving_until is not None:
+                        self._moving.pop(edge_id, None)  # arrived
+                    return result
                 self._routes.drop(edge_id, frontier_id)
             retry = True
             if moving_until is not None:
@@ -643,7 +653,8 @@ class ClusterService:
                 await frontier.service.call(edge_id, RPC_PROBE_EDGE, timeout=seconds)
             except RemoteError as exc:
                 # a Go gateway forwards the probe: the edge's "no such method" means it is there
-                gone = exc.text in (ERR_EDGE_NOT_ONLINE, ERR_EDGE_MOVING)
+                # (a draining frontier's refusal, `ERR_DRAINING`, is no "here" either)
+                gone = exc.text in (ERR_EDGE_NOT_ONLINE, ERR_EDGE_MOVING, ERR_DRAINING)
                 return None if gone else frontier
             except (EndError, OSError):  # silent, closing: not known to hold it
                 return None
@@ -653,7 +664,11 @@ class ClusterService:
         try:
             for next_done in asyncio.as_completed(probes):
                 found = await next_done
-                if found is not None and found.info.frontier_id in self._frontiers:
+                if (
+                    found is not None
+                    and found.info.frontier_id in self._frontiers
+                    and found.service.online  # not said goodbye to while we asked
+                ):
                     _log.debug(
                         "edge %d found on frontier %s by probing", edge_id, found.info.frontier_id
                     )
@@ -713,7 +728,7 @@ class ClusterService:
         service = _FrontierService(
             info.advertised_sb_addr,
             frontier_id=frontier_id,
-            on_lost=lambda: self._lost(frontier_id),
+            on_lost=lambda goodbye: self._lost(frontier_id, goodbye),
             **self._service_kwargs,
         )
         # In `_starting` before the replay: a register() made meanwhile reaches it too.
@@ -750,7 +765,9 @@ class ClusterService:
         if frontier is None:
             return
         forgotten = self._routes.drop_frontier(frontier_id)
-        _log.info("closing frontier %s (%s; %d edge routes forgotten)", frontier_id, why, forgotten)
+        _log.info(
+            "closing frontier %s (%s; %d edge routes forgotten)", frontier_id, why, len(forgotten)
+        )
         task = asyncio.get_running_loop().create_task(self._close_frontier(frontier))
         self._closing_frontiers.add(task)
         task.add_done_callback(self._closing_frontiers.discard)
@@ -768,11 +785,36 @@ class ClusterService:
         pump = self._pump(frontier.service.accept_stream, self._streams, frontier.info.frontier_id)
         frontier.pumps.append(asyncio.get_running_loop().create_task(pump))
 
-    def _lost(self, frontier_id: str) -> None:
-        """A frontier connection dropped: its edges may be anywhere by now."""
+    def _lost(self, frontier_id: str, goodbye: bool = False) -> None:
+        """A frontier connection dropped: its edges may be anywhere by now. After an orderly
+        close (a draining frontier's goodbye) they are taken to be moving: operations on
+        them wait for them to turn up elsewhere (`MOVING_WAIT`) instead of failing in the
+        moment between two frontiers."""
         forgotten = self._routes.drop_frontier(frontier_id)
         if forgotten:
-            _log.debug("frontier %s lost: %d edge routes forgotten", frontier_id, forgotten)
+            _log.debug("frontier %s lost: %d edge routes forgotten", frontier_id, len(forgotten))
+            if goodbye:
+                until = asyncio.get_running_loop().time() + MOVING_WAIT
+                for edge_id in forgotten:
+                    self._mark_moving(edge_id, until)
+
+    def _mark_moving(self, edge_id: int, until: float) -> None:
+        moving = self._moving
+        if len(moving) >= 1024:  # forget the expired ones now and then: no unbounded growth
+            now = asyncio.get_running_loop().time()
+            for stale in [e for e, t in moving.items() if t <= now]:
+                del moving[stale]
+        moving[edge_id] = max(until, moving.get(edge_id, until))
+
+    def _moving_until(self, edge_id: int) -> float | None:
+        """Until when `edge_id` is taken to be moving between frontiers (None: it is not)."""
+        until = self._moving.get(edge_id)
+        if until is None:
+            return None
+        if until <= asyncio.get_running_loop().time():
+            del self._moving[edge_id]
+            return None
+        return until
 
     async def _pump(
         self, source: Callable[[], Awaitable[T]], queue: asyncio.Queue[T], frontier_id: str
