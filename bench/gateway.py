@@ -804,7 +804,7 @@ def build_rows(
             target=0.5,
         ),
         Row(
-            "gateway CPU per forwarded edge->service RPC",
+            "CPU per forwarded edge->service RPC",
             "us",
             min(CPU_PER_OP[TCP_E2S]),
             min(CPU_PER_OP[DIRECT_RPC]),
@@ -813,7 +813,7 @@ def build_rows(
             target=1.0,
         ),
         Row(
-            "gateway CPU per forwarded service->edge RPC",
+            "CPU per forwarded service->edge RPC",
             "us",
             min(CPU_PER_OP[S2E]),
             min(CPU_PER_OP[DIRECT_RPC]),
@@ -822,7 +822,7 @@ def build_rows(
             target=1.0,
         ),
         Row(
-            "gateway CPU per forwarded message (publish+ack)",
+            "CPU per forwarded message (publish+ack)",
             "us",
             min(CPU_PER_OP[PUB]),
             min(CPU_PER_OP[DIRECT_PUB]),

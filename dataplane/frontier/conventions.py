@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "CONTROL_RPCS",
+    "ERR_DRAINING",
+    "ERR_EDGE_MOVING",
     "ERR_EDGE_NOT_ONLINE",
     "ERR_ILLEGAL_EDGE_ID",
     "ERR_RPC_NOT_ONLINE",
@@ -64,6 +66,14 @@ ERR_SERVICE_NOT_ONLINE = "service not online"
 ERR_RPC_NOT_ONLINE = "rpc not online"
 ERR_TOPIC_NOT_ONLINE = "topic not online"
 ERR_ILLEGAL_EDGE_ID = "illegal edgeID"
+ERR_DRAINING = "frontier draining: not forwarded, retry on another connection"
+"""Ours: a draining gateway's answer to a call or message that reached a connection it had
+already said goodbye to (it arrived in the round trip before the goodbye did). Nothing was
+forwarded, so the SDKs send it again on their next connection; any client may."""
+ERR_EDGE_MOVING = "edge not online: it is moving to another frontier (this one is draining)"
+"""Ours: what a draining gateway answers for an edge it has just said goodbye to (the edge
+is reconnecting elsewhere), instead of `ERR_EDGE_NOT_ONLINE`: `ClusterService` waits for
+the edge to reappear (within the call's timeout) rather than failing at once."""
 
 MAX_EDGE_ID = (1 << 64) - 1
 _TRAILER = 8

@@ -120,7 +120,12 @@ class RecordingConnection(KubeConnection):
                 try:
                     response = original(method, url, *args, **kwargs)
                 except ApiException as exc:
-                    self._record(Request(method, path, int(exc.status or 0), str(exc.reason)))
+                    # The body says why (a 403 into a namespace being deleted names it there);
+                    # the reason phrase alone is "Forbidden", or empty.
+                    body = exc.body or b""
+                    text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+                    detail = f"{exc.reason or ''} {text[:500]}".strip()
+                    self._record(Request(method, path, int(exc.status or 0), detail))
                     raise
                 status = int(response.status)
                 detail = ""

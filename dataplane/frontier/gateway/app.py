@@ -1,9 +1,9 @@
 """The frontier gateway: two geminio listeners, the exchange between them, and its HTTP sides.
 
 `Gateway` owns every part and their order: listeners come up before readiness turns on;
-a drain turns readiness off first, stops accepting, gives connections time to leave, then
-closes what is left gracefully. Tests run it in process on port 0; the `frontier` command
-runs it with signals wired to `drain()`.
+a drain turns readiness off first, stops accepting, says goodbye to each connection as soon
+as it is quiet (`drain.py`), and closes what is still busy at its deadline. Tests run it in
+process on port 0; the `frontier` command runs it with signals wired to `drain()`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import time
 from typing import Any
 
 from ..geminio.aio import Server, ServerHooks
 from ..listen import Listener, bind
 from .addr import split_addr
 from .config import FrontierConfig, load_config
+from .drain import Drainer
 from .edgebound import Edgebound
 from .exchange import Exchange
 from .frontlas_link import FrontlasLink, advertised_addr
@@ -338,22 +338,50 @@ class Gateway:
         self._http.append(listener)
 
     async def drain(self, seconds: float | None = None) -> None:
-        """Readiness off, stop accepting, wait up to `seconds` (default: the configured
-        `daemon.drain_seconds`) for connections to leave on their own, then close."""
+        """Readiness off, stop accepting, then say goodbye to each connection as soon as
+        nothing of its own is in flight (edges first, services once the edges are gone:
+        the edges' calls and offline hooks need them), for up to `seconds` (default: the
+        configured `daemon.drain_seconds`); what is still busy then is closed anyway.
+        Returns (after `close()`) as soon as every connection has left (docs/gateway.md
+        "Drain")."""
         if seconds is None:
             seconds = self.config.daemon.drain_seconds
         self._draining = True
-        log.info("draining: not ready, not accepting; waiting up to %.1f s", seconds)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + seconds
+        log.info(
+            "draining: not ready, not accepting; closing each of %d edges and %d services "
+            "once quiet, within %.1f s",
+            len(self.registry.edges),
+            len(self.registry.services),
+            seconds,
+        )
         self._service_server.stop_listening()
         self._edge_server.stop_listening()
         if self._websocket_server is not None:
             self._websocket_server.stop_listening()
-        deadline = time.monotonic() + seconds
-        while self.registry.edges or self.registry.services:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        if self.rebalancer is not None:  # its kicks would cut calls the drain waits for
+            await self.rebalancer.close()
+        drainer = Drainer(self.exchange, self.metrics)
+        for bound, entries in (
+            ("edgebound", lambda: list(self.registry.edges.values())),
+            ("servicebound", lambda: list(self.registry.services.values())),
+        ):
+            left = await drainer.run(bound, entries, deadline)
+            log.info(
+                "drain: %s connections closed after %.2f s: %d idle, %d once their last "
+                "call was answered, %d once new work refused let them finish, %d still "
+                "busy at the deadline",
+                bound,
+                loop.time() - started,
+                drainer.counts.get("idle", 0),
+                drainer.counts.get("settled", 0),
+                drainer.counts.get("stopped", 0),
+                left,
+            )
+            if left:
                 break
-            await asyncio.sleep(min(0.1, remaining))
         await self.close()
 
     async def close(self) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 
 from ..conventions import (
     CONTROL_RPCS,
+    ERR_DRAINING,
+    ERR_EDGE_MOVING,
     ERR_EDGE_NOT_ONLINE,
     ERR_ILLEGAL_EDGE_ID,
     ERR_RPC_NOT_ONLINE,
@@ -84,6 +86,14 @@ class Exchange:
         self.max_inflight = max_inflight
         self.pick: Picker[ServiceEntry] = make_picker(hashby, _service_ring_key)
         self.relay = Relay(metrics, forward_timeout)
+        self.leaving: set[End] = set()
+        """Connections a draining gateway takes no new work on (still busy after the
+        drain's patience, or said goodbye to): their calls and messages are refused with
+        `ERR_DRAINING` unforwarded, nothing is forwarded to them, streams they open are
+        dismissed. Empty unless draining (one falsy test per packet)."""
+        self.moved: set[int] = set()
+        """IDs of the edges a draining gateway said goodbye to: reconnecting elsewhere, so
+        calls for them are answered `ERR_EDGE_MOVING` (a cluster service waits for them)."""
         # Bound once: attaching reuses these objects for every connection.
         self._edge_request = self._on_edge_request
         self._edge_message = self._on_edge_message
@@ -133,6 +143,9 @@ class Exchange:
         return entry if entry is not None and entry.end is end else None
 
     def _on_edge_request(self, request: SyncRequest) -> None:
+        if self.leaving and request.stream.end in self.leaving:
+            self._refuse_leaving(request, "edgebound")
+            return
         edge = self._edge_of(request.stream.end)
         if edge is None:  # replaced or kicked: its connection is going away
             request.fail(ERR_EDGE_NOT_ONLINE)
@@ -140,6 +153,9 @@ class Exchange:
         self._rpc_to_service(edge, request)
 
     def _on_edge_message(self, message: Message) -> None:
+        if self.leaving and message.stream.end in self.leaving:
+            self._refuse_leaving(message, "edgebound")
+            return
         edge = self._edge_of(message.stream.end)
         if edge is None:
             message.error(ERR_EDGE_NOT_ONLINE)
@@ -148,7 +164,7 @@ class Exchange:
 
     def _on_edge_stream(self, stream: Stream) -> None:
         edge = self._edge_of(stream.end)
-        if edge is None:
+        if edge is None or (self.leaving and stream.end in self.leaving):
             stream.dismiss()
             return
         self._stream_to_service(edge, stream)
@@ -159,6 +175,9 @@ class Exchange:
             Registry.add_edge_rpc(edge, method)
 
     def _on_service_request(self, request: SyncRequest) -> None:
+        if self.leaving and request.stream.end in self.leaving:
+            self._refuse_leaving(request, "servicebound")
+            return
         service = self._service_of(request.stream.end)
         if service is None:
             request.fail(ERR_SERVICE_NOT_ONLINE)
@@ -166,6 +185,9 @@ class Exchange:
         self._rpc_to_edge(service, request)
 
     def _on_service_message(self, message: Message) -> None:
+        if self.leaving and message.stream.end in self.leaving:
+            self._refuse_leaving(message, "servicebound")
+            return
         service = self._service_of(message.stream.end)
         if service is None:
             message.error(ERR_SERVICE_NOT_ONLINE)
@@ -174,7 +196,7 @@ class Exchange:
 
     def _on_service_stream(self, stream: Stream) -> None:
         service = self._service_of(stream.end)
-        if service is None:
+        if service is None or (self.leaving and stream.end in self.leaving):
             stream.dismiss()
             return
         self._stream_to_edge(service, stream)
@@ -190,6 +212,16 @@ class Exchange:
 
     def _on_service_stream_refused(self, end: End, reason: str) -> None:
         self.metrics.streams_refused.labels("to_edge", _REFUSED.get(reason, reason)).inc()
+
+    def _refuse_leaving(self, what: SyncRequest | Message, bound: str) -> None:
+        """A call or message on a connection a drain takes no new work on: not forwarded,
+        refused with the retryable text (the SDKs send it again on their next connection,
+        once this one has said goodbye)."""
+        self.metrics.drain_refused.labels(bound).inc()
+        if isinstance(what, SyncRequest):
+            what.fail(ERR_DRAINING)
+        else:
+            what.error(ERR_DRAINING)
 
     def _flow(self, entry: EdgeEntry | ServiceEntry) -> Flow:
         """The entry's in-flight bound, created with its first message."""
@@ -298,6 +330,8 @@ class Exchange:
         except ConventionError:
             raise ForwardError(ERR_ILLEGAL_EDGE_ID) from None
         edge = self.registry.edges.get(edge_id)
+        if self.moved and edge_id in self.moved and (edge is None or edge.end in self.leaving):
+            raise ForwardError(ERR_EDGE_MOVING)
         if edge is None:
             raise ForwardError(ERR_EDGE_NOT_ONLINE)
         return stripped, edge
@@ -339,6 +373,8 @@ class Exchange:
         except ValueError:
             edge_id = -1
         edge = self.registry.edges.get(edge_id)
+        if edge is not None and self.leaving and edge.end in self.leaving:
+            edge = None
         if edge is None:
             _peer_log.info(
                 "stream:no_edge",

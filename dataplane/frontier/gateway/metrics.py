@@ -124,6 +124,24 @@ class GatewayMetrics:
             ["side"],
             registry=r,
         )
+        # -- drain (docs/gateway.md "Drain") ----------------------------------------------
+        self.drain_closed = Counter(
+            "frontier_drain_closed",
+            "Connections a drain closed, by listener and reason: idle (nothing in flight when "
+            "the drain began), settled (once its last call or message was answered), "
+            "stopped (likewise, after new work on it was refused), deadline (still busy at "
+            "daemon.drain_seconds).",
+            ["bound", "reason"],
+            registry=r,
+        )
+        self.drain_refused = Counter(
+            "frontier_drain_refused",
+            "Calls and messages a draining gateway refused unforwarded with the retryable "
+            "'frontier draining' text (sent on a connection taking no new work, or across "
+            "its goodbye on the wire).",
+            ["bound"],
+            registry=r,
+        )
         # -- limits (docs/security.md) -------------------------------------------------
         self.connections_open = Gauge(
             "frontier_connections_open",

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..geminio.aio import EndError, Message, Stream
+from ..geminio.aio import End, EndError, Message, Stream
 from ..geminio.aio.messages import SyncRequest
 from ..geminio.aio.pending import PendingFuture
 from ..geminio.errors import EncodeError
@@ -53,11 +53,14 @@ def _canceller(target: asyncio.Future[Any]) -> Callable[[SyncRequest], None]:
 
 
 class Relay:
-    __slots__ = ("metrics", "timeout")
+    __slots__ = ("metrics", "settled", "timeout")
 
     def __init__(self, metrics: GatewayMetrics, timeout: float) -> None:
         self.metrics = metrics
         self.timeout = timeout
+        self.settled: Callable[[End, End], None] | None = None
+        """Called with (source, target) after a forward was answered, while the gateway
+        drains (None otherwise): either connection may have fallen quiet."""
 
     # ------------------------------------------------------------------------------ calls
 
@@ -83,21 +86,26 @@ class Relay:
             return
         started = time.perf_counter()
         request.on_cancel = _canceller(future)
-        future.add_done_callback(lambda done: self._called(done, request, kind, started))
+        future.add_done_callback(lambda done: self._called(done, request, kind, started, target))
 
     def _called(
-        self, future: PendingFuture[bytes], request: SyncRequest, kind: Kind, started: float
+        self,
+        future: PendingFuture[bytes],
+        request: SyncRequest,
+        kind: Kind,
+        started: float,
+        target: Stream,
     ) -> None:
         if future.cancelled():
             request.fail(CANCELLED_TEXT)
-            return
-        exc = future.exception()
-        if exc is not None:
+        elif (exc := future.exception()) is not None:
             self.metrics.failed[kind].inc()
             request.fail(error_text(exc))
-            return
-        self.metrics.succeeded(kind, started)
-        request.respond(future.result(), data_b64=future.data_b64)
+        else:
+            self.metrics.succeeded(kind, started)
+            request.respond(future.result(), data_b64=future.data_b64)
+        if self.settled is not None:
+            self.settled(request.stream.end, target.end)
 
     async def _call_when_writable(
         self, request: SyncRequest, target: Stream, custom: bytes, kind: Kind
@@ -116,9 +124,11 @@ class Relay:
         except _UNSENDABLE as exc:
             self.metrics.failed[kind].inc()
             request.fail(error_text(exc))
-            return
-        self.metrics.succeeded(kind, started)
-        request.respond(data)
+        else:
+            self.metrics.succeeded(kind, started)
+            request.respond(data)
+        if self.settled is not None:
+            self.settled(request.stream.end, target.end)
 
     # --------------------------------------------------------------------------- messages
 
@@ -146,10 +156,15 @@ class Relay:
             return
         started = time.perf_counter()
         flow.track(future)
-        future.add_done_callback(lambda done: self._published(done, message, kind, started))
+        future.add_done_callback(lambda done: self._published(done, message, kind, started, target))
 
     def _published(
-        self, future: asyncio.Future[Any], message: Message, kind: Kind, started: float
+        self,
+        future: asyncio.Future[Any],
+        message: Message,
+        kind: Kind,
+        started: float,
+        target: Stream,
     ) -> None:
         if future.cancelled():
             return  # the source connection went away: nobody to answer
@@ -157,9 +172,13 @@ class Relay:
         if exc is not None:
             self.metrics.failed[kind].inc()
             message.error(error_text(exc))
-            return
-        self.metrics.succeeded(kind, started)
-        message.done()
+        else:
+            self.metrics.succeeded(kind, started)
+            message.done()
+        if self.settled is not None:
+            # Flow counts the forward until its own callback (registered first, run
+            # first): the source's count is already down here.
+            self.settled(message.stream.end, target.end)
 
     async def _publish_when_writable(
         self, message: Message, target: Stream, custom: bytes, kind: Kind

@@ -234,6 +234,11 @@ class Connection:
         return self._fsm.state is ConnState.CONNED and not self._mux.closing
 
     @property
+    def refused(self) -> int:
+        """Calls and messages answered with the `refuse` text given to `close()`."""
+        return self._mux.refused
+
+    @property
     def closed(self) -> bool:
         """`ConnectionClosed` was emitted."""
         return self._fsm.state is ConnState.FINI
@@ -262,10 +267,14 @@ class Connection:
 
     # ---------------------------------------------------------------------- user: lifecycle
 
-    def close(self, *, dismiss_sessions: bool = True) -> None:
+    def close(self, *, dismiss_sessions: bool = True, refuse: str = "") -> None:
         """Close gracefully: dismiss every session (like Go's `End.Close`), then the 4-way
         disconnect. Before the handshake completes there is nothing to negotiate, so the
-        connection ends at once (abort). Closing twice is harmless."""
+        connection ends at once (abort). Closing twice is harmless. `refuse`: the error
+        text answering calls and messages the peer sends after our Dismiss went out (they
+        crossed it on the wire), instead of delivering them (`Multiplexer.refusing`)."""
+        if refuse:
+            self._mux.refusing = refuse
         state = self._fsm.state
         if state in _HANDSHAKE_STATES:
             self._terminate(

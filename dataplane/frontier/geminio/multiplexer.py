@@ -104,6 +104,8 @@ class Multiplexer:
         "accept_limit",
         "app",
         "closing",
+        "refused",
+        "refusing",
         "sessions",
         "unclaimed",
     )
@@ -131,6 +133,14 @@ class Multiplexer:
         """Accepted sessions the application has not claimed yet, at most (0: refuse every
         open); None: no bound."""
         self.unclaimed = 0
+        self.refusing = ""
+        """While we close gracefully: the error text that answers, at once, every call and
+        message the peer sends on a session we have sent our Dismiss for (sent before it
+        saw the Dismiss), instead of handing them to the application. Answered here, the
+        answer leaves before our DismissAck for the peer's own Dismiss (it may be in the
+        same read), so the peer gets it before its pending operations are aborted; "": off."""
+        self.refused = 0
+        """Calls and messages answered with `refusing`."""
 
     def _session_ids(self) -> SessionIDs:
         ids = self._ids
@@ -169,6 +179,8 @@ class Multiplexer:
             state = session.fsm.state
             # Identity first: `in` hashes the Enum member through its Python-level __hash__.
             if state is SessionState.SESSIONED or state in DATA_STATES:
+                if self.refusing and session.dismiss_sent and self._refused(session, packet):
+                    return
                 self.app.handle(session, packet)
         elif isinstance(packet, SessionPacket):
             self._on_open(packet)
@@ -179,6 +191,18 @@ class Multiplexer:
         elif isinstance(packet, DismissAckPacket):
             self._on_dismiss_ack(packet)
         # Anything else reaching this layer (a ConnAck on a server, ...) is dropped, as Go does.
+
+    def _refused(self, session: Session, packet: Packet) -> bool:
+        """Answer a call or message with `refusing` (see there); False for other packets
+        (answers to our own operations still count)."""
+        if isinstance(packet, MessagePacket):
+            self.app.ack(session, packet.packet_id, self.refusing)
+        elif isinstance(packet, RequestPacket):
+            self.app.respond(session, packet.packet_id, packet.key, b"", self.refusing)
+        else:
+            return False
+        self.refused += 1
+        return True
 
     def _on_open(self, packet: SessionPacket) -> None:
         if len(self.sessions) + len(self._opening) >= self._config.max_sessions:

@@ -18,6 +18,8 @@ the error texts are re-exported here for matching on `RemoteError.text`.
 """
 
 from ..conventions import (
+    ERR_DRAINING,
+    ERR_EDGE_MOVING,
     ERR_EDGE_NOT_ONLINE,
     ERR_ILLEGAL_EDGE_ID,
     ERR_RPC_NOT_ONLINE,
@@ -53,6 +55,8 @@ from .service import (
 )
 
 __all__ = [
+    "ERR_DRAINING",
+    "ERR_EDGE_MOVING",
     "ERR_EDGE_NOT_ONLINE",
     "ERR_ILLEGAL_EDGE_ID",
     "ERR_RPC_NOT_ONLINE",

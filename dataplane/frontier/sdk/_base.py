@@ -16,6 +16,7 @@ import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Self, TypeAlias, TypeVar
 
+from ..conventions import ERR_DRAINING
 from ..geminio.aio import (
     Backoff,
     ConnectionClosedError,
@@ -26,6 +27,7 @@ from ..geminio.aio import (
     Limits,
     Message,
     OperationTimeout,
+    RemoteError,
     RetryingClient,
     Stream,
     StreamClosedError,
@@ -281,6 +283,12 @@ class ClientBase:
         self._changed: asyncio.Future[None] | None = None
         self._first: asyncio.Future[None] | None = None
         self._connecting: asyncio.Future[End] | None = None
+        self._resend_drained = True
+        """Send again what a draining gateway refused unforwarded, on the next connection
+        (False: raise the refusal, for a caller with somewhere else to send it)."""
+        self._refused_by: End | None = None
+        """The connection whose gateway refused an operation as draining: not used for
+        new operations even if its goodbye has not arrived yet."""
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -471,9 +479,10 @@ class ClientBase:
 
     @property
     def online(self) -> bool:
-        """Connected to a gateway right now."""
+        """Connected to a gateway right now, and able to start operations on it (not while
+        a draining gateway is saying goodbye to the connection)."""
         end = self._end
-        return end is not None and end.online
+        return end is not None and end.online and not end.closing and end is not self._refused_by
 
     @property
     def end(self) -> End | None:
@@ -516,10 +525,17 @@ class ClientBase:
         if changed is not None and not changed.done():
             changed.set_result(None)
 
-    async def _wait_end(self, timeout: float | None) -> End:  # noqa: ASYNC109
+    async def _wait_end(
+        self,
+        timeout: float | None,  # noqa: ASYNC109
+        *,
+        for_new: bool = True,
+    ) -> End:
         """The online End; waits while reconnecting (up to `timeout` seconds, then
         `OperationTimeout`). Raises `ConnectionClosedError` when closed or, without
-        reconnect, once the connection is lost."""
+        reconnect, once the connection is lost. `for_new`: an End that is closing (its
+        gateway said goodbye: no new operation can start on it) counts as gone, and the
+        wait is for the next one; reading what was already received does not need that."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -529,8 +545,11 @@ class ClientBase:
                 raise ConnectionClosedError("not started: use start() or 'async with'")
             end = self._end
             if end is not None and end.online:
-                return end
-            if not self._reconnect and end is None and self._was_online:
+                if not for_new:
+                    return end
+                if not end.closing and end is not self._refused_by:
+                    return end
+            if not self._reconnect and self._was_online and (end is None or end.closing):
                 raise ConnectionClosedError("the connection is lost (reconnect=False)")
             if self._changed is None:
                 self._changed = loop.create_future()
@@ -544,6 +563,29 @@ class ClientBase:
                     await waiter
             except TimeoutError:
                 raise OperationTimeout("not connected to the gateway in time") from None
+
+    async def _operate(
+        self,
+        timeout: float | None,  # noqa: ASYNC109 - a deadline for the whole operation
+        operation: Callable[[End, float | None], Awaitable[T]],
+    ) -> T:
+        """Run `operation` on the online End (waiting for one within `timeout`), and once
+        more on the next connection if a draining gateway refused it unforwarded
+        (`ERR_DRAINING`: it reached the gateway after its goodbye to this connection, so
+        nothing was delivered and sending it again cannot duplicate it). A call aborted
+        by a connection that ends is not sent again: it may have been delivered."""
+        started = asyncio.get_running_loop().time()
+        while True:
+            end = await self._wait_end(self._remaining(timeout, started))
+            try:
+                return await operation(end, self._remaining(timeout, started))
+            except RemoteError as exc:
+                if exc.text != ERR_DRAINING:
+                    raise
+                self._refused_by = end
+                if not self._resend_drained:
+                    raise
+                _log.debug("the gateway is draining: sending again on the next connection")
 
     def _remaining(self, timeout: float | None, started: float) -> float | None:
         if timeout is None:
@@ -566,7 +608,7 @@ class ClientBase:
     async def _receive(self) -> Message:
         """The next message on the default stream; survives reconnects."""
         while True:
-            end = await self._wait_end(None)
+            end = await self._wait_end(None, for_new=False)
             try:
                 return await end.receive()
             except StreamClosedError:
@@ -598,7 +640,7 @@ class ClientBase:
     async def _accept(self) -> Stream:
         self._accept_from_now_on()
         while True:
-            end = await self._wait_end(None)
+            end = await self._wait_end(None, for_new=False)
             try:
                 return await end.accept_stream()
             except ConnectionClosedError:

@@ -37,6 +37,8 @@ from typing import Any, Self, TypeVar
 import aiohttp
 
 from ..conventions import (
+    ERR_DRAINING,
+    ERR_EDGE_MOVING,
     ERR_EDGE_NOT_ONLINE,
     MAX_EDGE_ID,
     RPC_EDGE_OFFLINE,
@@ -60,12 +62,14 @@ from ..geminio.aio import (
     Stream,
 )
 from ..geminio.aio.deadlines import deadline_in, time_left
+from ..geminio.events import CloseReason
 from ..geminio.packets import HEARTBEAT_INTERVALS
 from ._base import maybe_await, parse_address, resolve_peer_timeout
 from .service import EdgeIdHook, PresenceHook, Service, ServiceHandler, ServiceMessage
 
 __all__ = [
     "CONNECT_TIMEOUT",
+    "MOVING_WAIT",
     "PROBE_TIMEOUT",
     "QUEUE_SIZE",
     "UNLISTED_GRACE",
@@ -87,6 +91,14 @@ UNLISTED_GRACE = 300.0
 PROBE_TIMEOUT = 2.0
 """Bound on one edge probe (further bounded by the operation's own timeout): a frontier
 that does not answer it within this is taken not to hold the edge."""
+
+MOVING_WAIT = 10.0
+"""Longest wait (within the operation's own timeout) for an edge that a draining frontier
+said is moving (``ERR_EDGE_MOVING``) to turn up on another frontier: it redials at once, so
+this covers a handshake, the ID and presence hooks and frontlas catching up, with room."""
+MOVING_PAUSE = 0.02
+MOVING_PAUSE_MAX = 0.25
+"""The pauses between lookups while an edge is moving: doubling from the first to the second."""
 
 T = TypeVar("T")
 
@@ -170,12 +182,12 @@ class _EdgeRoutes:
         if not edges:
             del self._edges_of[current]
 
-    def drop_frontier(self, frontier_id: str) -> int:
-        """Forget every edge routed to `frontier_id`; returns how many."""
+    def drop_frontier(self, frontier_id: str) -> set[int]:
+        """Forget every edge routed to `frontier_id`; returns their IDs."""
         edges = self._edges_of.pop(frontier_id, set())
         for edge_id in edges:
             del self._frontier_of[edge_id]
-        return len(edges)
+        return edges
 
 
 class _FrontierService(Service):
@@ -183,15 +195,19 @@ class _FrontierService(Service):
     routes through that frontier at once instead of on the next failed call."""
 
     def __init__(
-        self, addr: str, *, frontier_id: str, on_lost: Callable[[], None], **kwargs: Any
+        self, addr: str, *, frontier_id: str, on_lost: Callable[[bool], None], **kwargs: Any
     ) -> None:
         super().__init__(addr, **kwargs)
         self.frontier_id = frontier_id
         self._on_lost = on_lost
+        # The cluster reroutes what a draining frontier refused, rather than wait for
+        # this connection to come back (it may not: the frontier is going away).
+        self._resend_drained = False
 
     def _went_offline(self, end: End) -> None:
         super()._went_offline(end)
-        self._on_lost()
+        reason = end.close_reason
+        self._on_lost(reason is not None and reason.reason is CloseReason.PEER_CLOSE)
 
 
 @dataclass(slots=True)
@@ -298,6 +314,9 @@ class ClusterService:
         self._starting: set[Service] = set()
         self._connecting: dict[str, asyncio.Task[_Frontier]] = {}
         self._routes = _EdgeRoutes()
+        self._moving: dict[int, float] = {}
+        """Edges a frontier said are moving (or whose frontier said goodbye): edge ID ->
+        until when (loop time) operations on them wait for them to reappear."""
         self._messages: asyncio.Queue[ServiceMessage] = asyncio.Queue(QUEUE_SIZE)
         self._streams: asyncio.Queue[Stream] = asyncio.Queue(QUEUE_SIZE)
         self._getters: set[asyncio.Future[Any]] = set()
@@ -513,33 +532,70 @@ class ClusterService:
     ) -> T:
         """Run `attempt` on the frontier holding `edge_id`: at most twice, the second time
         after forgetting the route and asking frontlas again, if the first says the edge
-        is not there (the gateway's ``"edge not online"``, or the connection is gone)."""
+        is not there (the gateway's ``"edge not online"``, or the connection is gone).
+
+        An edge a draining frontier says is moving (`ERR_EDGE_MOVING`: it was said goodbye
+        to and is reconnecting elsewhere), or an operation a draining frontier refused
+        unforwarded (`ERR_DRAINING`), is waited for instead, up to `MOVING_WAIT` seconds
+        within `timeout`, probing the frontiers and looking the edge up again after short
+        pauses; an edge that is simply not online still fails at once."""
         if not 0 <= edge_id <= MAX_EDGE_ID:
             raise ValueError(f"edge ID {edge_id} does not fit in 64 bits")
         self._check_open()
+        loop = asyncio.get_running_loop()
         deadline = deadline_in(timeout)
-        for retry in (False, True):
+        moving_until = self._moving_until(edge_id)  # known to be between frontiers
+        pause = MOVING_PAUSE
+        retry = False
+        while True:
+            failure: BaseException
             try:
-                frontier = await self._frontier_for(edge_id, fresh_first or retry, deadline)
+                # A moving edge redials at once: the frontiers know where it landed before
+                # frontlas does (presence reports are batched), so ask them first.
+                found = None if moving_until is None else await self._probe(edge_id, deadline)
+                frontier = found or await self._frontier_for(
+                    edge_id, fresh_first or retry, deadline
+                )
             except _EdgeUnknown:
-                raise not_online(ERR_EDGE_NOT_ONLINE) from None
-            except ConnectionClosedError:  # could not dial the frontier frontlas named
-                if retry or self._closed:
+                if moving_until is None:
+                    raise not_online(ERR_EDGE_NOT_ONLINE) from None
+                failure = not_online(ERR_EDGE_NOT_ONLINE)
+            except ConnectionClosedError as exc:  # could not dial the frontier frontlas named
+                if self._closed or (retry and moving_until is None):
                     raise
-                continue
-            frontier_id = frontier.info.frontier_id
-            try:
-                return await attempt(frontier.service, time_left(deadline))
-            except RemoteError as exc:
-                if retry or exc.text != ERR_EDGE_NOT_ONLINE:
-                    raise
-                _log.debug("edge %d is not on frontier %s any more", edge_id, frontier_id)
-            except ConnectionClosedError:
-                if retry or self._closed:
-                    raise
-                _log.debug("lost frontier %s while reaching edge %d", frontier_id, edge_id)
-            self._routes.drop(edge_id, frontier_id)
-        raise AssertionError("unreachable")  # pragma: no cover
+                failure = exc
+            else:
+                frontier_id = frontier.info.frontier_id
+                try:
+                    result = await attempt(frontier.service, time_left(deadline))
+                except RemoteError as exc:
+                    if exc.text in (ERR_EDGE_MOVING, ERR_DRAINING):
+                        if moving_until is None:
+                            moving_until = loop.time() + MOVING_WAIT
+                            self._mark_moving(edge_id, moving_until)
+                            _log.debug("edge %d is moving off frontier %s", edge_id, frontier_id)
+                    elif exc.text != ERR_EDGE_NOT_ONLINE or (retry and moving_until is None):
+                        raise  # the edge's own error (never sent twice), or not there twice
+                    failure = exc
+                except ConnectionClosedError as exc:
+                    if self._closed or (retry and moving_until is None):
+                        raise
+                    _log.debug("lost frontier %s while reaching edge %d", frontier_id, edge_id)
+                    failure = exc
+                else:
+                    if moving_until is not None:
+                        self._moving.pop(edge_id, None)  # arrived
+                    return result
+                self._routes.drop(edge_id, frontier_id)
+            retry = True
+            if moving_until is not None:
+                left = moving_until - loop.time()
+                if deadline is not None:
+                    left = min(left, deadline - loop.time())
+                if left <= 0:
+                    raise failure
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, MOVING_PAUSE_MAX)
 
     async def _frontier_for(self, edge_id: int, fresh: bool, deadline: float | None) -> _Frontier:
         """The connected frontier holding `edge_id`: from the cache unless `fresh`, else
@@ -597,7 +653,9 @@ class ClusterService:
                 await frontier.service.call(edge_id, RPC_PROBE_EDGE, timeout=seconds)
             except RemoteError as exc:
                 # a Go gateway forwards the probe: the edge's "no such method" means it is there
-                return None if exc.text == ERR_EDGE_NOT_ONLINE else frontier
+                # (a draining frontier's refusal, `ERR_DRAINING`, is no "here" either)
+                gone = exc.text in (ERR_EDGE_NOT_ONLINE, ERR_EDGE_MOVING, ERR_DRAINING)
+                return None if gone else frontier
             except (EndError, OSError):  # silent, closing: not known to hold it
                 return None
             return frontier
@@ -606,7 +664,11 @@ class ClusterService:
         try:
             for next_done in asyncio.as_completed(probes):
                 found = await next_done
-                if found is not None and found.info.frontier_id in self._frontiers:
+                if (
+                    found is not None
+                    and found.info.frontier_id in self._frontiers
+                    and found.service.online  # not said goodbye to while we asked
+                ):
                     _log.debug(
                         "edge %d found on frontier %s by probing", edge_id, found.info.frontier_id
                     )
@@ -666,7 +728,7 @@ class ClusterService:
         service = _FrontierService(
             info.advertised_sb_addr,
             frontier_id=frontier_id,
-            on_lost=lambda: self._lost(frontier_id),
+            on_lost=lambda goodbye: self._lost(frontier_id, goodbye),
             **self._service_kwargs,
         )
         # In `_starting` before the replay: a register() made meanwhile reaches it too.
@@ -703,7 +765,9 @@ class ClusterService:
         if frontier is None:
             return
         forgotten = self._routes.drop_frontier(frontier_id)
-        _log.info("closing frontier %s (%s; %d edge routes forgotten)", frontier_id, why, forgotten)
+        _log.info(
+            "closing frontier %s (%s; %d edge routes forgotten)", frontier_id, why, len(forgotten)
+        )
         task = asyncio.get_running_loop().create_task(self._close_frontier(frontier))
         self._closing_frontiers.add(task)
         task.add_done_callback(self._closing_frontiers.discard)
@@ -721,11 +785,36 @@ class ClusterService:
         pump = self._pump(frontier.service.accept_stream, self._streams, frontier.info.frontier_id)
         frontier.pumps.append(asyncio.get_running_loop().create_task(pump))
 
-    def _lost(self, frontier_id: str) -> None:
-        """A frontier connection dropped: its edges may be anywhere by now."""
+    def _lost(self, frontier_id: str, goodbye: bool = False) -> None:
+        """A frontier connection dropped: its edges may be anywhere by now. After an orderly
+        close (a draining frontier's goodbye) they are taken to be moving: operations on
+        them wait for them to turn up elsewhere (`MOVING_WAIT`) instead of failing in the
+        moment between two frontiers."""
         forgotten = self._routes.drop_frontier(frontier_id)
         if forgotten:
-            _log.debug("frontier %s lost: %d edge routes forgotten", frontier_id, forgotten)
+            _log.debug("frontier %s lost: %d edge routes forgotten", frontier_id, len(forgotten))
+            if goodbye:
+                until = asyncio.get_running_loop().time() + MOVING_WAIT
+                for edge_id in forgotten:
+                    self._mark_moving(edge_id, until)
+
+    def _mark_moving(self, edge_id: int, until: float) -> None:
+        moving = self._moving
+        if len(moving) >= 1024:  # forget the expired ones now and then: no unbounded growth
+            now = asyncio.get_running_loop().time()
+            for stale in [e for e, t in moving.items() if t <= now]:
+                del moving[stale]
+        moving[edge_id] = max(until, moving.get(edge_id, until))
+
+    def _moving_until(self, edge_id: int) -> float | None:
+        """Until when `edge_id` is taken to be moving between frontiers (None: it is not)."""
+        until = self._moving.get(edge_id)
+        if until is None:
+            return None
+        if until <= asyncio.get_running_loop().time():
+            del self._moving[edge_id]
+            return None
+        return until
 
     async def _pump(
         self, source: Callable[[], Awaitable[T]], queue: asyncio.Queue[T], frontier_id: str

@@ -11,7 +11,7 @@ import asyncio
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable
 
-from ..geminio.aio import Backoff, Handler, Message, Request, Stream
+from ..geminio.aio import Backoff, End, Handler, Message, Request, Stream
 from ._base import Addresses, ClientBase, Reply, maybe_await, to_bytes
 
 __all__ = ["Edge", "EdgeHandler", "edge_handler"]
@@ -110,11 +110,11 @@ class Edge(ClientBase):
         """Call `method` on a service that registered it (the gateway picks one). Raises
         `RPCError` with the service's error text, or ``"rpc not online"`` if no service
         serves `method`."""
-        started = asyncio.get_running_loop().time()
-        end = await self._wait_end(timeout)
-        return await end.call(
-            method, data, custom=custom, timeout=self._remaining(timeout, started)
-        )
+
+        async def call(end: End, left: float | None) -> bytes:
+            return await end.call(method, data, custom=custom, timeout=left)
+
+        return await self._operate(timeout, call)
 
     async def publish(
         self,
@@ -127,11 +127,11 @@ class Edge(ClientBase):
         """Publish on `topic` to a service that claimed it (or a ``"*"`` service); returns
         once that service acked. A nack raises `PublishRejected` with the service's text,
         or ``"topic not online"`` if nobody takes `topic`."""
-        started = asyncio.get_running_loop().time()
-        end = await self._wait_end(timeout)
-        await end.publish(
-            data, topic=topic, custom=custom, timeout=self._remaining(timeout, started)
-        )
+
+        async def publish(end: End, left: float | None) -> None:
+            await end.publish(data, topic=topic, custom=custom, timeout=left)
+
+        await self._operate(timeout, publish)
 
     async def open_stream(
         self,

@@ -25,7 +25,7 @@ from ..conventions import (
     encode_edge_id,
     split_edge_id,
 )
-from ..geminio.aio import Backoff, Handler, Message, Request, Stream
+from ..geminio.aio import Backoff, End, Handler, Message, Request, Stream
 from ..geminio.aio.client import is_websocket_url
 from ._base import Addresses, ClientBase, Reply, maybe_await, to_bytes
 
@@ -254,11 +254,11 @@ class Service(ClientBase):
         reconnect before it); the gateway also gives up after its own forward timeout.
         """
         trailer = append_edge_id(custom, edge_id)
-        started = asyncio.get_running_loop().time()
-        end = await self._wait_end(timeout)
-        return await end.call(
-            method, data, custom=trailer, timeout=self._remaining(timeout, started)
-        )
+
+        async def call(end: End, left: float | None) -> bytes:
+            return await end.call(method, data, custom=trailer, timeout=left)
+
+        return await self._operate(timeout, call)
 
     async def publish(
         self,
@@ -273,11 +273,11 @@ class Service(ClientBase):
         waits for the edge before acking us). A nack raises `PublishRejected` with the
         edge's text, or ``"edge not online"``."""
         trailer = append_edge_id(custom, edge_id)
-        started = asyncio.get_running_loop().time()
-        end = await self._wait_end(timeout)
-        await end.publish(
-            data, topic=topic, custom=trailer, timeout=self._remaining(timeout, started)
-        )
+
+        async def publish(end: End, left: float | None) -> None:
+            await end.publish(data, topic=topic, custom=trailer, timeout=left)
+
+        await self._operate(timeout, publish)
 
     async def open_stream(
         self,

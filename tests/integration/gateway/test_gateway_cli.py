@@ -15,6 +15,7 @@ import yaml
 from frontier.conventions import append_edge_id
 from frontier.gateway import parse_config
 from frontier.geminio.aio import Request
+from frontier.geminio.events import CloseReason
 from support.gateway import connect_edge, connect_service
 from support.ports import free_port
 
@@ -53,7 +54,8 @@ async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> 
             }
         )
     )
-    env = {**os.environ, "FRONTIER_DRAIN_SECONDS": "0.5"}
+    # a long drain: the gateway exits once its connections have left, not at the deadline
+    env = {**os.environ, "FRONTIER_DRAIN_SECONDS": "120"}
     process = await asyncio.create_subprocess_exec(
         *FRONTIER,
         "--config",
@@ -81,6 +83,9 @@ async def test_gateway_process_serves_then_drains_on_sigterm(tmp_path: Path) -> 
         assert await asyncio.wait_for(process.wait(), 20) == 0
         await asyncio.wait_for(edge.wait_closed(), 5)
         await asyncio.wait_for(service.wait_closed(), 5)
+        for end in (edge, service):  # said goodbye to, in order
+            assert end.close_reason is not None
+            assert end.close_reason.reason is CloseReason.PEER_CLOSE
     finally:
         if process.returncode is None:
             process.kill()
@@ -118,13 +123,27 @@ async def test_a_second_signal_ends_the_drain_at_once(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         await _log_line(process, b"frontier up")
-        edge = await connect_edge(eb)  # stays: the drain would wait the full 120 s for it
+        service = await connect_service(sb)
+        entered = asyncio.Event()
+
+        async def hang(request: Request) -> bytes:
+            entered.set()
+            await asyncio.Event().wait()  # never answers: the edge's call keeps it busy
+            return b""
+
+        await service.register("hang", hang)
+        edge = await connect_edge(eb)
+        call = asyncio.create_task(edge.call("hang", b""))
+        await asyncio.wait_for(entered.wait(), 10)
+        # the edge's call holds the drain (until the gateway's 30 s forward timeout)
         process.send_signal(signal.SIGTERM)
         await _log_line(process, b"draining for up to 120.0 s")
         process.send_signal(signal.SIGTERM)
         await _log_line(process, b"second signal")
         assert await asyncio.wait_for(process.wait(), 20) == 1
+        call.cancel()
         await edge.close()
+        await service.close()
     finally:
         if process.returncode is None:
             process.kill()

@@ -40,7 +40,18 @@ async def test_readiness_turns_off_during_drain_and_connections_are_closed() -> 
             assert response.status == 200
         async with http.get(f"{base}/healthz") as response:
             assert (response.status, await response.text()) == (200, "ok")
+        service = await connect_service(gw.servicebound_port)
+        entered, release = asyncio.Event(), asyncio.Event()
+
+        async def slow(request: Request) -> bytes:
+            entered.set()
+            await release.wait()
+            return b"done"
+
+        await service.register("slow", slow)
         edge = await connect_edge(gw.edgebound_port)
+        call = asyncio.create_task(edge.call("slow", b""))
+        await asyncio.wait_for(entered.wait(), 5)  # a call in flight holds the drain
         # the observability listener stays up while draining, so the probe can be watched
         drain = asyncio.create_task(gw.drain(30))
         await until(lambda: not gw.ready, what="not ready")
@@ -48,9 +59,13 @@ async def test_readiness_turns_off_during_drain_and_connections_are_closed() -> 
             assert response.status == 503
         with pytest.raises(ConnectionRefusedError):
             await connect_edge(gw.edgebound_port)  # no longer accepting
-        await edge.close()  # the last connection leaves: the drain ends early
+        release.set()  # the last call is answered: the gateway closes both, the drain ends
+        assert await asyncio.wait_for(call, 5) == b"done"
         await asyncio.wait_for(drain, 10)
         assert gw.registry.edges == {}
+        assert gw.registry.services == {}
+        await asyncio.wait_for(edge.wait_closed(), 5)
+        await asyncio.wait_for(service.wait_closed(), 5)
 
 
 async def test_metrics_count_a_known_workload() -> None:

@@ -48,6 +48,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(gw, ent, con, Api(ent))
     finally:
         codes = [daemon.stop() for daemon in reversed(daemons)]
+        for daemon in daemons:  # pytest shows this only when a test failed
+            print(f"----- {daemon.name} (last lines) -----\n{daemon.log()}")
     assert codes == [0] * len(daemons), [d.log() for d in daemons]
     for daemon in daemons:  # every failure was answered, none escaped as a traceback
         assert "Traceback" not in "\n".join(daemon.lines), daemon.log()

@@ -7,7 +7,10 @@ import pytest
 from frontier.geminio import (
     DismissAckPacket,
     DismissPacket,
+    MessageAckPacket,
     MessagePacket,
+    RequestPacket,
+    ResponsePacket,
     SessionAckPacket,
     SessionPacket,
     StreamPacket,
@@ -24,6 +27,7 @@ from frontier.geminio.events import (
     MessageReceived,
     OperationAborted,
     OpKind,
+    RequestReceived,
     SessionAccepted,
     SessionClosed,
     SessionCloseReason,
@@ -328,6 +332,41 @@ def test_data_is_delivered_while_dismissing_and_dropped_after() -> None:
     )
     server.feed_packets(MessagePacket(packet_id=7, session_id=9, value=b"late"))
     assert [e.data for e in server.of(MessageReceived)] == [b"in flight"]
+
+
+def test_a_close_with_refuse_answers_what_crosses_the_dismiss_before_acking_the_peers() -> None:
+    """A draining gateway's goodbye: a call and a message the peer sent before it saw our
+    Dismiss arrive in the same read as its DismissAck and Dismiss. They are answered with
+    the refusal, not delivered, and the answers leave before our DismissAck, so the peer
+    has them before it tears session 1 down (and aborts what is still pending there)."""
+    server = connected("server")
+    server.call(server.conn.close, refuse="draining")
+    assert server.take_packets() == [DismissPacket(packet_id=1, session_id=1)]
+    server.feed_packets(
+        RequestPacket(packet_id=8, session_id=1, key=b"echo", value=b"x"),
+        MessagePacket(packet_id=9, session_id=1, value=b"y"),
+        DismissAckPacket(packet_id=1, session_id=1),
+        DismissPacket(packet_id=10, session_id=1),
+    )
+    out = server.take_packets()
+    assert [type(p) for p in out[:3]] == [ResponsePacket, MessageAckPacket, DismissAckPacket]
+    response, ack = out[0], out[1]
+    assert isinstance(response, ResponsePacket)
+    assert isinstance(ack, MessageAckPacket)
+    assert (response.packet_id, response.error) == (8, "draining")
+    assert (ack.packet_id, ack.error) == (9, "draining")
+    assert server.of(MessageReceived) == []
+    assert server.of(RequestReceived) == []
+    assert server.conn.refused == 2
+
+
+def test_a_close_without_refuse_still_delivers_what_crosses_the_dismiss() -> None:
+    server = connected("server")
+    server.call(server.conn.close)
+    server.take_wire()
+    server.feed_packets(MessagePacket(packet_id=9, session_id=1, value=b"y"))
+    assert [e.data for e in server.of(MessageReceived)] == [b"y"]
+    assert server.conn.refused == 0
 
 
 def test_unknown_session_packets_are_dropped() -> None:

@@ -115,15 +115,15 @@ def test_edge_routes() -> None:
     routes.put(3, "b")
     assert (routes.get(1), routes.get(3), routes.get(4)) == ("a", "b", None)
     routes.put(2, "b")  # moved: no longer counted under a
-    assert routes.drop_frontier("a") == 1
+    assert routes.drop_frontier("a") == {1}
     assert (routes.get(1), routes.get(2)) == (None, "b")
     routes.drop(2, "a")  # a newer route to b stays
     assert routes.get(2) == "b"
     routes.drop(2)
     assert routes.get(2) is None
-    assert routes.drop_frontier("b") == 1
+    assert routes.drop_frontier("b") == {3}
     assert len(routes) == 0
-    assert routes.drop_frontier("nobody") == 0
+    assert routes.drop_frontier("nobody") == set()
 
 
 # ------------------------------------------------------------------------- routing

@@ -3,6 +3,7 @@ sends and receives, handler adaptation, hook payloads, and what is refused befor
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +13,12 @@ from frontier.conventions import EdgePresence, ServiceMeta, encode_edge_id
 from frontier.geminio.aio import Message, Request
 from frontier.geminio.packets import MessagePacket, RequestPacket
 from frontier.sdk import (
+    ERR_DRAINING,
     ConnectionClosedError,
     Edge,
+    OperationTimeout,
+    PublishRejected,
+    RPCError,
     Service,
     ServiceMessage,
     ServiceRequest,
@@ -58,6 +63,7 @@ class FakeEnd:
 
     online = True
     closed = False
+    closing = False
     client_id = 77
 
     def __init__(self) -> None:
@@ -294,3 +300,62 @@ async def test_edge_sends_no_trailer() -> None:
     assert pub_args == (b"y",)
     assert pub_kwargs == {"topic": "topic", "custom": b"z", "timeout": None}
     assert open_args == (b"hello", "svc")
+
+
+class DrainingEnd(FakeEnd):
+    """A connection whose gateway refuses everything unforwarded (`ERR_DRAINING`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = asyncio.Event()
+
+    async def call(self, *args: Any, **kwargs: Any) -> bytes:
+        self.calls.append(("call", args, kwargs))
+        self.refused.set()
+        raise RPCError(ERR_DRAINING)
+
+    async def publish(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("publish", args, kwargs))
+        self.refused.set()
+        raise PublishRejected(ERR_DRAINING)
+
+
+@pytest.mark.parametrize("operation", ["call", "publish"])
+async def test_what_a_draining_gateway_refused_is_sent_again_on_the_next_connection(
+    operation: str,
+) -> None:
+    """Refused unforwarded, so not delivered: the SDK waits for its next connection (within
+    the operation's timeout) and sends it there; the caller sees no error."""
+    edge = Edge("127.0.0.1:1")
+    old, new = DrainingEnd(), FakeEnd()
+    attach(edge, old)
+    if operation == "call":
+        pending = asyncio.ensure_future(edge.call("m", b"d", timeout=5))
+    else:
+        pending = asyncio.ensure_future(edge.publish("t", b"d", timeout=5))
+    await asyncio.wait_for(old.refused.wait(), 5)
+    assert not pending.done()  # waiting for the next connection, not failed
+    assert not edge.online  # and not sending on `old` again
+    edge._went_offline(old)  # type: ignore[arg-type]
+    edge._went_online(new)  # type: ignore[arg-type]
+    await asyncio.wait_for(pending, 5)
+    assert len(old.calls) == len(new.calls) == 1
+    assert 0 < new.calls[0][2]["timeout"] <= 5
+
+
+async def test_a_refusal_without_a_next_connection_ends_at_the_timeout() -> None:
+    edge = Edge("127.0.0.1:1")
+    attach(edge, DrainingEnd())
+    with pytest.raises(OperationTimeout):
+        await edge.call("m", timeout=0.05)
+
+
+async def test_a_closing_connection_is_not_used_for_new_operations() -> None:
+    edge = Edge("127.0.0.1:1")
+    end = FakeEnd()
+    end.closing = True  # its gateway said goodbye: stream 1 is being dismissed
+    attach(edge, end)
+    assert not edge.online
+    with pytest.raises(OperationTimeout):
+        await edge.call("m", timeout=0.05)
+    assert end.calls == []

@@ -325,6 +325,41 @@ class End(Stream):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def close_soon(self, refuse: str = "") -> None:
+        """Start the graceful close (as `close()`: every stream dismissed, then the 4-way
+        disconnect) without waiting for it: for a server saying goodbye to many
+        connections, one at a time as each falls quiet. `refuse`: the error text that
+        answers calls and messages the peer sent before it saw the goodbye (they are not
+        delivered; `Connection.close`). Idempotent."""
+        if self._closed_event is None:
+            self._conn.close(refuse=refuse)
+            self._flush()
+
+    @property
+    def closing(self) -> bool:
+        """No new operation can start on stream 1: the connection ended, or either side
+        began closing it (a peer's goodbye dismisses stream 1 a round trip before the
+        connection ends; operations started in that window fail at once)."""
+        if self._closed_event is not None or self._eof:
+            return True
+        session = self._conn.session(1)
+        return session is None or not session.is_open or not self._conn.is_open
+
+    @property
+    def busy(self) -> bool:
+        """Anything in flight on this connection, either way: our calls, messages, opens
+        and registrations the peer has not answered, the peer's calls we have not
+        answered, tasks we run on its behalf, and open streams besides stream 1. A server
+        draining the connection closes it once this is False (nothing can be lost)."""
+        return bool(
+            self._pending
+            or self._opens
+            or self._streams
+            or self._running
+            or self._sync_running
+            or self._tasks
+        )
+
     def abort(self) -> None:
         """Drop the transport now, without the disconnect handshake."""
         if self._proto is not None:

@@ -6,6 +6,8 @@ reconnect in lock-step after a gateway restart), keeps the client ID it was conf
 new connection before reporting it online. What does not survive a reconnect, as in Go:
 streams, in-flight messages and calls (they fail with `ConnectionClosedError`; nothing is
 retried behind the caller's back, since a publish may have been delivered), buffered data.
+After an orderly close by the server (a draining gateway's goodbye) it redials at once,
+without the backoff delay.
 
 One supervisor task per client is the price of redialing; it is owned and cancelled by
 `close()`.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..conn_config import ConnectionConfig
+from ..events import CloseReason
 from .client import connect
 from .deadlines import deadline_in, time_left
 from .end import End
@@ -243,6 +246,8 @@ class RetryingClient:
     async def _supervise(self) -> None:
         delays = self._backoff.delays()
         first = True
+        loop = asyncio.get_running_loop()
+        redialed_at_once = False
         while not self._closing:
             try:
                 end = await self._dial_once()
@@ -263,12 +268,23 @@ class RetryingClient:
             end.close_callbacks.append(self._lost)
             if self._on_online is not None:
                 self._on_online(end)
+            online_at = loop.time()
             await end.wait_closed()
             self._lost(end)
             if self._on_offline is not None:
                 self._on_offline(end)
-            if not self._closing:
-                await asyncio.sleep(delays.next())
+            if self._closing:
+                break
+            said_goodbye = _said_goodbye(end)
+            if said_goodbye and (not redialed_at_once or loop.time() - online_at >= 1.0):
+                # The server closed us in order (a draining gateway): redial now, the next
+                # address first. Once per connection that lasted under a second, so a
+                # server that accepts and closes at once cannot make us spin.
+                _log.info("%s:%s said goodbye; redialing at once", self._host, self._port)
+                redialed_at_once = True
+                continue
+            redialed_at_once = False
+            await asyncio.sleep(delays.next())
 
     def _take_target(self) -> tuple[str, int]:
         """The address to dial now (and the next one for the dial after)."""
@@ -311,3 +327,10 @@ class RetryingClient:
             await end.wait_closed()
             return None
         return end
+
+
+def _said_goodbye(end: End) -> bool:
+    """The server ended the connection with geminio's orderly close (not a drop, a timeout
+    or an error): what a draining gateway does once nothing of ours is in flight."""
+    reason = end.close_reason
+    return reason is not None and reason.reason is CloseReason.PEER_CLOSE
