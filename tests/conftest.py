@@ -2,11 +2,20 @@
 
 The local-node e2e suite (tests/e2e/test_local_cluster.py) is not opt-in: it runs wherever
 it can (root and containerd) and skips with the reason elsewhere (tests/e2e/conftest.py).
+
+Property tests have no deadline: they check what a function returns, and a per-example time
+limit only fails them when the machine is busy (2 cores shared by the compiled run's other
+work made a 20,000-lookup example exceed hypothesis's default 200 ms). A failure prints its
+reproduction blob.
 """
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("frontier", deadline=None, print_blob=True)
+settings.load_profile("frontier")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
