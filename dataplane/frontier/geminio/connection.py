@@ -98,7 +98,7 @@ class Connection:
         self._reader = FrameReader(split_streams=True)
         table = CLIENT_CONN_TABLE if self.side is Side.CLIENT else SERVER_CONN_TABLE
         self._fsm: TableFSM[ConnState, ConnEvent] = TableFSM(ConnState.INIT, table)
-        self._mux = Multiplexer(self.side, self._out, self.config, self._send_disconn)
+        self._mux = Multiplexer(self.side, self._out, self.config)
         self._client_id = 0
         self._meta = b""
         self._heartbeat = 0
@@ -284,7 +284,7 @@ class Connection:
         if state is not ConnState.CONNED or self._mux.closing:
             return
         self._close_reason = CloseReason.LOCAL_CLOSE
-        if dismiss_sessions and not self._mux.close_all():
+        if dismiss_sessions and not self._mux.close_all(self._send_disconn):
             return  # the multiplexer calls _send_disconn when the last session is gone
         self._send_disconn()
 

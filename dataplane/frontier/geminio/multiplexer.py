@@ -79,6 +79,11 @@ MUX_PACKET_TYPES: frozenset[type] = frozenset(
 """Packet types this layer handles: all but the connection layer's own."""
 _TOO_MANY = "too many sessions"
 
+_NO_OPENING: dict[int, Session] = {}
+"""What `Multiplexer._opening` is while no open is pending: shared and never written to
+(only `open` inserts, into a dict of the connection's own), so an idle connection
+holds no dict of its own (64 bytes, or a grown table once opens came and went)."""
+
 
 def _nothing() -> None:
     """The drained callback of a multiplexer whose connection has ended."""
@@ -115,14 +120,15 @@ class Multiplexer:
         side: Side,
         out: Outbox,
         config: ConnectionConfig,
-        on_drained: Callable[[], None],
     ) -> None:
         self._out = out
         self._config = config
-        self._on_drained = on_drained
+        self._on_drained: Callable[[], None] = _nothing
+        """Set by `close_all`, the only way `closing` turns on: an open connection holds no
+        bound method back into its owner (an object, and a cycle, per idle edge)."""
         self.app = AppLayer(out, config)
         self.sessions: dict[int, Session] = {}
-        self._opening: dict[int, Session] = {}
+        self._opening: dict[int, Session] = _NO_OPENING
         """Our opens awaiting their SessionAck, by negotiate ID."""
         self._initiator = side is Side.CLIENT
         self._ids: SessionIDs | None = None
@@ -256,7 +262,7 @@ class Multiplexer:
             self.unclaimed -= 1
 
     def _on_open_ack(self, packet: SessionAckPacket) -> None:
-        session = self._opening.pop(packet.negotiate_id, None)
+        session = self._forget_open(packet.negotiate_id)
         if session is None:
             return  # timed out, or never ours
         open_id = packet.negotiate_id
@@ -331,9 +337,19 @@ class Multiplexer:
             initiated_locally=True,
         )
         session.fsm.fire(SessionEvent.SESSIONSENT)
-        self._opening[negotiate_id] = session
+        if self._opening is _NO_OPENING:
+            self._opening = {negotiate_id: session}
+        else:
+            self._opening[negotiate_id] = session
         self._out.timers.set(TimerKey(TimerKind.OPEN, 0, negotiate_id), self._config.open_timeout)
         return negotiate_id
+
+    def _forget_open(self, open_id: int) -> Session | None:
+        opening = self._opening
+        session = opening.pop(open_id, None)
+        if not opening:
+            self._opening = _NO_OPENING  # the shared empty one: this one's table goes
+        return session
 
     def cancel_open(self, open_id: int) -> bool:
         session = self._opening.get(open_id)
@@ -364,7 +380,7 @@ class Multiplexer:
     def timer_expired(self, key: TimerKey) -> None:
         kind = key.kind
         if kind is TimerKind.OPEN:
-            session = self._opening.pop(key.ident, None)
+            session = self._forget_open(key.ident)
             if session is not None and not session.cancelled:
                 self._out.emit(OperationAborted(OpKind.OPEN, 0, key.ident, AbortReason.TIMEOUT))
             self._check_drained()
@@ -377,13 +393,14 @@ class Multiplexer:
         else:
             self.app.expire(session, key)
 
-    def close_all(self) -> bool:
+    def close_all(self, on_drained: Callable[[], None]) -> bool:
         """Start a graceful close: dismiss every session (session 1 included, as Go's
         `End.Close` does). Pending opens are reported aborted now but kept until their ack
         (or timeout), so that the session the peer set up for them can be dismissed too:
         dropping them would leave the peer's Dismiss unanswered for 30 s. True if nothing is
-        left to wait for."""
+        left to wait for; otherwise `on_drained` is called once the last one is gone."""
         self.closing = True
+        self._on_drained = on_drained
         for open_id, session in self._opening.items():
             if not session.cancelled:
                 session.cancelled = True
@@ -418,7 +435,7 @@ class Multiplexer:
                 self._out.emit(
                     OperationAborted(OpKind.OPEN, 0, open_id, AbortReason.CONNECTION_CLOSED)
                 )
-        self._opening.clear()
+        self._opening = _NO_OPENING
         for session in list(self.sessions.values()):
             self._teardown(session, SessionCloseReason.CONNECTION_CLOSED)
 

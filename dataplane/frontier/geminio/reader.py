@@ -67,7 +67,9 @@ class FrameReader:
         self._buf = b""
         self._pos = 0  # start of the first unconsumed byte in _buf
         self._base = 0  # stream offset of _buf[0]
-        self._tail: list[bytes] = []  # chunks after _buf, only while a frame straddles
+        # Chunks after _buf, only while a frame straddles (None otherwise: an idle
+        # connection holds no list).
+        self._tail: list[bytes] | None = None
         self._tail_len = 0
         self._limit = max_packet_len
         self._error: ProtocolError | None = None
@@ -97,7 +99,10 @@ class FrameReader:
             self._buf = chunk
             self._pos = 0
         else:
-            self._tail.append(chunk)
+            if self._tail is None:
+                self._tail = [chunk]
+            else:
+                self._tail.append(chunk)
             self._tail_len += len(chunk)
 
     def next_packet(self) -> Packet | None:
@@ -147,6 +152,7 @@ class FrameReader:
         parts: list[bytes | memoryview] = [memoryview(self._buf)[self._pos :]]
         have = len(parts[0])
         tail = self._tail
+        assert tail is not None  # callers know the tail holds what is needed
         taken = 0
         while have < need:
             chunk = tail[taken]
@@ -156,6 +162,8 @@ class FrameReader:
         merged = b"".join(parts)
         parts.clear()  # release the view of the old buffer
         del tail[:taken]
+        if not tail:
+            self._tail = None
         self._tail_len -= have - (len(self._buf) - self._pos)
         self._base += self._pos
         self._buf = merged
@@ -166,6 +174,7 @@ class FrameReader:
         buf = self._buf
         pos = self._pos
         tail = self._tail
+        assert tail is not None  # the frame goes on in the tail
         first = memoryview(buf)[pos:]
         missing = size - len(first)
         taken = 0
@@ -212,6 +221,8 @@ class FrameReader:
         else:
             self._buf = b""
             self._pos = 0
+        if not tail:
+            self._tail = None
         return packet
 
     def _split(

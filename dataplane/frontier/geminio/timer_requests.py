@@ -119,7 +119,9 @@ class TimerBook:
     def __init__(self) -> None:
         self._armed_bits = 0
         self._armed: set[TimerKey] | None = None
-        self._pending: dict[TimerKey, float | None] = {}
+        # None while nothing is pending: an idle connection holds no dict (64 bytes each,
+        # times 10^5 edges).
+        self._pending: dict[TimerKey, float | None] | None = None
 
     def _arm(self, key: TimerKey) -> None:
         bit = _CONN_BITS.get(key)
@@ -146,18 +148,25 @@ class TimerBook:
             self._armed = None
         return True
 
+    def _request(self, key: TimerKey, delay: float | None) -> None:
+        pending = self._pending
+        if pending is None:
+            self._pending = {key: delay}
+        else:
+            pending[key] = delay
+
     def set(self, key: TimerKey, delay: float) -> None:
         self._arm(key)
-        self._pending[key] = delay
+        self._request(key, delay)
 
     def cancel(self, key: TimerKey) -> None:
         """Disarm `key`; nothing is emitted for a key that is not armed."""
         if self._disarm(key):
-            self._pending[key] = None
+            self._request(key, None)
 
     def cancel_all(self) -> None:
         for key in self.armed:
-            self._pending[key] = None
+            self._request(key, None)
         self._armed_bits = 0
         self._armed = None
 
@@ -167,7 +176,8 @@ class TimerBook:
         Stale means disarmed since, or re-armed by a request the adapter has not taken yet:
         the firing then belongs to an arming that no longer counts.
         """
-        if key in self._pending or not self.is_armed(key):
+        pending = self._pending
+        if (pending is not None and key in pending) or not self.is_armed(key):
             return False
         self._disarm(key)
         return True
@@ -192,20 +202,20 @@ class TimerBook:
         pending = self._pending
         if not pending:
             return
+        self._pending = None
         for key, delay in pending.items():
             if delay is None:
                 sink.cancel(key)
             else:
                 sink.set(key, delay)
-        pending.clear()
 
     def take(self) -> list[TimerRequest]:
         """The coalesced requests since the last call, in first-touched order."""
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return []
-        requests: list[TimerRequest] = [
+        self._pending = None
+        return [
             CancelTimer(key) if delay is None else SetTimer(key, delay)
-            for key, delay in self._pending.items()
+            for key, delay in pending.items()
         ]
-        self._pending.clear()
-        return requests
