@@ -133,5 +133,6 @@ def _settings(
         max_heartbeat=peer.max_heartbeat or None,
         max_meta=peer.max_meta,
         max_sessions=peer.max_streams + 1,  # the default session is not a stream
+        split_streams=True,  # streams are relayed: pieces go on as read, never joined
     )
     return listener, connection

@@ -45,6 +45,12 @@ class ConnectionConfig:
     max_meta: int | None = None
     """Server: the largest connection meta a client may send, in bytes (a gateway keeps
     every edge's meta for the life of its connection). None: up to the frame limit."""
+    split_streams: bool = False
+    """Deliver a stream frame that spans several reads as one `StreamDataReceived` per read
+    chunk (each a view of its chunk, or the chunk itself), not joined into one payload. For
+    relays (the gateway: each piece goes on with a header of its own, no byte copied); off
+    for endpoints, whose readers would copy each piece anyway and pay a call chain per piece
+    (End-to-End stream throughput halved with it on: bench/protocol.py)."""
     first_packet_id: int = 1
 
     def __post_init__(self) -> None:

@@ -94,8 +94,8 @@ class Connection:
     def __init__(self, config: ConnectionConfig | None = None) -> None:
         self.config = config if config is not None else _DEFAULT_CONFIG
         self._out = Outbox(self.config.first_packet_id)
-        # Stream frames spanning reads come out in pieces, unjoined (see FrameReader).
-        self._reader = FrameReader(split_streams=True)
+        # A relay's stream frames spanning reads come out in pieces, unjoined (FrameReader).
+        self._reader = FrameReader(split_streams=self.config.split_streams)
         table = CLIENT_CONN_TABLE if self.side is Side.CLIENT else SERVER_CONN_TABLE
         self._fsm: TableFSM[ConnState, ConnEvent] = TableFSM(ConnState.INIT, table)
         self._mux = Multiplexer(self.side, self._out, self.config)

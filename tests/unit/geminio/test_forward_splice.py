@@ -457,3 +457,24 @@ def test_large_documents_read_apart_from_their_value_agree_with_the_general_path
         except BadJSON as exc:
             results.append(("BadJSON", str(exc)))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_connection_splits_stream_frames_only_when_configured_to(split: bool) -> None:
+    # Endpoints get a frame spanning reads joined (their readers would copy each piece and
+    # pay a call chain per piece); relays (split_streams, the gateway's config) get pieces.
+    from frontier.geminio.conn_client import ClientConnection
+    from frontier.geminio.conn_config import ConnectionConfig
+    from frontier.geminio.conn_server import ServerConnection
+    from frontier.geminio.events import StreamDataReceived
+    from support.geminio_link import Link
+
+    config = ConnectionConfig(split_streams=split)
+    link = Link(ClientConnection(), ServerConnection(config=config))
+    link.connect()
+    frame = encode(StreamPacket(packet_id=9, session_id=1, data=b"p" * 30_000))
+    for piece in (frame[:10_000], frame[10_000:20_000], frame[20_000:]):
+        link.server.feed(piece)
+    received = link.server.of(StreamDataReceived)
+    assert b"".join(bytes(event.data) for event in received) == b"p" * 30_000
+    assert len(received) == (3 if split else 1)
