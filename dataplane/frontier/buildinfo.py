@@ -63,6 +63,10 @@ COMPILED_MODULES: Final = (
     "frontier.gateway.relay",
     "frontier.gateway.exchange",
     "frontier.gateway.flow",
+    # admission: accepting, the handshake's decision, the edge's entry (docs/gateway.md)
+    "frontier.geminio.aio.listener",
+    "frontier.gateway.edgebound",
+    "frontier.gateway.hooks",
 )
 """The modules worth compiling: every one is on the per-frame path of a forwarded call
 (profiled with py-spy under bench/gateway.py's RPC load; README "Performance")."""

@@ -308,3 +308,28 @@ def test_handshakes_in_progress_are_bounded(loop_factory: LoopFactory, tmp_path:
                 writer.close()
 
     run(loop_factory, main(), timeout=60)
+
+
+def test_closing_abandons_handshakes_in_progress(loop_factory: LoopFactory, tmp_path: Path) -> None:
+    """A server closed while TLS handshakes are pending closes those sockets at once and
+    gives their admissions back: nothing is left counted, and the clients see the close
+    long before the handshake deadline."""
+    pki = make_pki(tmp_path)
+
+    async def main() -> None:
+        server = await serve(
+            "127.0.0.1",
+            0,
+            ssl=server_context(pki, require_client_cert=False),
+            listener_limits=ListenerLimits(handshake_timeout=60),
+        )
+        silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        listener = server.listener
+        await until(lambda: listener.handshaking == 3, 10)
+        await server.close()
+        assert (listener.handshaking, listener.connections) == (0, 0)
+        for reader, writer in silent:
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+            writer.close()
+
+    run(loop_factory, main(), timeout=30)

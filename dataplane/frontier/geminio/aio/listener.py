@@ -18,8 +18,10 @@ uvloop accepts and drops. So the listener runs its own accept loop on sockets it
   (`ServerConnection.start(connect_timeout)`). Failed TLS handshakes are counted and logged
   (throttled): they are what scanners and misconfigured clients produce.
 
-A connection costs no task once admitted: the admission is a short task (the transport is
-created by a coroutine), done before the first byte is read.
+A connection costs no task, not even while it is admitted: the transport is created by
+the loop's `connect_accepted_socket` coroutine, which `_Admission` steps from the callback
+of the one future it awaits (what a Task would do, without the Task's registration, context
+and callbacks: a sixth of the CPU it took to admit an edge).
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ import ssl as ssl_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
+
+from mypy_extensions import mypyc_attr
 
 from ...throttled_log import ThrottledLog
+from .accepted import AcceptedSocket
 
 __all__ = [
     "Admitted",
@@ -89,6 +94,7 @@ class ListenerLimits:
             raise ValueError("handshake_timeout must be positive")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the gateway's metrics, tests' recorders
 class ListenerObserver:
     """What a listener reports (the gateway turns it into metrics); every method a no-op."""
 
@@ -110,14 +116,17 @@ class ListenerObserver:
         WebSocket peer's text or oversized message: ``websocket_text``, ...)."""
 
 
-class Admitted(asyncio.Protocol):
-    """What the listener's protocol factory returns: the protocol gives its admission back
-    exactly once, when its connection is lost (`release_admission`)."""
+class Admitted(Protocol):
+    """What the listener's protocol factory returns: an asyncio protocol that gives its
+    admission back exactly once, when its connection is lost (`release_admission`).
+    (Structural, not a base class: the compiled build's protocol classes can have only
+    one base.)"""
 
-    __slots__ = ()
+    def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
 
-    def release_admission(self) -> None:
-        raise NotImplementedError
+    def connection_lost(self, exc: Exception | None) -> None: ...
+
+    def release_admission(self) -> None: ...
 
 
 ProtocolFactory = Callable[["Listener", str, float], Admitted]
@@ -194,14 +203,19 @@ class Listener:
         self.observer = observer if observer is not None else ListenerObserver()
         self._ssl: ssl_module.SSLContext | None = None
         self._sockets: list[socket.socket] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: Any = None
+        """The running loop, from `start` on. Typed Any on purpose: this module is compiled,
+        compiled code checks what a call returns against its declared type, and uvloop's
+        loop answers differently from asyncio's stubs (`remove_reader` returns None, its
+        `call_later` handles are not asyncio.TimerHandle)."""
         self._watching = False
         self._full = False
         self._busy = False
         self.handshaking = 0
         """Connections accepted whose transport (and TLS handshake) is not done yet."""
-        self._retry: asyncio.TimerHandle | None = None
-        self._admitting: set[asyncio.Task[None]] = set()
+        self._retry: Any = None
+        """The pending retry after a resource error (a loop's timer handle), or None."""
+        self._admitting: set[_Admission] = set()
         self._per_ip: dict[str, int] = {}
         self._log = ThrottledLog(log)
         self.connections = 0
@@ -247,11 +261,8 @@ class Listener:
     async def close(self) -> None:
         """Stop listening and abandon admissions in progress."""
         self.stop_listening()
-        tasks = list(self._admitting)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for admission in list(self._admitting):
+            admission.abandon()
 
     # ---------------------------------------------------------------------- accept loop
 
@@ -293,7 +304,7 @@ class Listener:
                     continue
                 self._accept_error(exc)
                 return
-            self._admit(socket.socket(family, type_, proto, fileno=fd), addr)
+            self._admit(AcceptedSocket(family, type_, proto, fileno=fd), addr)
 
     def _accept_error(self, exc: OSError) -> None:
         name = errno.errorcode.get(exc.errno or 0, "error")
@@ -346,56 +357,41 @@ class Listener:
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         self.connections += 1
         self.handshaking += 1
-        conn.setblocking(False)
-        assert self._loop is not None
-        deadline = self._loop.time() + self.limits.handshake_timeout
-        task = self._loop.create_task(self._connect(conn, ip, deadline))
-        self._admitting.add(task)
-        task.add_done_callback(self._admitting.discard)
+        # (Not made non-blocking here: both loops' transports do it, a system call each.)
+        loop = self._loop
+        assert loop is not None
+        admission = _Admission(self, conn, ip, loop.time() + self.limits.handshake_timeout)
+        self._admitting.add(admission)
+        admission.start(loop, self._ssl)
 
-    async def _connect(self, conn: socket.socket, ip: str, deadline: float) -> None:
-        assert self._loop is not None
-        made: list[Admitted] = []
-
-        def factory() -> Admitted:
-            protocol = self._make_protocol(self, ip, deadline)
-            made.append(protocol)
-            return protocol
-
-        ssl = self._ssl
-        try:
-            await self._loop.connect_accepted_socket(
-                factory,
-                conn,
-                ssl=ssl,
-                ssl_handshake_timeout=max(deadline - self._loop.time(), 0.001)
-                if ssl is not None
-                else None,
-            )
-        except BaseException as exc:
-            self._handshake_done()
-            conn.close()
-            if made:
-                made[0].release_admission()  # once only, whoever calls it first
-            else:
-                self.release(ip)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            if ssl is not None:
-                # asyncio reports its handshake timeout as ConnectionAbortedError: a failure
-                # at the deadline is the deadline's.
-                late = self._loop.time() >= deadline - 0.01
-                reason = "timeout" if late else _tls_reason(exc)
-                self.observer.tls_failed(reason)
-                self._log.info(
-                    f"tls:{reason}",
-                    "%s: TLS handshake from %s failed (%s): %s",
-                    self.name, ip or "a client", reason, exc or type(exc).__name__,
-                )  # fmt: skip
-            elif not isinstance(exc, (OSError, EOFError)):
-                log.warning("%s: admitting a connection failed", self.name, exc_info=exc)
-            return
+    def _admitted(self, admission: _Admission) -> None:
+        self._admitting.discard(admission)
         self._handshake_done()
+
+    def _not_admitted(self, admission: _Admission, exc: BaseException) -> None:
+        """The transport could not be made, or the TLS handshake failed or was abandoned."""
+        self._admitting.discard(admission)
+        self._handshake_done()
+        admission.sock.close()
+        if admission.protocol is not None:
+            admission.protocol.release_admission()  # once only, whoever calls it first
+        else:
+            self.release(admission.ip)
+        if isinstance(exc, asyncio.CancelledError):
+            return
+        if self._ssl is not None:
+            # asyncio reports its handshake timeout as ConnectionAbortedError: a failure
+            # at the deadline is the deadline's.
+            late = self._loop is not None and self._loop.time() >= admission.deadline - 0.01
+            reason = "timeout" if late else _tls_reason(exc)
+            self.observer.tls_failed(reason)
+            self._log.info(
+                f"tls:{reason}",
+                "%s: TLS handshake from %s failed (%s): %s",
+                self.name, admission.ip or "a client", reason, exc or type(exc).__name__,
+            )  # fmt: skip
+        elif not isinstance(exc, (OSError, EOFError)):
+            log.warning("%s: admitting a connection failed", self.name, exc_info=exc)
 
     def _handshake_done(self) -> None:
         self.handshaking -= 1
@@ -420,3 +416,80 @@ class Listener:
             self.observer.paused(False)
             if self._sockets:
                 self._resume()
+
+
+class _Admission:
+    """One accepted socket on its way to a transport: steps the loop's
+    `connect_accepted_socket` coroutine as a Task would, without a Task per connection."""
+
+    __slots__ = ("_coro", "_waiting", "deadline", "ip", "listener", "protocol", "sock")
+
+    def __init__(self, listener: Listener, sock: socket.socket, ip: str, deadline: float) -> None:
+        self.listener = listener
+        self.sock = sock
+        self.ip = ip
+        self.deadline = deadline
+        self.protocol: Admitted | None = None
+        # Any: compiled code would check these against the declared types, and uvloop's
+        # coroutine and futures are its own (Cython) types.
+        self._coro: Any = None
+        self._waiting: Any = None
+
+    def _make_protocol(self) -> Admitted:
+        listener = self.listener
+        self.protocol = protocol = listener._make_protocol(listener, self.ip, self.deadline)
+        return protocol
+
+    def start(self, loop: Any, ssl: ssl_module.SSLContext | None) -> None:
+        self._coro = loop.connect_accepted_socket(
+            cast(Callable[[], asyncio.Protocol], self._make_protocol),
+            self.sock,
+            ssl=ssl,
+            ssl_handshake_timeout=max(self.deadline - loop.time(), 0.001)
+            if ssl is not None
+            else None,
+        )
+        self._step()
+
+    def _step(self, _done: object = None) -> None:
+        self._waiting = None
+        coro = self._coro
+        if coro is None:
+            return
+        try:
+            awaited = coro.send(None)
+        except StopIteration:
+            self._coro = None
+            self.listener._admitted(self)
+        except BaseException as exc:  # every failure is the listener's to report
+            self._coro = None
+            self.listener._not_admitted(self, exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise  # as a Task would: these stop the loop
+        else:
+            self._wait(awaited)
+
+    def _wait(self, awaited: Any) -> None:
+        if awaited is None:  # a bare yield: resume on the next iteration
+            asyncio.get_running_loop().call_soon(self._step)
+            return
+        awaited._asyncio_future_blocking = False
+        self._waiting = awaited
+        awaited.add_done_callback(self._step)
+
+    def abandon(self) -> None:
+        """Cancel the admission now (the listener is closing): the coroutine closes the
+        transport it made, and the listener gives the admission back."""
+        coro, self._coro = self._coro, None
+        if coro is None:
+            return
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None:
+            waiting.remove_done_callback(self._step)
+        try:
+            coro.throw(asyncio.CancelledError())
+        except BaseException as exc:  # the cancellation, back out of the coroutine
+            self.listener._not_admitted(self, exc)
+        else:
+            coro.close()
+            self.listener._not_admitted(self, asyncio.CancelledError())

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
+from ...timer import get_loop_timer
 from ..conn_config import ConnectionConfig
 from ..conn_errors import ConnectionStateError
 from ..conn_server import ServerConnection
@@ -99,10 +100,17 @@ class Server:
         not a set plus a dict: it is an entry per connection, and a gateway has many."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """Known from `start` on, and handed to each connection's protocol: on CPython
+        3.11 every `asyncio.get_running_loop()` is a getpid() system call, and a
+        connection would otherwise ask twice while it is admitted."""
 
     async def start(
         self, host: str | None, port: int, *, ssl: ssl_module.SSLContext | None = None
     ) -> None:
+        self._loop = loop = asyncio.get_running_loop()
+        if self._timer is None:
+            self._timer = get_loop_timer(loop)  # what each protocol would look up
         await self._listener.start(host, port, ssl=ssl)
 
     @property
@@ -145,7 +153,7 @@ class Server:
         if self.hooks.on_heartbeat is None:
             conn.report_heartbeats = False
         end = End(conn, limits=self._limits, role=self)
-        return _ServerProtocol(conn, end, self._timer, listener, ip, deadline)
+        return _ServerProtocol(conn, end, self._timer, listener, ip, deadline, self._loop)
 
     # --------------------------------------------------------------------- EndRole hooks
 
@@ -219,7 +227,8 @@ class Server:
         if self.hooks.on_offline is not None:
             result = self.hooks.on_offline(end)
             if inspect.isawaitable(result):
-                task: asyncio.Task[None] = asyncio.get_running_loop().create_task(_resolve(result))
+                loop = self._loop if self._loop is not None else asyncio.get_running_loop()
+                task: asyncio.Task[None] = loop.create_task(_resolve(result))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
@@ -248,7 +257,7 @@ class Server:
         await self.close()
 
 
-class _ServerProtocol(GeminioProtocol, Admitted):
+class _ServerProtocol(GeminioProtocol):
     """A server's connection: it holds one of the listener's admissions until it is lost,
     the handshake deadline runs from accept (TLS included), and it stops reading while its
     output is above the high-water mark (see `READ_WHILE_WRITE_PAUSED`).
@@ -270,8 +279,10 @@ class _ServerProtocol(GeminioProtocol, Admitted):
         listener: Listener | None,
         ip: str,
         deadline: float,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(conn, end, timer)
+        self._loop = loop
         self._admission: Listener | None = listener
         self._ip = ip
         self._deadline = deadline
@@ -284,7 +295,7 @@ class _ServerProtocol(GeminioProtocol, Admitted):
     def _start_connection(self) -> None:
         conn = self.conn
         assert isinstance(conn, ServerConnection)
-        conn.start(self._deadline - asyncio.get_running_loop().time())
+        conn.start(self._deadline - self.loop.time())
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

@@ -47,7 +47,7 @@ from websockets.uri import WebSocketURI, parse_uri
 
 from ...throttled_log import ThrottledLog
 from .client import is_websocket_url
-from .listener import Admitted, Listener, ListenerObserver
+from .listener import Listener, ListenerObserver
 
 __all__ = [
     "MAX_MESSAGE",
@@ -112,7 +112,7 @@ class WebSocketOptions:
         self.max_message = max_message
 
 
-class WebSocketBridge(Admitted, asyncio.Transport):
+class WebSocketBridge(asyncio.Protocol, asyncio.Transport):
     """A geminio protocol carried over one WebSocket (server or client side)."""
 
     __slots__ = (
