@@ -63,6 +63,7 @@ COMPILED_MODULES: Final = (
     "frontier.gateway.relay",
     "frontier.gateway.exchange",
     "frontier.gateway.flow",
+    "frontier.gateway.tally",
 )
 """The modules worth compiling: every one is on the per-frame path of a forwarded call
 (profiled with py-spy under bench/gateway.py's RPC load; README "Performance")."""
