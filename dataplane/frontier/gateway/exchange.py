@@ -29,6 +29,7 @@ from ..conventions import (
     ERR_RPC_NOT_ONLINE,
     ERR_SERVICE_NOT_ONLINE,
     ERR_TOPIC_NOT_ONLINE,
+    MAX_EDGE_ID,
     RPC_PROBE_EDGE,
     ConventionError,
     append_edge_id,
@@ -54,6 +55,14 @@ _peer_log = ThrottledLog(log)
 
 _REFUSED = {"max_sessions": "max_streams"}
 """The connection's refusal reasons in the gateway's terms (a session is a stream)."""
+
+
+def _with_edge_id(custom: bytes, edge_id: int) -> bytes:
+    """`append_edge_id`, compiled here for the IDs it accepts: two interpreted calls less
+    per forward from an edge."""
+    if 0 <= edge_id <= MAX_EDGE_ID:
+        return custom + edge_id.to_bytes(8, "big")
+    return append_edge_id(custom, edge_id)  # (raises ConventionError, as it always did)
 
 
 def _service_ring_key(entry: object) -> str:
@@ -234,6 +243,8 @@ class Exchange:
     # ------------------------------------------------------------------- edge -> service
 
     def pick_service(self, candidates: Sequence[ServiceEntry], edge: EdgeEntry) -> ServiceEntry:
+        if len(candidates) == 1:
+            return candidates[0]  # what every hashby rule picks, without its call
         return self.pick(candidates, edge.edge_id, edge.ip)
 
     def _rpc_to_service(self, edge: EdgeEntry, request: SyncRequest) -> None:
@@ -245,7 +256,7 @@ class Exchange:
             request.fail(ERR_RPC_NOT_ONLINE)
             return
         service = self.pick_service(services, edge)
-        custom = append_edge_id(request.custom, edge.edge_id)
+        custom = _with_edge_id(request.custom, edge.edge_id)
         self.relay.call(request, service.end, custom, self._tally_rpc_to_service)
 
     def _message_to_service(self, edge: EdgeEntry, flow: Flow, message: Message) -> None:
@@ -259,7 +270,7 @@ class Exchange:
             message.error(ERR_TOPIC_NOT_ONLINE)
             return
         service = self.pick_service(services, edge)
-        custom = append_edge_id(message.custom, edge.edge_id)
+        custom = _with_edge_id(message.custom, edge.edge_id)
         self.relay.publish(message, service.end, custom, self._tally_msg_to_service, flow)
 
     def _message_routed(
@@ -275,7 +286,7 @@ class Exchange:
         if route.bridges:
             flow.spawn(self._message_to_bridges(edge, message, route))
         elif route.service is not None:
-            custom = append_edge_id(message.custom, edge.edge_id)
+            custom = _with_edge_id(message.custom, edge.edge_id)
             self.relay.publish(message, route.service.end, custom, self._tally_msg_to_service, flow)
         else:
             self._tally_msg_to_service.offline += 1
@@ -290,7 +301,7 @@ class Exchange:
         record = Record(message.topic, message.data, edge.edge_id, edge.meta)
         sends: list[Awaitable[Any]] = [bridge.publish(record) for bridge in route.bridges]
         if route.service is not None:
-            custom = append_edge_id(message.custom, edge.edge_id)
+            custom = _with_edge_id(message.custom, edge.edge_id)
             sends.append(
                 self.relay.publish_awaited(
                     message, route.service.end, custom, self._tally_msg_to_service
