@@ -12,6 +12,7 @@ from frontier.geminio.events import (
     RequestReceived,
     ResponseReceived,
 )
+from frontier.geminio.gojson import GoTime
 from frontier.geminio.packets import MessagePacket, RequestPacket
 
 MESSAGE = MessagePacket(packet_id=7, session_id=1, value=b"hi", topic="t")
@@ -75,3 +76,21 @@ def test_fields_and_derived_properties() -> None:
 def test_read_only(event: object, field: str) -> None:
     with pytest.raises(AttributeError):
         setattr(event, field, None)
+
+
+def test_go_time_is_the_record_it_was() -> None:
+    """`GoTime` is a plain class for the same reason (a deadline per frame)."""
+    moment = GoTime(1_700_000_000_123_456_789, 3600)
+    assert moment == GoTime(unix_nanos=1_700_000_000_123_456_789, offset=3600)
+    assert hash(moment) == hash(GoTime(1_700_000_000_123_456_789, 3600))
+    assert moment != GoTime(1_700_000_000_123_456_789)
+    assert moment != (1_700_000_000_123_456_789, 3600)
+    assert repr(moment) == "GoTime(unix_nanos=1700000000123456789, offset=3600)"
+    assert GoTime(5).offset == 0
+    match moment:
+        case GoTime(nanos, offset):
+            assert (nanos, offset) == (1_700_000_000_123_456_789, 3600)
+    with pytest.raises(AttributeError):
+        moment.offset = 0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="whole minutes"):
+        GoTime(0, 61)
