@@ -63,13 +63,15 @@ COMPILED_MODULES: Final = (
     "frontier.gateway.relay",
     "frontier.gateway.exchange",
     "frontier.gateway.flow",
+    "frontier.gateway.tally",
     # admission: accepting, the handshake's decision, the edge's entry (docs/gateway.md)
     "frontier.geminio.aio.listener",
     "frontier.gateway.edgebound",
     "frontier.gateway.hooks",
 )
 """The modules worth compiling: every one is on the per-frame path of a forwarded call
-(profiled with py-spy under bench/gateway.py's RPC load; README "Performance")."""
+(profiled with py-spy under bench/gateway.py's RPC load; README "Performance") or on the
+path that admits an edge (bench/scale.py; docs/gateway.md)."""
 
 BUILD_RECORD: Final = "_build.json"
 """Written into the built package by the build: {"build": "compiled"|"pure", "reason": ...}."""

@@ -3,20 +3,27 @@
 Each Gateway owns a `GatewayMetrics` (several gateways in one test process must not share
 counters, and the process-global default registry would make them). Label children that the
 hot path touches are bound once here, so a forward costs an attribute lookup and an `inc()`,
-not a label resolution. Names are documented in the README.
+not a label resolution; forwarded calls and messages cost less still: `frontier_forwarded`
+and `frontier_forward_latency_seconds` are plain numbers in `ForwardTally`s (tally.py),
+turned into samples by `ForwardCollector` on a scrape. Names are documented in the README.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import prometheus_client.metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from ..geminio.aio.listener import ListenerObserver
 from ..geminio.events import CloseReason, ConnectionClosed
+from .tally import ForwardTally
 
-__all__ = ["BOUNDS", "DIRECTIONS", "KINDS", "TRANSPORTS", "GatewayMetrics"]
+__all__ = ["BOUNDS", "DIRECTIONS", "KINDS", "TRANSPORTS", "ForwardCollector", "GatewayMetrics"]
 
 BOUNDS = ("edgebound", "servicebound")
 TRANSPORTS = ("tcp", "websocket")
@@ -60,19 +67,13 @@ class GatewayMetrics:
             ["side", "result", "reason", "transport"],
             registry=r,
         )
-        self.forwarded = Counter(
-            "frontier_forwarded",
-            "Messages, RPCs and streams forwarded, by kind, direction and result.",
-            ["kind", "direction", "result"],
-            registry=r,
-        )
-        self.forward_latency = Histogram(
-            "frontier_forward_latency_seconds",
-            "Time from receiving a message or call to having the target's ack or response.",
-            ["kind", "direction"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
+        self.forwards = {
+            (k, d): ForwardTally(k, d, _LATENCY_BUCKETS) for k in KINDS for d in DIRECTIONS
+        }
+        """Every (kind, direction)'s forwards: `frontier_forwarded` and
+        `frontier_forward_latency_seconds`, bumped in place by the exchange and the relay
+        (`ForwardTally`: no prometheus_client call per forward), collected on a scrape."""
+        r.register(ForwardCollector(tuple(self.forwards.values())))
         self.relayed_bytes = Counter(
             "frontier_relayed_bytes",
             "Raw stream bytes relayed, by direction.",
@@ -215,16 +216,6 @@ class GatewayMetrics:
             registry=r,
         )
         # bound children for the hot path
-        self.ok = {(k, d): self.forwarded.labels(k, d, "ok") for k in KINDS for d in DIRECTIONS}
-        self.failed = {
-            (k, d): self.forwarded.labels(k, d, "error") for k in KINDS for d in DIRECTIONS
-        }
-        self.offline = {
-            (k, d): self.forwarded.labels(k, d, "offline") for k in KINDS for d in DIRECTIONS
-        }
-        self.latency = {
-            (k, d): self.forward_latency.labels(k, d) for k in KINDS for d in DIRECTIONS
-        }
         self._accepted = {
             (side, transport): self.connections.labels(side, "accepted", "", transport)
             for side, transport in (("edge", "tcp"), ("edge", "websocket"), ("service", "tcp"))
@@ -232,10 +223,9 @@ class GatewayMetrics:
         self.bytes_to_edge = self.relayed_bytes.labels("to_edge")
         self.bytes_to_service = self.relayed_bytes.labels("to_service")
 
-    def succeeded(self, kind: tuple[str, str], started: float) -> None:
-        """A forward of `kind` got its answer; `started` is its `time.perf_counter()`."""
-        self.ok[kind].inc()
-        self.latency[kind].observe(time.perf_counter() - started)
+    def tally(self, kind: str, direction: str) -> ForwardTally:
+        """The forwards of `kind` (message, rpc, stream) in `direction`."""
+        return self.forwards[kind, direction]
 
     def accepted(self, side: str, transport: str = "tcp") -> None:
         self._accepted[side, transport].inc()
@@ -260,6 +250,61 @@ class GatewayMetrics:
 
     def collect(self) -> list[Metric]:
         return list(self.registry.collect())
+
+
+class ForwardCollector(Collector):
+    """`frontier_forwarded` (a counter) and `frontier_forward_latency_seconds` (a histogram)
+    read from the `ForwardTally`s, sample for sample what a prometheus_client Counter and
+    Histogram with these labels, children made at start, would expose."""
+
+    _FORWARDED = "frontier_forwarded"
+    _LATENCY = "frontier_forward_latency_seconds"
+
+    def __init__(self, tallies: tuple[ForwardTally, ...]) -> None:
+        self._tallies = tallies
+        self._created = time.time()
+        bounds = (*tallies[0].bounds, float("inf")) if tallies else ()
+        self._le: tuple[str, ...] = tuple(
+            floatToGoString(bound)  # type: ignore[no-untyped-call]
+            for bound in bounds
+        )
+
+    def describe(self) -> Iterable[Metric]:
+        return [
+            Metric(self._FORWARDED, _FORWARDED_HELP, "counter"),
+            Metric(self._LATENCY, _LATENCY_HELP, "histogram"),
+        ]
+
+    def collect(self) -> Iterable[Metric]:
+        # read where prometheus_client reads it (PROMETHEUS_DISABLE_CREATED_SERIES)
+        created = prometheus_client.metrics._use_created
+        forwarded, latency = self.describe()
+        total, created_name = f"{self._FORWARDED}_total", f"{self._FORWARDED}_created"
+        for result in RESULTS:
+            for tally in self._tallies:
+                labels = {"kind": tally.kind, "direction": tally.direction, "result": result}
+                count = tally.ok if result == "ok" else tally.error
+                if result == "offline":
+                    count = tally.offline
+                forwarded.add_sample(total, labels, float(count))
+                if created:
+                    forwarded.add_sample(created_name, labels, self._created)
+        name = self._LATENCY
+        for tally in self._tallies:
+            labels = {"kind": tally.kind, "direction": tally.direction}
+            acc = 0.0
+            for le, count in zip(self._le, tally.buckets, strict=True):
+                acc += count
+                latency.add_sample(f"{name}_bucket", {**labels, "le": le}, acc)
+            latency.add_sample(f"{name}_count", labels, acc)
+            latency.add_sample(f"{name}_sum", labels, tally.sum)
+            if created:
+                latency.add_sample(f"{name}_created", labels, self._created)
+        return [forwarded, latency]
+
+
+_FORWARDED_HELP = "Messages, RPCs and streams forwarded, by kind, direction and result."
+_LATENCY_HELP = "Time from receiving a message or call to having the target's ack or response."
 
 
 class _ListenerMetrics(ListenerObserver):

@@ -29,14 +29,12 @@ from ..geminio.aio.pending import PendingFuture
 from ..geminio.errors import EncodeError
 from .errors import error_text
 from .flow import Flow
-from .metrics import GatewayMetrics
+from .tally import ForwardTally
 
 __all__ = ["CANCELLED_TEXT", "Relay"]
 
 CANCELLED_TEXT = "context canceled"
 """What a cancelled forwarded call answers, as a cancelled Go handler does."""
-
-Kind = tuple[str, str]
 
 _UNSENDABLE = (EndError, EncodeError)
 """What a forward can fail with before anything is sent: the target is gone, or the
@@ -53,10 +51,9 @@ def _canceller(target: asyncio.Future[Any]) -> Callable[[SyncRequest], None]:
 
 
 class Relay:
-    __slots__ = ("metrics", "settled", "timeout")
+    __slots__ = ("settled", "timeout")
 
-    def __init__(self, metrics: GatewayMetrics, timeout: float) -> None:
-        self.metrics = metrics
+    def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.settled: Callable[[End, End], None] | None = None
         """Called with (source, target) after a forward was answered, while the gateway
@@ -64,11 +61,13 @@ class Relay:
 
     # ------------------------------------------------------------------------------ calls
 
-    def call(self, request: SyncRequest, target: Stream, custom: bytes, kind: Kind) -> None:
+    def call(
+        self, request: SyncRequest, target: Stream, custom: bytes, tally: ForwardTally
+    ) -> None:
         """Forward `request` to `target` and answer it with the outcome."""
         proto = target.end.protocol
         if proto is None or not proto.may_send():
-            request.stream.end.spawn(self._call_when_writable(request, target, custom, kind))
+            request.stream.end.spawn(self._call_when_writable(request, target, custom, tally))
             return
         try:
             text = request.data_b64
@@ -81,34 +80,34 @@ class Relay:
                 forward=True,
             )
         except _UNSENDABLE as exc:
-            self.metrics.failed[kind].inc()
+            tally.error += 1
             request.fail(error_text(exc))
             return
         started = time.perf_counter()
         request.on_cancel = _canceller(future)
-        future.add_done_callback(lambda done: self._called(done, request, kind, started, target))
+        future.add_done_callback(lambda done: self._called(done, request, tally, started, target))
 
     def _called(
         self,
         future: PendingFuture[bytes],
         request: SyncRequest,
-        kind: Kind,
+        tally: ForwardTally,
         started: float,
         target: Stream,
     ) -> None:
         if future.cancelled():
             request.fail(CANCELLED_TEXT)
         elif (exc := future.exception()) is not None:
-            self.metrics.failed[kind].inc()
+            tally.error += 1
             request.fail(error_text(exc))
         else:
-            self.metrics.succeeded(kind, started)
+            tally.succeeded(started)
             request.respond(future.result(), data_b64=future.data_b64)
         if self.settled is not None:
             self.settled(request.stream.end, target.end)
 
     async def _call_when_writable(
-        self, request: SyncRequest, target: Stream, custom: bytes, kind: Kind
+        self, request: SyncRequest, target: Stream, custom: bytes, tally: ForwardTally
     ) -> None:
         started = time.perf_counter()
         task = asyncio.current_task()
@@ -122,10 +121,10 @@ class Relay:
             request.fail(CANCELLED_TEXT)  # dropped silently if our source End is gone
             raise
         except _UNSENDABLE as exc:
-            self.metrics.failed[kind].inc()
+            tally.error += 1
             request.fail(error_text(exc))
         else:
-            self.metrics.succeeded(kind, started)
+            tally.succeeded(started)
             request.respond(data)
         if self.settled is not None:
             self.settled(request.stream.end, target.end)
@@ -133,13 +132,13 @@ class Relay:
     # --------------------------------------------------------------------------- messages
 
     def publish(
-        self, message: Message, target: Stream, custom: bytes, kind: Kind, flow: Flow
+        self, message: Message, target: Stream, custom: bytes, tally: ForwardTally, flow: Flow
     ) -> None:
         """Forward `message` to `target`; ack or nack it with the outcome. `flow` counts
         it as in flight on its source until then."""
         proto = target.end.protocol
         if proto is None or not proto.may_send():
-            flow.spawn(self._publish_when_writable(message, target, custom, kind))
+            flow.spawn(self._publish_when_writable(message, target, custom, tally))
             return
         try:
             text = message.data_b64
@@ -151,18 +150,20 @@ class Relay:
                 data_b64=text,
             )
         except _UNSENDABLE as exc:
-            self.metrics.failed[kind].inc()
+            tally.error += 1
             message.error(error_text(exc))
             return
         started = time.perf_counter()
         flow.track(future)
-        future.add_done_callback(lambda done: self._published(done, message, kind, started, target))
+        future.add_done_callback(
+            lambda done: self._published(done, message, tally, started, target)
+        )
 
     def _published(
         self,
         future: asyncio.Future[Any],
         message: Message,
-        kind: Kind,
+        tally: ForwardTally,
         started: float,
         target: Stream,
     ) -> None:
@@ -170,10 +171,10 @@ class Relay:
             return  # the source connection went away: nobody to answer
         exc = future.exception()
         if exc is not None:
-            self.metrics.failed[kind].inc()
+            tally.error += 1
             message.error(error_text(exc))
         else:
-            self.metrics.succeeded(kind, started)
+            tally.succeeded(started)
             message.done()
         if self.settled is not None:
             # Flow counts the forward until its own callback (registered first, run
@@ -181,17 +182,17 @@ class Relay:
             self.settled(message.stream.end, target.end)
 
     async def _publish_when_writable(
-        self, message: Message, target: Stream, custom: bytes, kind: Kind
+        self, message: Message, target: Stream, custom: bytes, tally: ForwardTally
     ) -> None:
         try:
-            await self.publish_awaited(message, target, custom, kind)
+            await self.publish_awaited(message, target, custom, tally)
         except _UNSENDABLE as exc:
             message.error(error_text(exc))
             return
         message.done()
 
     async def publish_awaited(
-        self, message: Message, target: Stream, custom: bytes, kind: Kind
+        self, message: Message, target: Stream, custom: bytes, tally: ForwardTally
     ) -> None:
         """Forward `message` to `target` and wait for its ack, counted in the metrics; the
         failure (`EndError`) is the caller's to answer, as when the ack joins others."""
@@ -201,6 +202,6 @@ class Relay:
                 message.data, topic=message.topic, custom=custom, timeout=self.timeout
             )
         except _UNSENDABLE:
-            self.metrics.failed[kind].inc()
+            tally.error += 1
             raise
-        self.metrics.succeeded(kind, started)
+        tally.succeeded(started)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..geminio.aio import EndError, Stream
 from ..geminio.aio.messages import SyncRequest
 from .flow import Flow
+from .tally import ForwardTally
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -106,12 +107,13 @@ class Splice:
 
     # ------------------------------------------------------------------------------ RPC
 
-    def _kinds(self, kind: str = "rpc") -> tuple[tuple[str, str], tuple[str, str]]:
-        """Metric labels (kind, direction) for source->target and target->source: calls
-        and messages on a stream count as calls and messages in their direction."""
+    def _kinds(self, kind: str = "rpc") -> tuple[ForwardTally, ForwardTally]:
+        """The counters of source->target and target->source forwards: calls and messages
+        on a stream count as calls and messages in their direction."""
+        metrics = self.exchange.metrics
         if self.to_edge:
-            return (kind, "to_edge"), (kind, "to_service")
-        return (kind, "to_service"), (kind, "to_edge")
+            return metrics.tally(kind, "to_edge"), metrics.tally(kind, "to_service")
+        return metrics.tally(kind, "to_service"), metrics.tally(kind, "to_edge")
 
     def _call_from_source(self, request: SyncRequest) -> None:
         if self.target is not None:

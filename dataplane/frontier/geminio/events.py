@@ -14,7 +14,7 @@ from __future__ import annotations
 import binascii
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 
 from .gojson import GoTime
 from .packets import MessagePacket, RequestPacket
@@ -189,11 +189,33 @@ class SessionClosed:
 # ---------------------------------------------------------------------------- application
 
 
-@dataclass(frozen=True, slots=True)
 class MessageReceived:
-    """Answer with `ack(session_id, message_id, error)` unless the publisher did not wait."""
+    """Answer with `ack(session_id, message_id, error)` unless the publisher did not wait.
 
-    packet: MessagePacket
+    (A plain class rather than a frozen dataclass, as every event built per packet: compiled,
+    a frozen dataclass is built by the interpreted `__init__` dataclasses writes, ten times
+    the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
+    """
+
+    __match_args__: ClassVar[tuple[str, ...]] = ("packet",)
+
+    def __init__(self, packet: MessagePacket) -> None:
+        self._packet = packet
+
+    @property
+    def packet(self) -> MessagePacket:
+        return self._packet
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not MessageReceived:
+            return NotImplemented
+        return self._packet == other._packet
+
+    def __hash__(self) -> int:
+        return hash((self._packet,))
+
+    def __repr__(self) -> str:
+        return f"MessageReceived(packet={self._packet!r})"
 
     @property
     def session_id(self) -> int:
@@ -216,26 +238,99 @@ class MessageReceived:
         return self.packet.custom
 
 
-@dataclass(frozen=True, slots=True)
 class PublishAcked:
-    """The peer acked (`error` empty) or nacked our message `message_id`."""
+    """The peer acked (`error` empty) or nacked our message `message_id`.
 
-    session_id: int
-    message_id: int
-    error: str
+    (A plain class rather than a frozen dataclass, as every event built per packet: compiled,
+    a frozen dataclass is built by the interpreted `__init__` dataclasses writes, ten times
+    the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
+    """
+
+    __match_args__: ClassVar[tuple[str, ...]] = ("session_id", "message_id", "error")
+
+    def __init__(self, session_id: int, message_id: int, error: str) -> None:
+        self._session_id = session_id
+        self._message_id = message_id
+        self._error = error
+
+    @property
+    def session_id(self) -> int:
+        return self._session_id
+
+    @property
+    def message_id(self) -> int:
+        return self._message_id
+
+    @property
+    def error(self) -> str:
+        return self._error
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not PublishAcked:
+            return NotImplemented
+        return (self._session_id, self._message_id, self._error) == (
+            other._session_id,
+            other._message_id,
+            other._error,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._session_id, self._message_id, self._error))
+
+    def __repr__(self) -> str:
+        return (
+            f"PublishAcked(session_id={self._session_id!r}, message_id={self._message_id!r},"
+            f" error={self._error!r})"
+        )
 
 
-@dataclass(frozen=True, slots=True)
 class RequestReceived:
     """An RPC call for a method registered on this session, or caught by its hijack.
 
     Answer with `respond(session_id, request_id, method, data, error)`. Calls for any other
     method were already answered with "no such rpc: <method>" and produce no event.
+
+    (A plain class rather than a frozen dataclass, as every event built per packet: compiled,
+    a frozen dataclass is built by the interpreted `__init__` dataclasses writes, ten times
+    the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
     """
 
-    packet: RequestPacket
-    method: str
-    hijacked: bool
+    __match_args__: ClassVar[tuple[str, ...]] = ("packet", "method", "hijacked")
+
+    def __init__(self, packet: RequestPacket, method: str, hijacked: bool) -> None:
+        self._packet = packet
+        self._method = method
+        self._hijacked = hijacked
+
+    @property
+    def packet(self) -> RequestPacket:
+        return self._packet
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @property
+    def hijacked(self) -> bool:
+        return self._hijacked
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not RequestReceived:
+            return NotImplemented
+        return (self._packet, self._method, self._hijacked) == (
+            other._packet,
+            other._method,
+            other._hijacked,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._packet, self._method, self._hijacked))
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestReceived(packet={self._packet!r}, method={self._method!r},"
+            f" hijacked={self._hijacked!r})"
+        )
 
     @property
     def session_id(self) -> int:
@@ -271,7 +366,7 @@ class ResponseReceived:
     splices the text never decodes it. (A plain class rather than a frozen dataclass for
     that one lazy field; equal, hashed and shown as the dataclass was.)"""
 
-    __match_args__ = ("session_id", "request_id", "data", "error")
+    __match_args__: ClassVar[tuple[str, ...]] = ("session_id", "request_id", "data", "error")
 
     def __init__(
         self,

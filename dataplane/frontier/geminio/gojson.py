@@ -23,10 +23,9 @@ import binascii
 import codecs
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring as _encode_basestring
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 
 from .errors import BadJSON, EncodeError
 
@@ -351,7 +350,6 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
 _ZERO_UNIX_NANOS = _days_from_civil(1, 1, 1) * _DAY_NS
 
 
-@dataclass(frozen=True, slots=True)
 class GoTime:
     """A Go `time.Time` as far as JSON can carry it: an instant in nanoseconds plus a fixed
     UTC offset.
@@ -361,17 +359,39 @@ class GoTime:
     of 0 prints as `Z`, as in Go. The Go zero time (`0001-01-01T00:00:00Z`) is how Go says
     "no deadline": test `is_zero` rather than comparing to `ZERO_TIME`, since Go's IsZero ignores
     the offset.
+
+    (A plain class rather than a frozen dataclass: nearly every frame carries a deadline, and
+    compiled, a frozen dataclass is built by the interpreted `__init__` dataclasses writes,
+    ten times the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
     """
 
-    unix_nanos: int
-    offset: int = 0
-    """Seconds east of UTC, a whole number of minutes."""
+    __match_args__: ClassVar[tuple[str, ...]] = ("unix_nanos", "offset")
 
-    def __post_init__(self) -> None:
-        if self.offset % 60 or not -_MAX_OFFSET <= self.offset <= _MAX_OFFSET:
-            raise ValueError(
-                f"UTC offset {self.offset}s is not whole minutes within +-{_MAX_OFFSET}s"
-            )
+    def __init__(self, unix_nanos: int, offset: int = 0) -> None:
+        if offset % 60 or not -_MAX_OFFSET <= offset <= _MAX_OFFSET:
+            raise ValueError(f"UTC offset {offset}s is not whole minutes within +-{_MAX_OFFSET}s")
+        self._unix_nanos = unix_nanos
+        self._offset = offset
+
+    @property
+    def unix_nanos(self) -> int:
+        return self._unix_nanos
+
+    @property
+    def offset(self) -> int:
+        """Seconds east of UTC, a whole number of minutes."""
+        return self._offset
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not GoTime:
+            return NotImplemented
+        return self._unix_nanos == other._unix_nanos and self._offset == other._offset
+
+    def __hash__(self) -> int:
+        return hash((self._unix_nanos, self._offset))
+
+    def __repr__(self) -> str:
+        return f"GoTime(unix_nanos={self._unix_nanos!r}, offset={self._offset!r})"
 
     @property
     def is_zero(self) -> bool:

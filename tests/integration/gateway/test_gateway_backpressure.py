@@ -59,7 +59,10 @@ async def test_messages_to_a_stalled_service_wait_then_all_arrive() -> None:
         await asyncio.wait_for(asyncio.gather(*publishes), 20)
         assert await asyncio.wait_for(call, 20) == b"behind the bulk"
         assert sorted(seen) == list(range(MESSAGES))
-        ok = gw.metrics.forwarded.labels("message", "to_service", "ok")._value.get()
+        ok = gw.metrics.registry.get_sample_value(
+            "frontier_forwarded_total",
+            {"kind": "message", "direction": "to_service", "result": "ok"},
+        )
         assert ok == MESSAGES
         await edge.close()
         await service.close()

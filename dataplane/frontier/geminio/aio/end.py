@@ -740,15 +740,15 @@ class End(Stream):
             return False
         request._answered = True
         stream = request.stream
-        key = (stream._sid, request.request_id)
+        packet = request._packet  # (its fields, not Request's properties: interpreted code)
+        request_id = packet.packet_id
+        key = (stream._sid, request_id)
         sync_running = self._sync_running
         if sync_running is not None and sync_running.get(key) is request:
             del sync_running[key]
             if self._handlers_running() < self.limits.max_handlers:
                 self._unblock(_HANDLERS_TOKEN)
-        if self._conn.respond(
-            stream._sid, request.request_id, request.raw_method, data, error, data_b64
-        ):
+        if self._conn.respond(stream._sid, request_id, packet.key, data, error, data_b64):
             self._flush()
             return True
         return False
