@@ -189,13 +189,38 @@ class SessionClosed:
 # ---------------------------------------------------------------------------- application
 
 
-class MessageReceived:
-    """Answer with `ack(session_id, message_id, error)` unless the publisher did not wait.
+class _PacketEvent:
+    """Equality, hash and repr from `__match_args__`, as the frozen dataclasses these events
+    were (equal only to an event of the same class). The events built per packet are plain
+    classes: compiled, a frozen dataclass is built by the interpreted `__init__` dataclasses
+    writes, ten times the cost of a plain one; these methods are not on that path."""
 
-    (A plain class rather than a frozen dataclass, as every event built per packet: compiled,
-    a frozen dataclass is built by the interpreted `__init__` dataclasses writes, ten times
-    the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
-    """
+    __match_args__: ClassVar[tuple[str, ...]] = ()
+
+    def _fields(self) -> tuple[str, ...]:
+        return type(self).__match_args__  # the event's own class's names
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple([getattr(self, name) for name in self._fields()])
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _PacketEvent)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}" for name, value in zip(self._fields(), self._values(), strict=True)
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+class MessageReceived(_PacketEvent):
+    """Answer with `ack(session_id, message_id, error)` unless the publisher did not wait."""
 
     __match_args__: ClassVar[tuple[str, ...]] = ("packet",)
 
@@ -205,17 +230,6 @@ class MessageReceived:
     @property
     def packet(self) -> MessagePacket:
         return self._packet
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not MessageReceived:
-            return NotImplemented
-        return self._packet == other._packet
-
-    def __hash__(self) -> int:
-        return hash((self._packet,))
-
-    def __repr__(self) -> str:
-        return f"MessageReceived(packet={self._packet!r})"
 
     @property
     def session_id(self) -> int:
@@ -238,13 +252,8 @@ class MessageReceived:
         return self.packet.custom
 
 
-class PublishAcked:
-    """The peer acked (`error` empty) or nacked our message `message_id`.
-
-    (A plain class rather than a frozen dataclass, as every event built per packet: compiled,
-    a frozen dataclass is built by the interpreted `__init__` dataclasses writes, ten times
-    the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
-    """
+class PublishAcked(_PacketEvent):
+    """The peer acked (`error` empty) or nacked our message `message_id`."""
 
     __match_args__: ClassVar[tuple[str, ...]] = ("session_id", "message_id", "error")
 
@@ -265,34 +274,12 @@ class PublishAcked:
     def error(self) -> str:
         return self._error
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not PublishAcked:
-            return NotImplemented
-        return (self._session_id, self._message_id, self._error) == (
-            other._session_id,
-            other._message_id,
-            other._error,
-        )
 
-    def __hash__(self) -> int:
-        return hash((self._session_id, self._message_id, self._error))
-
-    def __repr__(self) -> str:
-        return (
-            f"PublishAcked(session_id={self._session_id!r}, message_id={self._message_id!r},"
-            f" error={self._error!r})"
-        )
-
-
-class RequestReceived:
+class RequestReceived(_PacketEvent):
     """An RPC call for a method registered on this session, or caught by its hijack.
 
     Answer with `respond(session_id, request_id, method, data, error)`. Calls for any other
     method were already answered with "no such rpc: <method>" and produce no event.
-
-    (A plain class rather than a frozen dataclass, as every event built per packet: compiled,
-    a frozen dataclass is built by the interpreted `__init__` dataclasses writes, ten times
-    the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
     """
 
     __match_args__: ClassVar[tuple[str, ...]] = ("packet", "method", "hijacked")
@@ -313,24 +300,6 @@ class RequestReceived:
     @property
     def hijacked(self) -> bool:
         return self._hijacked
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not RequestReceived:
-            return NotImplemented
-        return (self._packet, self._method, self._hijacked) == (
-            other._packet,
-            other._method,
-            other._hijacked,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self._packet, self._method, self._hijacked))
-
-    def __repr__(self) -> str:
-        return (
-            f"RequestReceived(packet={self._packet!r}, method={self._method!r},"
-            f" hijacked={self._hijacked!r})"
-        )
 
     @property
     def session_id(self) -> int:
@@ -357,14 +326,13 @@ class RequestReceived:
         return self.packet.context_deadline
 
 
-class ResponseReceived:
+class ResponseReceived(_PacketEvent):
     """The answer to our request `request_id`: `data`, or the peer's `error` text.
 
     `data_b64`: the base64 text `data` arrived as, when it can be spliced into a frame in
     its place (`MessageData.value_b64`); not part of the event's value. Built with `data`
     None and the text, the event decodes `data` when it is first read: a relay that
-    splices the text never decodes it. (A plain class rather than a frozen dataclass for
-    that one lazy field; equal, hashed and shown as the dataclass was.)"""
+    splices the text never decodes it."""
 
     __match_args__: ClassVar[tuple[str, ...]] = ("session_id", "request_id", "data", "error")
 
@@ -392,23 +360,6 @@ class ResponseReceived:
             assert text is not None  # (one of the two is always set)
             data = self._data = binascii.a2b_base64(text)
         return data
-
-    def _key(self) -> tuple[int, int, bytes, str]:
-        return self.session_id, self.request_id, self.data, self.error
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ResponseReceived):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"ResponseReceived(session_id={self.session_id!r}, request_id={self.request_id!r},"
-            f" data={self.data!r}, error={self.error!r})"
-        )
 
 
 @dataclass(frozen=True, slots=True)
