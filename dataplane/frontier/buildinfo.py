@@ -58,6 +58,7 @@ COMPILED_MODULES: Final = (
     "frontier.geminio.aio.protocol",
     "frontier.geminio.aio.end",
     "frontier.geminio.aio.stream",
+    "frontier.geminio.aio.forwarded",
     "frontier.geminio.aio.timers",
     # the gateway's forwarding
     "frontier.gateway.relay",

@@ -28,29 +28,26 @@ class Flow:
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` as a task owned by the source End (cancelled if it goes away)."""
-        self.inflight += 1
-        if not self._paused and self.inflight >= self._limit:
-            self._paused = True
-            self._end.pause_reading(self)
+        self.hold()
         task = self._end.spawn(coro)
         task.add_done_callback(self._done)
 
-    def track(self, future: asyncio.Future[Any]) -> None:
-        """Count `future` (a forward without a task) as in flight until it is done."""
+    def hold(self) -> None:
+        """Count a forward without a task as in flight, until its `release()`."""
         self.inflight += 1
         if not self._paused and self.inflight >= self._limit:
             self._paused = True
             self._end.pause_reading(self)
-        future.add_done_callback(self._released)
 
-    def _released(self, _: object) -> None:
+    def release(self) -> None:
+        """A forward counted by `hold()` (or `spawn()`) is over."""
         self.inflight -= 1
         if self._paused and self.inflight <= self._limit // 2:
             self._paused = False
             self._end.resume_reading(self)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._released(task)
+        self.release()
         if not task.cancelled() and task.exception() is not None:
             # forwards catch their own errors; anything else is a bug worth seeing
             loop = asyncio.get_running_loop()

@@ -2,14 +2,15 @@
 
 The hot path of a gateway is "take what came in, send it on, answer the sender when the far
 side answers". Done with coroutines it costs a Task, a coroutine frame and a future per
-forward; here it is a future and a callback. When the far side's transport is paused (a slow
+forward; here it is a `Forwarded` (no future: see geminio/aio/forwarded.py) and a callback
+run as soon as the answer is read. When the far side's transport is paused (a slow
 peer), the forward falls back to a task that waits for it, so write back-pressure still
 holds: nothing is queued towards a peer that is not taking bytes, beyond what the source's
 own bounds allow.
 
 What is forwarded is not encoded again: a call's or message's payload goes out as the
 base64 text it arrived in (`Request.data_b64`, `Message.data_b64`), spliced into the new
-frame, and so does the response's on the way back (`PendingFuture.data_b64`); only the
+frame, and so does the response's on the way back (`Forwarded.data_b64`); only the
 header, the method, the edge-ID trailer in `custom` and the deadline are written anew
 (`encoder.message_frame_parts`, byte for byte the frame encoding the decoded payload
 gives). Nor is it decoded: the decoder checks the text as Go would and leaves decoding to
@@ -24,8 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..geminio.aio import End, EndError, Message, Stream
+from ..geminio.aio.forwarded import Forwarded
 from ..geminio.aio.messages import SyncRequest
-from ..geminio.aio.pending import PendingFuture
 from ..geminio.errors import EncodeError
 from .errors import error_text
 from .flow import Flow
@@ -41,11 +42,75 @@ _UNSENDABLE = (EndError, EncodeError)
 payload plus the edge-ID trailer is over the frame limit (answered as `error_text` says)."""
 
 
-def _canceller(target: asyncio.Future[Any]) -> Callable[[SyncRequest], None]:
-    """What a relayed call does when its caller cancels: drop the downstream call too."""
+class _RelayedCall(Forwarded):
+    """A call forwarded to its target: answers its source request with the outcome."""
+
+    def __init__(
+        self, relay: Relay, request: SyncRequest, tally: ForwardTally, target: Stream
+    ) -> None:
+        super().__init__()
+        self.relay = relay
+        self.request = request
+        self.tally = tally
+        self.target = target
+        self.started = time.perf_counter()
+
+    def finished(self, error: BaseException | None) -> None:
+        request = self.request
+        request.on_cancel = None  # (it refers to this: a cycle, while kept)
+        tally = self.tally
+        if error is None:
+            tally.succeeded(self.started)
+            request.respond(self.data, data_b64=self.data_b64)
+        elif isinstance(error, asyncio.CancelledError):
+            request.fail(CANCELLED_TEXT)
+        else:
+            tally.error += 1
+            request.fail(error_text(error))
+        if self.relay.settled is not None:
+            self.relay.settle(request.stream.end, self.target.end)
+
+    def source_cancelled(self, _: SyncRequest) -> None:
+        """The caller cancelled its call (`SyncRequest.on_cancel`): drop this one too."""
+        self.cancel()
+
+
+class _RelayedMessage(Forwarded):
+    """A message forwarded to its target: acks or nacks its source message with the
+    outcome, and is counted in the source's `Flow` until then."""
+
+    def __init__(
+        self, relay: Relay, message: Message, tally: ForwardTally, target: Stream, flow: Flow
+    ) -> None:
+        super().__init__()
+        self.relay = relay
+        self.message = message
+        self.tally = tally
+        self.target = target
+        self.flow = flow
+        self.started = time.perf_counter()
+
+    def finished(self, error: BaseException | None) -> None:
+        self.flow.release()
+        message = self.message
+        tally = self.tally
+        if error is None:
+            tally.succeeded(self.started)
+            message.done()
+        elif isinstance(error, asyncio.CancelledError):
+            return  # nobody to answer
+        else:
+            tally.error += 1
+            message.error(error_text(error))
+        if self.relay.settled is not None:
+            self.relay.settle(message.stream.end, self.target.end)
+
+
+def _task_canceller(task: asyncio.Task[Any]) -> Callable[[SyncRequest], None]:
+    """What a call relayed by a task does when its caller cancels: cancel the task."""
 
     def cancel(_: SyncRequest) -> None:
-        target.cancel()
+        task.cancel()
 
     return cancel
 
@@ -69,42 +134,32 @@ class Relay:
         if proto is None or not proto.may_send():
             request.stream.end.spawn(self._call_when_writable(request, target, custom, tally))
             return
+        relayed = _RelayedCall(self, request, tally, target)
         try:
             text = request.data_b64
-            future = target.call_future(
+            target.forward_call(
+                relayed,
                 request.method,
                 request.data if text is None else b"",  # (the data is not decoded: spliced)
                 custom=custom,
                 timeout=self.timeout,
                 data_b64=text,
-                forward=True,
             )
         except _UNSENDABLE as exc:
             tally.error += 1
             request.fail(error_text(exc))
             return
-        started = time.perf_counter()
-        request.on_cancel = _canceller(future)
-        future.add_done_callback(lambda done: self._called(done, request, tally, started, target))
+        request.on_cancel = relayed.source_cancelled
 
-    def _called(
-        self,
-        future: PendingFuture[bytes],
-        request: SyncRequest,
-        tally: ForwardTally,
-        started: float,
-        target: Stream,
-    ) -> None:
-        if future.cancelled():
-            request.fail(CANCELLED_TEXT)
-        elif (exc := future.exception()) is not None:
-            tally.error += 1
-            request.fail(error_text(exc))
-        else:
-            tally.succeeded(started)
-            request.respond(future.result(), data_b64=future.data_b64)
-        if self.settled is not None:
-            self.settled(request.stream.end, target.end)
+    def settle(self, source: End, target: End) -> None:
+        """Tell the drain, from the next loop iteration: a forward's outcome is handled
+        while its target's End is still reading the answer (see forwarded.py), and the
+        drain may close either connection. (Only while draining: one Handle then.)"""
+        asyncio.get_running_loop().call_soon(self._tell_settled, source, target)
+
+    def _tell_settled(self, source: End, target: End) -> None:
+        if self.settled is not None:  # (the drain may have ended meanwhile)
+            self.settled(source, target)
 
     async def _call_when_writable(
         self, request: SyncRequest, target: Stream, custom: bytes, tally: ForwardTally
@@ -112,7 +167,7 @@ class Relay:
         started = time.perf_counter()
         task = asyncio.current_task()
         if task is not None:
-            request.on_cancel = _canceller(task)
+            request.on_cancel = _task_canceller(task)
         try:
             data = await target.call(
                 request.method, request.data, custom=custom, timeout=self.timeout
@@ -142,7 +197,8 @@ class Relay:
             return
         try:
             text = message.data_b64
-            future = target.publish_future(
+            target.forward_publish(
+                _RelayedMessage(self, message, tally, target, flow),
                 message.data if text is None else b"",  # (as for calls)
                 topic=message.topic,
                 custom=custom,
@@ -153,33 +209,7 @@ class Relay:
             tally.error += 1
             message.error(error_text(exc))
             return
-        started = time.perf_counter()
-        flow.track(future)
-        future.add_done_callback(
-            lambda done: self._published(done, message, tally, started, target)
-        )
-
-    def _published(
-        self,
-        future: asyncio.Future[Any],
-        message: Message,
-        tally: ForwardTally,
-        started: float,
-        target: Stream,
-    ) -> None:
-        if future.cancelled():
-            return  # the source connection went away: nobody to answer
-        exc = future.exception()
-        if exc is not None:
-            tally.error += 1
-            message.error(error_text(exc))
-        else:
-            tally.succeeded(started)
-            message.done()
-        if self.settled is not None:
-            # Flow counts the forward until its own callback (registered first, run
-            # first): the source's count is already down here.
-            self.settled(message.stream.end, target.end)
+        flow.hold()
 
     async def _publish_when_writable(
         self, message: Message, target: Stream, custom: bytes, tally: ForwardTally

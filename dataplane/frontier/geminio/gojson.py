@@ -484,11 +484,24 @@ def format_time(moment: GoTime) -> str:
     return _format_clock(seconds) + zone
 
 
+_last_encoded: tuple[int, int, bytes] = (_ZERO_UNIX_NANOS, 0, _ZERO_JSON)
+"""The last (unix_nanos, offset, JSON text) `encode_time` wrote: the deadlines of the
+calls a connection sends within one millisecond are one (`aio.stream.deadline_after`)."""
+
+
 def encode_time(moment: GoTime) -> bytes:
     """`format_time` as a quoted JSON string."""
-    if moment.offset == 0 and moment.unix_nanos == _ZERO_UNIX_NANOS:
+    global _last_encoded
+    nanos = moment.unix_nanos
+    offset = moment.offset
+    if offset == 0 and nanos == _ZERO_UNIX_NANOS:
         return _ZERO_JSON
-    return b'"' + format_time(moment).encode("ascii") + b'"'
+    last_nanos, last_offset, last_text = _last_encoded
+    if nanos == last_nanos and offset == last_offset:
+        return last_text
+    text = b'"' + format_time(moment).encode("ascii") + b'"'
+    _last_encoded = (nanos, offset, text)
+    return text
 
 
 # Go's Time.UnmarshalJSON tries its fast RFC 3339 parser and falls back to

@@ -1,4 +1,5 @@
-"""Task-free relay primitives: `call_future`, `publish_future` and `hijack_sync`.
+"""Task-free relay primitives: `call_future`, `publish_future`, their future-free
+forms for relays (`forward_call`, `forward_publish`) and `hijack_sync`.
 
 The gateway's forwarding path chains callbacks instead of running a task per forwarded
 call: these check that each primitive resolves, fails, times out, cancels and ends with
@@ -29,6 +30,7 @@ from frontier.geminio.aio import (
     connect,
     serve,
 )
+from frontier.geminio.aio.forwarded import Forwarded
 from frontier.geminio.conn_config import ConnectionConfig
 from support.gateway import until
 from support.loops import LOOPS, LoopFactory, run
@@ -94,7 +96,7 @@ def test_a_relay_forwards_a_payload_as_its_base64_text_both_ways(
     loop_factory: LoopFactory,
 ) -> None:
     """What the gateway does: a hijacked call's payload goes on as the text it came in
-    (`data_b64`), the response comes back as text (`forward=True`) and is answered with
+    (`data_b64`), the response comes back as text (`forward_call`) and is answered with
     it; neither end sees a difference, and the relay decodes neither payload."""
     payload = bytes(range(256)) * 40
 
@@ -103,26 +105,31 @@ def test_a_relay_forwards_a_payload_as_its_base64_text_both_ways(
         await client.wait_remote_methods("echo")
         relayed: list[tuple[bytes | None, bytes, bytes | None]] = []
 
+        class Answer(Forwarded):
+            def __init__(self, request: SyncRequest) -> None:
+                super().__init__()
+                self.request = request
+
+            def finished(self, error: BaseException | None) -> None:
+                assert error is None
+                request = self.request
+                relayed.append((request.data_b64, self.data, self.data_b64))
+                request.respond(self.data, data_b64=self.data_b64)
+
         def relay(request: SyncRequest) -> None:
             # the client relays the server's "relay" calls back to the server's "echo"
-            future = client.call_future(
-                "echo", b"", data_b64=request.data_b64, forward=True, timeout=5
+            client.forward_call(
+                Answer(request), "echo", b"", custom=b"", timeout=5, data_b64=request.data_b64
             )
-
-            def answer(done: asyncio.Future[bytes]) -> None:
-                relayed.append((request.data_b64, done.result(), future.data_b64))
-                request.respond(done.result(), data_b64=future.data_b64)
-
-            future.add_done_callback(answer)
 
         client.hijack_sync(relay, "^relay$")
         result = await served.call("relay", payload, timeout=5)
         assert result == b"re:" + payload
-        [(request_text, forwarded_result, response_text)] = relayed
+        [(request_text, forwarded_data, response_text)] = relayed
         assert request_text == base64.b64encode(payload)
-        assert forwarded_result == b""  # a forwarded response is not decoded...
+        assert forwarded_data == b""  # a forwarded response is not decoded...
         assert response_text == base64.b64encode(b"re:" + payload)  # ...but spliced
-        # without `forward`, a call_future resolves to the data as ever
+        # a call_future resolves to the data, decoded
         assert await client.call_future("echo", b"x", timeout=5) == b"re:x"
 
     run(loop_factory, served_pair(main))
@@ -266,6 +273,158 @@ def test_publish_future_timeout_cancel_and_close(loop_factory: LoopFactory) -> N
         served.abort()
         with pytest.raises(ConnectionClosedError):
             await pending
+
+    run(loop_factory, served_pair(main))
+
+
+# -------------------------------------------------------- forward_call, forward_publish
+
+
+class Outcomes:
+    """What each `Forwarded.finished` was called with: exactly once each."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Forwarded, BaseException | None]] = []
+        self.changed = asyncio.Event()
+
+    def record(self, forwarded: Forwarded, error: BaseException | None) -> None:
+        assert forwarded.done()
+        assert all(seen is not forwarded for seen, _ in self.seen), "finished twice"
+        self.seen.append((forwarded, error))
+        self.changed.set()
+
+    async def count(self, n: int) -> None:
+        while len(self.seen) < n:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 10)
+        assert len(self.seen) == n
+
+    def error_of(self, forwarded: Forwarded) -> BaseException | None:
+        [error] = [error for seen, error in self.seen if seen is forwarded]
+        return error
+
+
+class Recorded(Forwarded):
+    def __init__(self, outcomes: Outcomes) -> None:
+        super().__init__()
+        self.outcomes = outcomes
+
+    def finished(self, error: BaseException | None) -> None:
+        self.outcomes.record(self, error)
+
+
+def _call(client: End, outcomes: Outcomes, method: str, data: bytes, **kw: Any) -> Forwarded:
+    options: dict[str, Any] = {"custom": b"", "timeout": None, "data_b64": None, **kw}
+    forwarded = Recorded(outcomes)
+    client.forward_call(forwarded, method, data, **options)
+    assert forwarded.op_id
+    assert not forwarded.done()
+    return forwarded
+
+
+def test_forward_call_answers_errors_and_times_out(loop_factory: LoopFactory) -> None:
+    async def main(served: End, client: End) -> None:
+        async def never(request: Request) -> bytes:
+            await asyncio.Event().wait()
+            return b""
+
+        await served.register("echo", echo)
+        await served.register("never", never)
+        await client.wait_remote_methods("echo", "never")
+        outcomes = Outcomes()
+        answered = [_call(client, outcomes, "echo", b"%d" % i) for i in range(16)]
+        failed = _call(client, outcomes, "echo", b"fail")
+        unknown = _call(client, outcomes, "nothing", b"")
+        late = _call(client, outcomes, "never", b"", timeout=0.05)
+        await outcomes.count(19)
+        for i, forwarded in enumerate(answered):
+            assert outcomes.error_of(forwarded) is None
+            # a response encoded as Go encodes it comes as text to splice
+            assert forwarded.data_b64 == base64.b64encode(b"re:%d" % i)
+        assert isinstance(error := outcomes.error_of(failed), RPCError)
+        assert "it failed" in str(error)
+        assert isinstance(error := outcomes.error_of(unknown), RPCError)
+        assert "no such rpc: nothing" in str(error)
+        assert isinstance(outcomes.error_of(late), OperationTimeout)
+        assert not client._pending  # nothing left behind
+        assert not late.cancel()  # done: nothing to cancel
+
+    run(loop_factory, served_pair(main))
+
+
+@pytest.mark.parametrize("send_cancel", [False, True])
+def test_cancelling_forward_call_forgets_the_call(
+    loop_factory: LoopFactory, send_cancel: bool
+) -> None:
+    async def main(served: End, client: End) -> None:
+        started = asyncio.Event()
+        cancelled = asyncio.Event()
+
+        async def slow(request: Request) -> bytes:
+            started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return b""
+
+        await served.register("slow", slow)
+        await client.wait_remote_methods("slow")
+        outcomes = Outcomes()
+        forwarded = _call(client, outcomes, "slow", b"")
+        await started.wait()
+        assert forwarded.cancel()
+        assert isinstance(outcomes.error_of(forwarded), asyncio.CancelledError)  # at once
+        assert not forwarded.cancel()
+        assert not client._pending
+        assert client.connection.session(1).requests == {}  # type: ignore[union-attr]
+        if send_cancel:  # RequestCancel reached the callee: its handler was cancelled
+            await asyncio.wait_for(cancelled.wait(), 10)
+        await outcomes.count(1)
+
+    run(loop_factory, served_pair(main, config=ConnectionConfig(send_request_cancel=send_cancel)))
+
+
+def test_forward_publish_acks_nacks_and_ends_with_the_connection(
+    loop_factory: LoopFactory,
+) -> None:
+    async def main(served: End, client: End) -> None:
+        held: list[Message] = []
+
+        def sink(message: Message) -> None:
+            if message.data == b"no":
+                message.error("refused")
+            elif message.data == b"hold":
+                held.append(message)
+            else:
+                message.done()
+
+        served.set_message_sink(sink)
+        outcomes = Outcomes()
+
+        def publish(data: bytes, **kw: Any) -> Forwarded:
+            options: dict[str, Any] = {"topic": "t", "custom": b"", "timeout": None, **kw}
+            forwarded = Recorded(outcomes)
+            client.forward_publish(forwarded, data, data_b64=None, **options)
+            return forwarded
+
+        acked = [publish(b"%d" % i) for i in range(8)]
+        nacked = publish(b"no")
+        timed_out = publish(b"hold", timeout=0.05)
+        await outcomes.count(10)
+        assert all(outcomes.error_of(forwarded) is None for forwarded in acked)
+        assert isinstance(error := outcomes.error_of(nacked), PublishRejected)
+        assert "refused" in str(error)
+        assert isinstance(outcomes.error_of(timed_out), OperationTimeout)
+        cut_off = publish(b"hold")
+        await until(lambda: len(held) == 2)
+        served.abort()
+        await outcomes.count(11)
+        assert isinstance(outcomes.error_of(cut_off), ConnectionClosedError)
+        with pytest.raises(ConnectionClosedError):  # raised at once, never finished
+            publish(b"x")
+        assert len(outcomes.seen) == 11
 
     run(loop_factory, served_pair(main))
 

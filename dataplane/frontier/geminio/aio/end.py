@@ -51,9 +51,9 @@ from .errors import (
     RPCError,
     StreamClosedError,
 )
+from .forwarded import Forwarded, Pending
 from .limits import Limits
 from .messages import Handler, Request, SyncRequest
-from .pending import PendingFuture
 from .protocol import GeminioProtocol
 from .stream import Stream
 
@@ -117,7 +117,9 @@ class End(Stream):
         self.limits = limits if limits is not None else _DEFAULT_LIMITS
         self._role = role
         self._proto: GeminioProtocol | None = None
-        self._pending: dict[int, asyncio.Future[Any]] | None = None
+        self._pending: dict[int, Pending] | None = None
+        """Calls, messages and registrations in flight, by ID: futures, or a relay's
+        `Forwarded` (see forwarded.py)."""
         self._opens: dict[int, asyncio.Future[Stream]] | None = None
         self._streams: dict[int, Stream] | None = None
         """Streams other than this End (stream 1), which is live while `not self._eof`."""
@@ -452,13 +454,13 @@ class End(Stream):
         pending[op_id] = future
         return future
 
-    def _put_pending(self, op_id: int, future: asyncio.Future[Any]) -> None:
+    def _put_pending(self, op_id: int, future: Pending) -> None:
         pending = self._pending
         if pending is None:
             pending = self._pending = {}
         pending[op_id] = future
 
-    def _pop_pending(self, op_id: int) -> asyncio.Future[Any] | None:
+    def _pop_pending(self, op_id: int) -> Pending | None:
         pending = self._pending
         return pending.pop(op_id, None) if pending else None
 
@@ -640,9 +642,9 @@ class End(Stream):
             future.set_exception(RPCError(event.error))
         else:
             text = event.data_b64
-            if text is not None and type(future) is PendingFuture and future.forward:
-                future.data_b64 = text  # for a relay to splice: see Stream.call_future
-                future.set_result(b"")
+            if text is not None and isinstance(future, Forwarded):
+                future.data_b64 = text  # for a relay to splice: see Stream.forward_call
+                future.set_result(None)
             else:
                 future.set_result(event.data)
 

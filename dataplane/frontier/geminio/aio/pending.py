@@ -22,7 +22,7 @@ class PendingFuture(asyncio.Future[_T]):
     """Cancelling it also forgets the operation in the End and the connection, as
     cancelling `call()`/`publish()` does."""
 
-    __slots__ = ("_op_id", "_op_stream", "_request", "data_b64", "forward")
+    __slots__ = ("_op_id", "_op_stream", "_request")
 
     def __init__(
         self, stream: Stream, op_id: int, request: bool, loop: asyncio.AbstractEventLoop
@@ -31,12 +31,6 @@ class PendingFuture(asyncio.Future[_T]):
         self._op_stream = stream
         self._op_id = op_id
         self._request = request
-        self.forward = False
-        """A relay's call (`Stream.call_future(forward=True)`): a response whose text can
-        be spliced resolves to b"" and leaves its data, undecoded, in `data_b64`."""
-        self.data_b64: bytes | None = None
-        """A forwarded call's response data as the base64 text it arrived in
-        (`ResponseReceived.data_b64`); set before the result."""
 
     def cancel(self, msg: Any | None = None) -> bool:
         if not super().cancel(msg):

@@ -33,6 +33,7 @@ from .errors import (
     RemoteError,
     StreamClosedError,
 )
+from .forwarded import Forwarded
 from .messages import Handler, Message, SyncRequest
 from .pending import PendingFuture
 
@@ -87,11 +88,17 @@ async def _writable_within(
     return left
 
 
+_MS = 1_000_000
+
+
 def deadline_after(timeout: float | None) -> GoTime:
-    """The absolute deadline Go puts on the wire for a per-call timeout (§D.2, §D.3)."""
+    """The absolute deadline Go puts on the wire for a per-call timeout (§D.2, §D.3),
+    rounded up to the millisecond: never earlier than asked, and the calls sent within
+    one millisecond share a deadline, so its text is written once for all of them
+    (`gojson.encode_time` keeps the last; a gateway forwards tens of calls per ms)."""
     if timeout is None:
         return ZERO_TIME
-    return GoTime(time.time_ns() + int(timeout * 1e9))
+    return GoTime(-(-(time.time_ns() + int(timeout * 1e9)) // _MS) * _MS)
 
 
 class Stream:
@@ -363,16 +370,13 @@ class Stream:
         custom: bytes = b"",
         timeout: float | None = None,
         data_b64: bytes | None = None,
-        forward: bool = False,
     ) -> PendingFuture[bytes]:
         """Send a call now and return its pending result, without a coroutine: for relays
         that chain a callback (`add_done_callback`) instead of awaiting in a task.
 
         `data_b64`: `data` as the base64 text it arrived in (`Request.data_b64`), put on
         the wire as it is instead of encoding `data` again; `data` is then not looked at.
-        `forward`: the response is for a relay to splice, not to read: when it arrives
-        with its base64 text, the future resolves to b"" and the text, undecoded, is in
-        its `data_b64` (`SyncRequest.respond(data_b64=...)` sends it on).
+        (A relay uses `forward_call`: the same without the future.)
 
         The future resolves to the response data, or fails as `call()` does: `RPCError`
         with the peer's error text, `OperationTimeout` after `timeout`,
@@ -388,10 +392,54 @@ class Stream:
         proto = end._protocol_for_ops()
         request_id = self._send_request(method, data, custom, timeout, data_b64)
         future: PendingFuture[bytes] = PendingFuture(self, request_id, True, proto.loop)
-        future.forward = forward
         end._put_pending(request_id, future)
         proto.flush()
         return future
+
+    def forward_call(
+        self,
+        forwarded: Forwarded,
+        method: str,
+        data: bytes,
+        *,
+        custom: bytes,
+        timeout: float | None,
+        data_b64: bytes | None,
+    ) -> None:
+        """`call_future` for a relay: `forwarded.finished(error)` is called once, as soon
+        as the response (or the failure `call()` would raise) is read, with no future in
+        between (see `forwarded`). The response is for the relay to splice, not to read:
+        when it arrives as base64 text that can be sent on as it is, the text, undecoded,
+        is in `forwarded.data_b64` (`SyncRequest.respond(data_b64=...)` sends it on), else
+        the data is in `forwarded.data`. `forwarded.cancel()` forgets the call, as
+        cancelling `call()` does. Raises, and owns back-pressure, as `call_future`."""
+        end = self._end
+        proto = end._protocol_for_ops()
+        request_id = self._send_request(method, data, custom, timeout, data_b64)
+        forwarded._sent(self, request_id, True)
+        end._put_pending(request_id, forwarded)
+        proto.flush()
+
+    def forward_publish(
+        self,
+        forwarded: Forwarded,
+        data: bytes,
+        *,
+        topic: str,
+        custom: bytes,
+        timeout: float | None,
+        data_b64: bytes | None,
+    ) -> None:
+        """`publish_future` for a relay: `forwarded.finished(error)` once the ack (error
+        None), the nack or the failure is read; otherwise as `forward_call`."""
+        end = self._end
+        proto = end._protocol_for_ops()
+        message_id = self._send_publish(
+            data, topic, custom, timeout, at_most_once=False, data_b64=data_b64
+        )
+        forwarded._sent(self, message_id, False)
+        end._put_pending(message_id, forwarded)
+        proto.flush()
 
     def publish_future(
         self,
