@@ -35,6 +35,8 @@ __all__ = [
 
 COMPILED_MODULES: Final = (
     # the codec: frames <-> packets, Go's JSON documents
+    "frontier.geminio.valueclass",
+    "frontier.geminio.message_packets",
     "frontier.geminio.gojson",
     "frontier.geminio.documents",
     "frontier.geminio.encoder",

@@ -236,6 +236,7 @@ _MESSAGE_FIELD = {
     "context": _CONTEXT,
 }
 _ZERO_TIME_TEXT = "0001-01-01T00:00:00Z"
+_ZERO_TIME_RAW = _ZERO_TIME_TEXT.encode("ascii")
 
 
 # The documents Go's json.Marshal (and `message_doc_of`) writes: the fields in struct order,
@@ -246,7 +247,7 @@ _ZERO_TIME_TEXT = "0001-01-01T00:00:00Z"
 # repeated keys, nulls, arrays, whitespace, `"timeout":0`, bad base64 or times) takes the
 # general path, so the result is the same as it would give, errors included.
 _B64 = rb'"([A-Za-z0-9+/]*={0,2})"'
-_PLAIN = rb'"([ !#-\[\]-~]*)"'  # printable ASCII but " and \: the JSON text is the value
+_PLAIN = rb'"([ !#-\[\]-\x7f]*)"'  # ASCII from space on, but " and \: the text is the value
 _TIME = rb'"([0-9A-Za-z:.+-]*)"'
 _CANONICAL_MESSAGE_DOC = re.compile(
     rb'\{(?:"key":' + _B64 + rb",)?"
@@ -396,9 +397,22 @@ def _canonical_message_fields(match: re.Match[bytes]) -> MessageFieldsB64:
     )
 
 
+_last_time: tuple[bytes, GoTime] = (b"", ZERO_TIME)
+"""The last deadline text read and its time: the calls a peer sends within one
+millisecond often share one (ours do: `aio.stream.deadline_after`), and parsing one costs
+as much as the rest of the document."""
+
+
 def _canonical_time(raw: bytes) -> GoTime:
-    text = raw.decode("ascii")
-    return ZERO_TIME if text == _ZERO_TIME_TEXT else parse_time(text)
+    global _last_time
+    if raw == _ZERO_TIME_RAW:
+        return ZERO_TIME
+    last_raw, last_time = _last_time
+    if raw == last_raw:
+        return last_time
+    moment = parse_time(raw.decode("ascii"))
+    _last_time = (raw, moment)
+    return moment
 
 
 def _read_message_doc(buf: Buffer, start: int, end: int) -> MessageFields:

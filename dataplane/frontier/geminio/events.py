@@ -18,6 +18,7 @@ from typing import ClassVar, TypeAlias
 
 from .gojson import GoTime
 from .packets import MessagePacket, RequestPacket
+from .valueclass import ValueObject
 
 __all__ = [
     "AbortReason",
@@ -189,34 +190,9 @@ class SessionClosed:
 # ---------------------------------------------------------------------------- application
 
 
-class _PacketEvent:
-    """Equality, hash and repr from `__match_args__`, as the frozen dataclasses these events
-    were (equal only to an event of the same class). The events built per packet are plain
-    classes: compiled, a frozen dataclass is built by the interpreted `__init__` dataclasses
-    writes, ten times the cost of a plain one; these methods are not on that path."""
-
-    __match_args__: ClassVar[tuple[str, ...]] = ()
-
-    def _fields(self) -> tuple[str, ...]:
-        return type(self).__match_args__  # the event's own class's names
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple([getattr(self, name) for name in self._fields()])
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        assert isinstance(other, _PacketEvent)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{name}={value!r}" for name, value in zip(self._fields(), self._values(), strict=True)
-        )
-        return f"{type(self).__name__}({shown})"
+class _PacketEvent(ValueObject):
+    """The events built per packet: plain classes, not frozen dataclasses (see
+    `valueclass`), equal, hashed and shown as the dataclasses they were."""
 
 
 class MessageReceived(_PacketEvent):

@@ -1,4 +1,6 @@
-"""geminio packet types: wire constants, the type byte enum and one frozen dataclass per type.
+"""geminio packet types: wire constants, the type byte enum and one class per type: frozen
+dataclasses, and the five built per frame of traffic (message-like and stream packets) from
+`message_packets`, re-exported here.
 
 Pure data with no encoding logic, so every other module (documents, encoder, decoder,
 reader, and the sans-I/O connection) can depend on it without pulling in the rest. Field
@@ -7,13 +9,19 @@ names follow `geminio-wire.md` §A; JSON document fields are flattened into the 
 
 from __future__ import annotations
 
-import binascii
 import struct
-from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import TYPE_CHECKING, ClassVar, Final, TypeAlias
+from dataclasses import dataclass
+from typing import ClassVar, Final, TypeAlias
 
-from .gojson import ZERO_TIME, GoTime
+from .message_packets import (
+    MessageAckPacket,
+    MessageData,
+    MessagePacket,
+    RequestPacket,
+    ResponsePacket,
+    StreamPacket,
+)
+from .packet_types import PacketType
 
 __all__ = [
     "CANCEL_CANCELED",
@@ -63,27 +71,6 @@ CANCEL_CANCELED: Final = 1
 CANCEL_DEADLINE_EXCEEDED: Final = 2
 HEARTBEAT_INTERVALS: Final = (5, 20, 80, 320)
 """Heartbeat intervals (seconds) expressible in the ConnPacket flags, indexed by their code."""
-
-
-class PacketType(IntEnum):
-    CONN = 0x01
-    CONN_ACK = 0x02
-    DISCONN = 0x11
-    DISCONN_ACK = 0x12
-    HEARTBEAT = 0x21
-    HEARTBEAT_ACK = 0x22
-    SESSION = 0x31
-    SESSION_ACK = 0x32
-    DISMISS = 0x41
-    DISMISS_ACK = 0x42
-    MESSAGE = 0x51
-    MESSAGE_ACK = 0x52
-    STREAM = 0x61
-    REQUEST = 0x71
-    RESPONSE = 0x72
-    REQUEST_CANCEL = 0x73
-    REGISTER = 0x81
-    REGISTER_ACK = 0x82
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,90 +181,6 @@ class DismissAckPacket:
     meta: bytes = b""
     error: str = ""
     peer: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageData:
-    """MessageData shared by messages, acks, requests and responses.
-
-    `key` is the RPC method (requests/responses); `timeout` is a Go `time.Duration` in
-    nanoseconds (Go senders never fill it); `deadline` comes from a per-call/per-publish
-    timeout and `context_deadline` from the sender's context, both the Go zero time when
-    unset (Go always emits them: `omitempty` has no effect on `time.Time`).
-    """
-
-    TYPE: ClassVar[PacketType]
-    packet_id: int
-    session_id: int
-    key: bytes = b""
-    value: bytes = b""
-    topic: str = ""
-    custom: bytes = b""
-    error: str = ""
-    timeout: int = 0
-    deadline: GoTime = ZERO_TIME
-    context_deadline: GoTime = ZERO_TIME
-    value_b64: bytes | None = field(default=None, compare=False, repr=False)
-    """The base64 text `value` arrived as (without quotes), kept by the decoder when it is
-    exactly what encoding `value` again would write (Go's canonical padded base64); None
-    otherwise, and on packets built here. A relay splices it into the frame it forwards
-    (`encoder.message_frame_parts`) instead of encoding the payload again: not part of the
-    packet's value (equality, repr).
-
-    When the decoder keeps it, it leaves `value` unset, checked but not decoded: the first
-    read of `value` decodes it (`__getattr__`), so a relay that only forwards the text
-    never pays for decoding a payload it does not look at."""
-
-    if not TYPE_CHECKING:  # (for mypy, `value` is the plain field it also is)
-
-        def __getattr__(self, name: str) -> object:
-            # Only reached for an unset slot: `value`, when the decoder left it undecoded.
-            if name == "value":
-                text = self.value_b64
-                if text is not None:
-                    value = binascii.a2b_base64(text)
-                    object.__setattr__(self, "value", value)
-                    return value
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessagePacket(MessageData):
-    """A published message; its packet ID is the message ID."""
-
-    TYPE: ClassVar[PacketType] = PacketType.MESSAGE
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageAckPacket(MessageData):
-    """Ack (empty `error`) or nack of the message with the same packet ID."""
-
-    TYPE: ClassVar[PacketType] = PacketType.MESSAGE_ACK
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RequestPacket(MessageData):
-    """An RPC call: `key` is the method, `value` the argument; packet ID = request ID."""
-
-    TYPE: ClassVar[PacketType] = PacketType.REQUEST
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResponsePacket(MessageData):
-    """An RPC result echoing the request ID (Go never sends `custom` on responses)."""
-
-    TYPE: ClassVar[PacketType] = PacketType.RESPONSE
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamPacket:
-    """Raw bytes of a session (the net.Conn view). A decoded payload may be a read-only
-    memoryview into the frame it came in (`decoder`): forwarded, it is never copied."""
-
-    TYPE: ClassVar[PacketType] = PacketType.STREAM
-    packet_id: int
-    session_id: int
-    data: bytes | memoryview = b""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

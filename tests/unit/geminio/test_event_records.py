@@ -16,10 +16,11 @@ from frontier.geminio.gojson import GoTime
 from frontier.geminio.packets import MessagePacket, RequestPacket
 
 MESSAGE = MessagePacket(packet_id=7, session_id=1, value=b"hi", topic="t")
+OTHER_MESSAGE = MessagePacket(packet_id=8, session_id=1, value=b"hi", topic="t")
 REQUEST = RequestPacket(packet_id=9, session_id=2, key=b"echo", value=b"x")
 
 CASES = [
-    (MessageReceived(MESSAGE), MessageReceived(MESSAGE), MessageReceived(REQUEST)),
+    (MessageReceived(MESSAGE), MessageReceived(MESSAGE), MessageReceived(OTHER_MESSAGE)),
     (PublishAcked(1, 2, ""), PublishAcked(1, 2, ""), PublishAcked(1, 2, "no")),
     (
         RequestReceived(REQUEST, "echo", True),

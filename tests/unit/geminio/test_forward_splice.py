@@ -395,11 +395,7 @@ def test_a_small_tail_of_a_large_read_is_copied_not_held() -> None:
 
 
 def _value_is_set(packet: MessageData) -> bool:
-    try:
-        MessageData.__dict__["value"].__get__(packet, type(packet))
-    except AttributeError:
-        return False
-    return True
+    return packet.value_decoded
 
 
 def test_a_received_value_with_its_text_is_decoded_only_when_read() -> None:
