@@ -108,13 +108,7 @@ class Forwarded:
         if self._finished or stream is None:
             return False
         self._finished = True
-        end = stream._end
-        if end._pop_pending(self._op_id) is self:
-            if self._request:
-                end._conn.cancel_request(stream._sid, self._op_id)
-            else:
-                end._conn.cancel_publish(stream._sid, self._op_id)
-            end._flush()
+        stream._forget(self._op_id, self._request, self)
         self.finished(asyncio.CancelledError())
         return True
 

@@ -35,12 +35,5 @@ class PendingFuture(asyncio.Future[_T]):
     def cancel(self, msg: Any | None = None) -> bool:
         if not super().cancel(msg):
             return False
-        stream = self._op_stream
-        end = stream._end
-        if end._pop_pending(self._op_id) is self:
-            if self._request:
-                end._conn.cancel_request(stream._sid, self._op_id)
-            else:
-                end._conn.cancel_publish(stream._sid, self._op_id)
-            end._flush()
+        self._op_stream._forget(self._op_id, self._request, self)
         return True

@@ -467,6 +467,18 @@ class Stream:
         proto.flush()
         return future
 
+    def _forget(self, op_id: int, request: bool, pending: object) -> None:
+        """A call (`request`) or message in flight given up by its caller (its future or
+        `Forwarded` cancelled): forget it in the End and the connection, if `pending` is
+        still what the End holds for `op_id`."""
+        end = self._end
+        if end._pop_pending(op_id) is pending:
+            if request:
+                end._conn.cancel_request(self._sid, op_id)
+            else:
+                end._conn.cancel_publish(self._sid, op_id)
+            end._flush()
+
     def _send_request(
         self,
         method: str,
