@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from .errors import BadJSON, EncodeError
 from .gojson import (
@@ -102,6 +102,12 @@ def message_doc_of(
     context_deadline: GoTime,
 ) -> bytes:
     """`message_doc` from the fields themselves (see `encoder.message_frame`)."""
+    if (
+        deadline is ZERO_TIME
+        and context_deadline is ZERO_TIME
+        and not (key or value or topic or custom or error or timeout)
+    ):
+        return _EMPTY_MESSAGE_DOC  # every successful ack
     members = []
     if key:
         members.append(b'"key":' + encode_bytes(key))
@@ -300,6 +306,14 @@ def _strict_b64(text: bytes) -> bool:
     return len(text) % 4 == 0 and padding in _PADDINGS and text.endswith(padding)
 
 
+_EMPTY_MESSAGE_DOC: Final = (
+    b'{"deadline":"0001-01-01T00:00:00Z","context":{"deadline":"0001-01-01T00:00:00Z"}}'
+)
+"""The MessageData of every field unset, as json.Marshal writes it: a successful ack."""
+_EMPTY_DOC_SIZE: Final = len(_EMPTY_MESSAGE_DOC)
+_EMPTY_MESSAGE_FIELDS: MessageFieldsB64 = (*_NO_MESSAGE_FIELDS, None)
+
+
 def read_message_doc_b64(buf: Buffer, start: int, end: int) -> MessageFieldsB64:
     """`read_message_doc`, plus the value's base64 text when it is canonical (the decoder
     keeps it in `MessageData.value_b64`; from `_EXCISE_FROM` bytes on, it leaves the value
@@ -310,7 +324,10 @@ def read_message_doc_b64(buf: Buffer, start: int, end: int) -> MessageFieldsB64:
     The value's text is found with `find` and checked with `translate` (C loops over
     bytes), and the regex reads the document without it: run over a large payload's
     text, the regex and the decoding cost ten times as much as forwarding it."""
-    value_start = _value_text_start(buf, start, end) if end - start > _EXCISE_FROM else -1
+    size = end - start
+    if size == _EMPTY_DOC_SIZE and buf.startswith(_EMPTY_MESSAGE_DOC, start):
+        return _EMPTY_MESSAGE_FIELDS  # every ack, as Go and we write it: no regex for it
+    value_start = _value_text_start(buf, start, end) if size > _EXCISE_FROM else -1
     if value_start >= 0:
         value_end = buf.find(b'"', value_start, end)
         if value_end > value_start:

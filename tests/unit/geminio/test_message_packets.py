@@ -7,6 +7,12 @@ import base64
 
 import pytest
 
+from frontier.geminio.documents import (
+    _EMPTY_MESSAGE_DOC,
+    _read_message_doc,
+    message_doc,
+    read_message_doc_b64,
+)
 from frontier.geminio.gojson import GoTime
 from frontier.geminio.packets import (
     MessageAckPacket,
@@ -71,3 +77,15 @@ def test_matched_by_keyword_and_position() -> None:
             pass
         case _:
             pytest.fail("keyword pattern did not match")
+
+
+def test_the_empty_document_of_an_ack_reads_as_every_field_unset() -> None:
+    """Read without the regex (a successful ack's document is always these bytes), and
+    the same as the general path reads it."""
+    assert message_doc(MessageAckPacket(packet_id=1, session_id=1)) == _EMPTY_MESSAGE_DOC
+    framed = b"xx" + _EMPTY_MESSAGE_DOC + b"yy"
+    fields = read_message_doc_b64(framed, 2, 2 + len(_EMPTY_MESSAGE_DOC))
+    assert fields == (*_read_message_doc(_EMPTY_MESSAGE_DOC, 0, len(_EMPTY_MESSAGE_DOC)), None)
+    # one byte more or less is not it
+    nacked = _EMPTY_MESSAGE_DOC.replace(b"{", b'{"error":"x",')
+    assert read_message_doc_b64(nacked, 0, len(nacked))[4] == "x"
