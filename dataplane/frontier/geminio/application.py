@@ -78,8 +78,20 @@ class AppLayer:
         self._config = config
 
     def handle(self, session: Session, packet: Packet) -> None:
-        # A class-level table of plain functions: no bound methods held per connection.
-        _HANDLERS[type(packet)](self, session, packet)
+        # The traffic's packets by direct (compiled) calls; the rest through a class-level
+        # table of plain functions (no bound methods held per connection), a generic call.
+        if isinstance(packet, RequestPacket):
+            self._on_request(session, packet)
+        elif isinstance(packet, ResponsePacket):
+            self._on_response(session, packet)
+        elif isinstance(packet, MessagePacket):
+            self._on_message(session, packet)
+        elif isinstance(packet, MessageAckPacket):
+            self._on_message_ack(session, packet)
+        elif isinstance(packet, StreamPacket):
+            self._on_stream(session, packet)
+        else:
+            _HANDLERS[type(packet)](self, session, packet)
 
     # ------------------------------------------------------------------------------ inbound
 

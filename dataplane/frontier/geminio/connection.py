@@ -123,8 +123,10 @@ class Connection:
         fsm = self._fsm
         received = False
         try:
-            self._reader.feed(data)
-            for packet in self._reader:
+            reader = self._reader
+            reader.feed(data)
+            # (next_packet called directly: iterating the reader runs a generator)
+            while (packet := reader.next_packet()) is not None:
                 received = True
                 self._dispatch(packet)
                 if fsm.state is ConnState.FINI:  # (`closed`, without a property call per packet)

@@ -58,6 +58,7 @@ from .packets import (
 
 __all__ = [
     "RULES",
+    "decode_body",
     "decode_frame",
     "located",
     "new_stream_packet",
@@ -279,6 +280,23 @@ RULES: dict[int, tuple[int, int, _Decoder, str]] = {
 }
 
 
+def decode_body(typ: int, buf: Buffer, s: int, e: int, pid: int) -> Packet:
+    """The packet of type `typ` whose body is `buf[s:e]`, its header already checked
+    against `RULES`: the traffic's types by direct (compiled) calls, the rest through the
+    table, a generic call."""
+    if typ == 0x71:
+        return _message(RequestPacket, buf, s, e, pid)
+    if typ == 0x72:
+        return _message(ResponsePacket, buf, s, e, pid)
+    if typ == 0x51:
+        return _message(MessagePacket, buf, s, e, pid)
+    if typ == 0x52:
+        return _message(MessageAckPacket, buf, s, e, pid)
+    if typ == 0x61:
+        return _dec_stream(buf, s, e, pid)
+    return RULES[typ][2](buf, s, e, pid)
+
+
 def reject_header(typ: int, length: int, limit: int, offset: int) -> ProtocolError:
     """The error for a header that fails the checks (the caller already saw one fail)."""
     if length > limit:
@@ -317,6 +335,6 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Packet:
     if size > end:
         raise TrailingData(size - end, packet_type=typ, offset=0)
     try:
-        return rule[2](buf, HEADER_LEN, end, pid)
+        return decode_body(typ, buf, HEADER_LEN, end, pid)
     except BadJSON as exc:
         raise located(exc, typ, 0) from None

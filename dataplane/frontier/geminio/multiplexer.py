@@ -44,6 +44,7 @@ from .packets import (
     DismissAckPacket,
     DismissPacket,
     MessageAckPacket,
+    MessageData,
     MessagePacket,
     Packet,
     RegisterAckPacket,
@@ -73,6 +74,7 @@ _APP_PACKETS = (
     RegisterPacket,
     RegisterAckPacket,
 )
+_OTHER_APP_PACKETS = (RequestCancelPacket, RegisterPacket, RegisterAckPacket)
 MUX_PACKET_TYPES: frozenset[type] = frozenset(
     {*_APP_PACKETS, SessionPacket, SessionAckPacket, DismissPacket, DismissAckPacket}
 )
@@ -178,7 +180,13 @@ class Multiplexer:
     # ------------------------------------------------------------------------------ inbound
 
     def handle(self, packet: Packet) -> None:
-        if isinstance(packet, _APP_PACKETS):
+        # The traffic's packets (compiled classes) are told apart by a pointer compare;
+        # a tuple `isinstance` asks each class in turn, through the generic protocol.
+        if (
+            isinstance(packet, MessageData)  # noqa: SIM101 - one class each: see above
+            or isinstance(packet, StreamPacket)
+            or isinstance(packet, _OTHER_APP_PACKETS)
+        ):
             session = self.sessions.get(packet.session_id)
             if session is None:
                 return

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 from .decoder import (
     RULES,
+    decode_body,
     located,
     new_stream_packet,
     reject_header,
@@ -130,7 +131,7 @@ class FrameReader:
         end = pos + HEADER_LEN + length
         if end <= len(buf):
             try:
-                packet = rule[2](buf, pos + HEADER_LEN, end, pid)
+                packet = decode_body(typ, buf, pos + HEADER_LEN, end, pid)
             except BadJSON as exc:
                 self._error = located(exc, typ, self._base + pos)
                 raise self._error from None
@@ -200,7 +201,7 @@ class FrameReader:
             else:
                 pieces.insert(0, first)
                 frame = b"".join(pieces)
-                packet = RULES[typ][2](frame, HEADER_LEN, size, pid)
+                packet = decode_body(typ, frame, HEADER_LEN, size, pid)
         except BadJSON as exc:
             self._error = located(exc, typ, self._base + pos)
             raise self._error from None
