@@ -363,12 +363,24 @@ class RemoteRegistered:
     method: str
 
 
-@dataclass(frozen=True, slots=True)
-class StreamDataReceived:
-    session_id: int
-    data: bytes | memoryview
-    """A read-only memoryview when the payload was most of the bytes read with it (see
-    `decoder`): a relay writes it on without a copy, a reader's queue copies it."""
+class StreamDataReceived(_PacketEvent):
+    """Bytes of a stream. `data` is a read-only memoryview when the payload was most of the
+    bytes read with it (see `decoder`): a relay writes it on without a copy, a reader's
+    queue copies it."""
+
+    __match_args__: ClassVar[tuple[str, ...]] = ("session_id", "data")
+
+    def __init__(self, session_id: int, data: bytes | memoryview) -> None:
+        self._session_id = session_id
+        self._data = data
+
+    @property
+    def session_id(self) -> int:
+        return self._session_id
+
+    @property
+    def data(self) -> bytes | memoryview:
+        return self._data
 
 
 @dataclass(frozen=True, slots=True)

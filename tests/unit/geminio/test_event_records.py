@@ -11,6 +11,7 @@ from frontier.geminio.events import (
     PublishAcked,
     RequestReceived,
     ResponseReceived,
+    StreamDataReceived,
 )
 from frontier.geminio.gojson import GoTime
 from frontier.geminio.packets import MessagePacket, RequestPacket
@@ -22,6 +23,7 @@ REQUEST = RequestPacket(packet_id=9, session_id=2, key=b"echo", value=b"x")
 CASES = [
     (MessageReceived(MESSAGE), MessageReceived(MESSAGE), MessageReceived(OTHER_MESSAGE)),
     (PublishAcked(1, 2, ""), PublishAcked(1, 2, ""), PublishAcked(1, 2, "no")),
+    (StreamDataReceived(3, b"ab"), StreamDataReceived(3, b"ab"), StreamDataReceived(3, b"a")),
     (
         RequestReceived(REQUEST, "echo", True),
         RequestReceived(REQUEST, "echo", True),

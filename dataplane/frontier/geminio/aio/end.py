@@ -496,9 +496,22 @@ class End(Stream):
             self._proto = None
 
     def handle_events(self, events: list[Event]) -> None:
+        # The per-packet events (compiled classes) by direct calls; the rest through the
+        # table, a generic call each.
         dispatch = _DISPATCH
         for event in events:
-            dispatch[type(event)](self, event)
+            if isinstance(event, RequestReceived):
+                self._ev_request(event)
+            elif isinstance(event, ResponseReceived):
+                self._ev_response(event)
+            elif isinstance(event, MessageReceived):
+                self._ev_message(event)
+            elif isinstance(event, PublishAcked):
+                self._ev_publish_acked(event)
+            elif isinstance(event, StreamDataReceived):
+                self._ev_stream_data(event)
+            else:
+                dispatch[type(event)](self, event)
 
     def _ev_connect_requested(self, event: ConnectRequested) -> None:
         if self._role is not None:
