@@ -24,7 +24,23 @@ __all__ = [
 ]
 
 
-class MessageData(ValueObject):
+class _SessionPacket(ValueObject):
+    """What every packet of a session carries: its packet ID and its session's ID."""
+
+    def __init__(self, packet_id: int, session_id: int) -> None:
+        self._packet_id = packet_id
+        self._session_id = session_id
+
+    @property
+    def packet_id(self) -> int:
+        return self._packet_id
+
+    @property
+    def session_id(self) -> int:
+        return self._session_id
+
+
+class MessageData(_SessionPacket):
     """MessageData shared by messages, acks, requests and responses.
 
     `key` is the RPC method (requests/responses); `timeout` is a Go `time.Duration` in
@@ -72,8 +88,7 @@ class MessageData(ValueObject):
         canonical text in `value_b64`; the first read of `value` decodes it."""
         if value is None and value_b64 is None:
             raise ValueError("an undecoded value needs its text (value_b64)")
-        self._packet_id = packet_id
-        self._session_id = session_id
+        super().__init__(packet_id, session_id)
         self._key = key
         self._value = value
         self._topic = topic
@@ -83,14 +98,6 @@ class MessageData(ValueObject):
         self._deadline = deadline
         self._context_deadline = context_deadline
         self._value_b64 = value_b64
-
-    @property
-    def packet_id(self) -> int:
-        return self._packet_id
-
-    @property
-    def session_id(self) -> int:
-        return self._session_id
 
     @property
     def key(self) -> bytes:
@@ -169,7 +176,7 @@ class ResponsePacket(MessageData):
     TYPE: ClassVar[PacketType] = PacketType.RESPONSE
 
 
-class StreamPacket(ValueObject):
+class StreamPacket(_SessionPacket):
     """Raw bytes of a session (the net.Conn view). A decoded payload may be a read-only
     memoryview into the frame it came in (`decoder`): forwarded, it is never copied.
     A plain class with read-only fields, as `MessageData` and for the same reason."""
@@ -178,17 +185,8 @@ class StreamPacket(ValueObject):
     __match_args__: ClassVar[tuple[str, ...]] = ("packet_id", "session_id", "data")
 
     def __init__(self, *, packet_id: int, session_id: int, data: bytes | memoryview = b"") -> None:
-        self._packet_id = packet_id
-        self._session_id = session_id
+        super().__init__(packet_id, session_id)
         self._data = data
-
-    @property
-    def packet_id(self) -> int:
-        return self._packet_id
-
-    @property
-    def session_id(self) -> int:
-        return self._session_id
 
     @property
     def data(self) -> bytes | memoryview:
