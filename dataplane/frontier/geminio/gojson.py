@@ -28,6 +28,7 @@ from json.encoder import encode_basestring as _encode_basestring
 from typing import ClassVar, TypeAlias
 
 from .errors import BadJSON, EncodeError
+from .valueclass import ValueObject
 
 __all__ = [
     "ZERO_TIME",
@@ -350,7 +351,7 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
 _ZERO_UNIX_NANOS = _days_from_civil(1, 1, 1) * _DAY_NS
 
 
-class GoTime:
+class GoTime(ValueObject):
     """A Go `time.Time` as far as JSON can carry it: an instant in nanoseconds plus a fixed
     UTC offset.
 
@@ -362,7 +363,8 @@ class GoTime:
 
     (A plain class rather than a frozen dataclass: nearly every frame carries a deadline, and
     compiled, a frozen dataclass is built by the interpreted `__init__` dataclasses writes,
-    ten times the cost of this one. Equal, hashed, shown and read-only as the dataclass was.)
+    ten times the cost of this one. Equal, hashed, shown (`ValueObject`) and read-only as
+    the dataclass was.)
     """
 
     __match_args__: ClassVar[tuple[str, ...]] = ("unix_nanos", "offset")
@@ -381,17 +383,6 @@ class GoTime:
     def offset(self) -> int:
         """Seconds east of UTC, a whole number of minutes."""
         return self._offset
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not GoTime:
-            return NotImplemented
-        return self._unix_nanos == other._unix_nanos and self._offset == other._offset
-
-    def __hash__(self) -> int:
-        return hash((self._unix_nanos, self._offset))
-
-    def __repr__(self) -> str:
-        return f"GoTime(unix_nanos={self._unix_nanos!r}, offset={self._offset!r})"
 
     @property
     def is_zero(self) -> bool:
