@@ -43,7 +43,6 @@ from .packets import (
     HeartbeatAckPacket,
     HeartbeatPacket,
     MessageAckPacket,
-    MessageLike,
     MessagePacket,
     Packet,
     RegisterAckPacket,
@@ -155,55 +154,53 @@ def _dec_dismiss_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
     return DismissAckPacket(packet_id=pid, session_id=sid, meta=meta, error=error, peer=peer)
 
 
-def _dec_message(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-    return _message(MessagePacket, buf, s, e, pid)
+# The four message-like packets, each built through its class's compiled constructor, named
+# here: called through a class object, the keywords would be parsed at run time (a
+# microsecond per frame).
 
 
-def _dec_message_ack(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-    return _message(MessageAckPacket, buf, s, e, pid)
-
-
-def _dec_request(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-    return _message(RequestPacket, buf, s, e, pid)
-
-
-def _dec_response(buf: Buffer, s: int, e: int, pid: int) -> Packet:
-    return _message(ResponsePacket, buf, s, e, pid)
-
-
-def _message(cls: type[MessageLike], buf: Buffer, s: int, e: int, pid: int) -> MessageLike:
+def _dec_message(buf: Buffer, s: int, e: int, pid: int) -> MessagePacket:
     key, value, topic, custom, error, timeout, deadline, ctx, value_b64 = read_message_doc_b64(
         buf, s + 8, e
     )
-    # Built through the class's compiled constructor, named here: called through `cls`, a
-    # class object, the keywords would be parsed at run time (a microsecond per frame).
-    sid = _unpack_u64(buf, s)[0]
-    packet: MessageLike
-    if cls is RequestPacket:
-        packet = RequestPacket(
-            packet_id=pid, session_id=sid, key=key, value=value, topic=topic, custom=custom,
-            error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
-            value_b64=value_b64,
-        )  # fmt: skip
-    elif cls is ResponsePacket:
-        packet = ResponsePacket(
-            packet_id=pid, session_id=sid, key=key, value=value, topic=topic, custom=custom,
-            error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
-            value_b64=value_b64,
-        )  # fmt: skip
-    elif cls is MessagePacket:
-        packet = MessagePacket(
-            packet_id=pid, session_id=sid, key=key, value=value, topic=topic, custom=custom,
-            error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
-            value_b64=value_b64,
-        )  # fmt: skip
-    else:
-        packet = MessageAckPacket(
-            packet_id=pid, session_id=sid, key=key, value=value, topic=topic, custom=custom,
-            error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
-            value_b64=value_b64,
-        )  # fmt: skip
-    return packet
+    return MessagePacket(
+        packet_id=pid, session_id=_unpack_u64(buf, s)[0], key=key, value=value, topic=topic,
+        custom=custom, error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
+        value_b64=value_b64,
+    )  # fmt: skip
+
+
+def _dec_message_ack(buf: Buffer, s: int, e: int, pid: int) -> MessageAckPacket:
+    key, value, topic, custom, error, timeout, deadline, ctx, value_b64 = read_message_doc_b64(
+        buf, s + 8, e
+    )
+    return MessageAckPacket(
+        packet_id=pid, session_id=_unpack_u64(buf, s)[0], key=key, value=value, topic=topic,
+        custom=custom, error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
+        value_b64=value_b64,
+    )  # fmt: skip
+
+
+def _dec_request(buf: Buffer, s: int, e: int, pid: int) -> RequestPacket:
+    key, value, topic, custom, error, timeout, deadline, ctx, value_b64 = read_message_doc_b64(
+        buf, s + 8, e
+    )
+    return RequestPacket(
+        packet_id=pid, session_id=_unpack_u64(buf, s)[0], key=key, value=value, topic=topic,
+        custom=custom, error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
+        value_b64=value_b64,
+    )  # fmt: skip
+
+
+def _dec_response(buf: Buffer, s: int, e: int, pid: int) -> ResponsePacket:
+    key, value, topic, custom, error, timeout, deadline, ctx, value_b64 = read_message_doc_b64(
+        buf, s + 8, e
+    )
+    return ResponsePacket(
+        packet_id=pid, session_id=_unpack_u64(buf, s)[0], key=key, value=value, topic=topic,
+        custom=custom, error=error, timeout=timeout, deadline=deadline, context_deadline=ctx,
+        value_b64=value_b64,
+    )  # fmt: skip
 
 
 def _payload(buf: Buffer, start: int, end: int) -> bytes:
@@ -285,13 +282,13 @@ def decode_body(typ: int, buf: Buffer, s: int, e: int, pid: int) -> Packet:
     against `RULES`: the traffic's types by direct (compiled) calls, the rest through the
     table, a generic call."""
     if typ == 0x71:
-        return _message(RequestPacket, buf, s, e, pid)
+        return _dec_request(buf, s, e, pid)
     if typ == 0x72:
-        return _message(ResponsePacket, buf, s, e, pid)
+        return _dec_response(buf, s, e, pid)
     if typ == 0x51:
-        return _message(MessagePacket, buf, s, e, pid)
+        return _dec_message(buf, s, e, pid)
     if typ == 0x52:
-        return _message(MessageAckPacket, buf, s, e, pid)
+        return _dec_message_ack(buf, s, e, pid)
     if typ == 0x61:
         return _dec_stream(buf, s, e, pid)
     return RULES[typ][2](buf, s, e, pid)

@@ -414,22 +414,8 @@ def _canonical_message_fields(match: re.Match[bytes]) -> MessageFieldsB64:
     )
 
 
-_last_time: tuple[bytes, GoTime] = (b"", ZERO_TIME)
-"""The last deadline text read and its time: the calls a peer sends within one
-millisecond often share one (ours do: `aio.stream.deadline_after`), and parsing one costs
-as much as the rest of the document."""
-
-
 def _canonical_time(raw: bytes) -> GoTime:
-    global _last_time
-    if raw == _ZERO_TIME_RAW:
-        return ZERO_TIME
-    last_raw, last_time = _last_time
-    if raw == last_raw:
-        return last_time
-    moment = parse_time(raw.decode("ascii"))
-    _last_time = (raw, moment)
-    return moment
+    return ZERO_TIME if raw == _ZERO_TIME_RAW else parse_time(raw.decode("ascii"))
 
 
 def _read_message_doc(buf: Buffer, start: int, end: int) -> MessageFields:
