@@ -19,6 +19,7 @@ source, a wheel after ``./dev test`` or the image tests, copies instead of compi
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -113,6 +115,8 @@ def compiled_tree(log: Any = None) -> Path:
     cache = info.cache_root() / "compiled"
     dest = cache / key
     if (dest / COMPLETE).is_file():
+        with contextlib.suppress(OSError):  # (a read-only cache still serves)
+            os.utime(dest / COMPLETE)  # used now: what `buildinfo.prune_builds` keeps
         return Path(dest)
     _check_toolchain()
     cache.mkdir(parents=True, exist_ok=True)
@@ -150,6 +154,9 @@ def compiled_tree(log: Any = None) -> Path:
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
+    for old in info.prune_builds(cache, now=time.time(), complete_marker=COMPLETE):
+        if log:
+            log(f"removed the unused compiled build {old}")
     return Path(dest)
 
 

@@ -20,6 +20,7 @@ import hashlib
 import importlib.machinery
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Final
 
@@ -29,6 +30,7 @@ __all__ = [
     "build_flavour",
     "cache_root",
     "compiled_modules",
+    "prune_builds",
     "recorded_reason",
     "source_digest",
 ]
@@ -62,6 +64,7 @@ COMPILED_MODULES: Final = (
     "frontier.geminio.aio.stream",
     "frontier.geminio.aio.forwarded",
     "frontier.geminio.aio.timers",
+    "frontier.timer.wheel",
     # the gateway's forwarding
     "frontier.gateway.relay",
     "frontier.gateway.exchange",
@@ -104,6 +107,42 @@ def cache_root() -> Path:
         return Path(explicit)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "frontier-py"
+
+
+KEEP_BUILDS: Final = 4
+"""Compiled builds the cache keeps (about 8 MB each), the most recently used: every edit of
+the source is a new digest, so without pruning a developer's cache grows by a build per
+edit that was tested."""
+
+IN_USE_SECONDS: Final = 3600.0
+"""A build used (or a build directory written) this recently is never removed: a test run
+in another clone may have it on its PYTHONPATH, or be compiling into it."""
+
+
+def prune_builds(cache: Path, *, now: float, complete_marker: str) -> list[Path]:
+    """Remove from `cache` the complete builds beyond the `KEEP_BUILDS` most recently used
+    (a build's use is its `complete_marker` file's mtime, which `setup.compiled_tree`
+    touches on every hit) and the work directories of builds that died (``.build-*``),
+    sparing anything touched in the last `IN_USE_SECONDS`. Returns what it removed."""
+    used: list[tuple[float, Path]] = []
+    removed: list[Path] = []
+    for entry in cache.iterdir() if cache.is_dir() else ():
+        if not entry.is_dir():
+            continue
+        marker = entry / complete_marker
+        try:
+            when = marker.stat().st_mtime if marker.is_file() else entry.stat().st_mtime
+        except OSError:
+            continue  # removed meanwhile
+        if marker.is_file():
+            used.append((when, entry))
+        elif entry.name.startswith(".build-") and now - when > IN_USE_SECONDS:
+            removed.append(entry)
+    used.sort(reverse=True)
+    removed.extend(entry for when, entry in used[KEEP_BUILDS:] if now - when > IN_USE_SECONDS)
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True)
+    return removed
 
 
 def _is_extension(name: str) -> bool:

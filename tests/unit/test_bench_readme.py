@@ -4,28 +4,17 @@ bench/results.json, and `./dev bench` (bench/run_all.py) rewrites the README onl
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from support.source_modules import load_source
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_run_all() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run_all", ROOT / "bench" / "run_all.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-run_all = load_run_all()
+run_all = load_source("bench_run_all", ROOT / "bench" / "run_all.py")
 
 FAKE_BENCH = """
 import json, sys

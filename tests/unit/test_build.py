@@ -63,6 +63,40 @@ def test_digest_changes_with_any_source_byte(tmp_path: Path) -> None:
     assert buildinfo.source_digest(tmp_path, "mypy 1") != before
 
 
+def test_pruning_keeps_the_builds_used_last_and_those_in_use(tmp_path: Path) -> None:
+    now = 1_000_000.0
+    hour = buildinfo.IN_USE_SECONDS
+
+    def build(name: str, used: float, *, complete: bool = True) -> Path:
+        entry = tmp_path / name
+        (entry / "frontier").mkdir(parents=True)
+        stamp = entry / (".complete" if complete else "frontier/partial.c")
+        stamp.write_text("x")
+        os.utime(stamp, (used, used))
+        os.utime(entry, (used, used))
+        return entry
+
+    keep = buildinfo.KEEP_BUILDS
+    recent = [build(f"recent{i}", now - 60 * (i + 1)) for i in range(keep)]
+    in_use = build("beyond_the_count_but_in_use", now - hour + 60)
+    old = build("old", now - 3 * hour)
+    older = build("older", now - 30 * hour)
+    dead_work = build(".build-dead", now - 2 * hour, complete=False)
+    live_work = build(".build-live", now - 60, complete=False)
+    (tmp_path / "a-file").write_text("not a build")
+
+    removed = buildinfo.prune_builds(tmp_path, now=now, complete_marker=".complete")
+
+    assert sorted(removed) == sorted([old, older, dead_work])
+    left = {entry.name for entry in tmp_path.iterdir()}
+    assert left == {e.name for e in (*recent, in_use, live_work)} | {"a-file"}
+    # an hour later, the one beyond the count goes (and the build that never finished); the
+    # newest four stay
+    later = buildinfo.prune_builds(tmp_path, now=now + hour, complete_marker=".complete")
+    assert sorted(later) == sorted([in_use, live_work])
+    assert buildinfo.prune_builds(tmp_path / "absent", now=now, complete_marker=".c") == []
+
+
 def _wheel(tmp_path: Path, env: dict[str, str]) -> zipfile.ZipFile:
     """A wheel of this checkout built by pip (the venv's setuptools and mypy, no network)."""
     src = tmp_path / "src"

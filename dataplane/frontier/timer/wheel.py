@@ -57,7 +57,6 @@ _IDLE: Final = math.inf
 _INF: Final = math.inf
 
 _by_deadline = attrgetter("_when")
-_floor = math.floor
 
 # A slot is a dict used as an insertion-ordered set: O(1) insert and delete, and timers with
 # equal deadlines fire in insertion order (sorted() is stable).
@@ -85,12 +84,20 @@ class TimerHandle:
 
     __slots__ = ("_args", "_callback", "_period", "_slot", "_wheel", "_when")
 
-    _wheel: TimingWheel
-    _when: float
-    _period: float | None
-    _callback: Callable[..., object]
-    _args: tuple[Any, ...]
-    _slot: _Slot | None
+    def __init__(
+        self,
+        wheel: TimingWheel,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        period: float | None,
+        when: float,
+    ) -> None:
+        self._wheel = wheel
+        self._callback = callback
+        self._args = args
+        self._period = period
+        self._when = when
+        self._slot: _Slot | None = None
 
     @property
     def when(self) -> float:
@@ -167,25 +174,29 @@ class _CyclicHandle(TimerHandle):
 
     __slots__ = ("_anchor", "_count")
 
-    _period: float
-    _anchor: float
-    _count: int
+    def __init__(
+        self,
+        wheel: TimingWheel,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        period: float,
+        anchor: float,
+    ) -> None:
+        super().__init__(wheel, callback, args, period, anchor + period)
+        self._anchor = anchor
+        self._count = 1
 
     def _next_expiry(self, now: float) -> float:
         """The first expiry after ``now``: periods missed while the loop stalled are skipped."""
         anchor = self._anchor
-        period = self._period
+        period = cast(float, self._period)
         k = self._count + 1
         if anchor + k * period <= now:
-            k = max(k, _floor((now - anchor) / period))
+            k = max(k, math.floor((now - anchor) / period))
             while anchor + k * period <= now:  # at most a step or two: floor() may round
                 k += 1
         self._count = k
         return anchor + k * period
-
-
-# Handles are built without calling __init__: one Python frame less on the hottest path.
-_new_handle = TimerHandle.__new__
 
 
 class TimingWheel:
@@ -283,13 +294,8 @@ class TimingWheel:
             _check_delay(delay)
         if cyclic:
             return self._add_cyclic(delay, callback, args)
-        handle = _new_handle(TimerHandle)
-        handle._wheel = self
-        handle._callback = callback
-        handle._args = args
-        handle._period = None
         when = self._clock() + delay
-        handle._when = when
+        handle = TimerHandle(self, callback, args, None, when)
         if delay:
             incoming = self._incoming
             incoming[handle] = None
@@ -304,15 +310,8 @@ class TimingWheel:
         self, period: float, callback: Callable[..., object], args: tuple[Any, ...]
     ) -> TimerHandle:
         _check_period(period)
-        handle = _new_handle(_CyclicHandle)
-        handle._wheel = self
-        handle._callback = callback
-        handle._args = args
-        handle._period = period
-        handle._anchor = start = self._clock()
-        handle._count = 1
-        handle._when = when = start + period
-        self._enqueue(handle, when, period)
+        handle = _CyclicHandle(self, callback, args, period, self._clock())
+        self._enqueue(handle, handle._when, period)
         return handle
 
     def advance(self, now: float | None = None) -> int:
@@ -334,7 +333,7 @@ class TimingWheel:
                 batch = self._due
                 self._due = {}
                 fired += self._run(batch, now, None)
-            target = _floor((now - self._origin) / self._tick)
+            target = math.floor((now - self._origin) / self._tick)
             while True:
                 if self._incoming:  # added by callbacks, maybe due in this advance
                     self._file_incoming()
@@ -428,7 +427,7 @@ class TimingWheel:
     def _file(self, handle: TimerHandle, when: float) -> None:
         # Levels 0 and 1 (expiries up to slots**2 ticks away, 655 s by default) are inlined:
         # this is the path of every timer that lives past one tick, and of cascades.
-        e = _floor((when - self._origin) / self._tick) + 1
+        e = math.floor((when - self._origin) / self._tick) + 1
         delta = e - self._next_tick
         if delta < self._slots:
             if delta < 0:
@@ -473,7 +472,9 @@ class TimingWheel:
 
     def _request_wakeup(self, when: float) -> None:
         """Ask the driver for an advance() at the start of the tick where ``when`` fires."""
-        self._arm_driver(max(_floor((when - self._origin) / self._tick) + 1, self._next_tick - 1))
+        self._arm_driver(
+            max(math.floor((when - self._origin) / self._tick) + 1, self._next_tick - 1)
+        )
 
     def _arm_driver(self, tick: int) -> None:
         wakeup = self._wakeup
@@ -599,11 +600,11 @@ class TimingWheel:
         origin = self._origin
         tick_len = self._tick
         w = origin + tick * tick_len
-        while _floor((w - origin) / tick_len) < tick:
+        while math.floor((w - origin) / tick_len) < tick:
             w = math.nextafter(w, _INF)
         while True:
             lower = math.nextafter(w, -_INF)
-            if _floor((lower - origin) / tick_len) < tick:
+            if math.floor((lower - origin) / tick_len) < tick:
                 return w
             w = lower
 
