@@ -429,11 +429,11 @@ class AppLayer:
     def _arm(self, kind: TimerKind, session: Session, ident: int, timeout: float | None) -> bool:
         if timeout is None:
             return False
-        self._out.timers.set(timer_key(kind, session.session_id, ident), timeout)
+        self._out.timers.set_op(timer_key(kind, session.session_id, ident), timeout)
         return True
 
     def _cancel_timer(self, kind: TimerKind, session: Session, ident: int) -> None:
-        self._out.timers.cancel(timer_key(kind, session.session_id, ident))
+        self._out.timers.cancel_op(timer_key(kind, session.session_id, ident))
 
     def _abort(self, kind: OpKind, session: Session, op_id: int, reason: AbortReason) -> None:
         self._out.emit(OperationAborted(kind, session.session_id, op_id, reason))

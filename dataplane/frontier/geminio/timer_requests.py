@@ -176,6 +176,30 @@ class TimerBook:
         if self._disarm(key):
             self._request(key, None)
 
+    def set_op(self, key: TimerKey, delay: float) -> None:
+        """`set` for a key that is not one of the connection's own timers (an operation's:
+        a publish, request, register): no bit lookup. Each forwarded call arms one and
+        cancels it, and every lookup hashes the key tuple anew."""
+        armed = self._armed
+        if armed is None:
+            self._armed = {key}
+        else:
+            armed.add(key)
+        self._request(key, delay)
+
+    def cancel_op(self, key: TimerKey) -> None:
+        """`cancel` for an operation's key (see `set_op`)."""
+        armed = self._armed
+        if armed is None:
+            return
+        try:
+            armed.remove(key)
+        except KeyError:
+            return
+        if not armed:
+            self._armed = None
+        self._request(key, None)
+
     def cancel_all(self) -> None:
         for key in self.armed:
             self._request(key, None)
