@@ -316,8 +316,8 @@ _EMPTY_MESSAGE_FIELDS: MessageFieldsB64 = (*_NO_MESSAGE_FIELDS, None)
 
 def read_message_doc_b64(buf: Buffer, start: int, end: int) -> MessageFieldsB64:
     """`read_message_doc`, plus the value's base64 text when it is canonical (the decoder
-    keeps it in `MessageData.value_b64`; from `_EXCISE_FROM` bytes on, it leaves the value
-    to be decoded when read).
+    keeps it in `MessageData.value_b64`), the value then checked but left to be decoded
+    when read (None here).
     Only documents json.Marshal writes have it: any other has its value decoded, and
     encoded again when forwarded.
 
@@ -392,15 +392,17 @@ def _canonical_message_fields(match: re.Match[bytes]) -> MessageFieldsB64:
         number = int(timeout)
         if not _INT64_MIN <= number <= _INT64_MAX:
             raise ValueError("timeout overflows an int64")
-    data = b""
+    data: bytes | None = b""
     value_b64: bytes | None = None
     if value:
-        # Decoded at once: for the few hundred bytes at most that take this path, decoding
-        # costs less than deciding later (a lazy read, `MessageData.__getattr__`, costs
-        # about three times a small decode), and the text is kept all the same.
-        data = _strict_decode(value)  # (validates it: ValueError if not)
-        if canonical_b64(value):
+        if len(value) % 4 == 0 and canonical_b64(value):
+            # Valid as it is: the regex matched the alphabet and at most two "=" at the
+            # end, and the length is whole groups of four. Left undecoded: a relay splices
+            # the text and never reads the bytes (`MessageData.value` decodes on a read).
+            data = None
             value_b64 = value
+        else:
+            data = _strict_decode(value)  # (validates it: ValueError if not)
     return (
         b"" if key is None else _strict_decode(key),
         data,

@@ -228,7 +228,9 @@ def test_the_text_is_not_part_of_the_packets_value() -> None:
     frame = encode(MessagePacket(packet_id=3, session_id=1, value=b"payload"))
     received = decode_frame(frame)
     assert received.value_b64 == b"cGF5bG9hZA=="  # type: ignore[union-attr]
+    assert not received.value_decoded  # type: ignore[union-attr]  # (a relay never reads it)
     assert received == MessagePacket(packet_id=3, session_id=1, value=b"payload")
+    assert received.value_decoded  # type: ignore[union-attr]
     assert "value_b64" not in repr(received)
 
 
