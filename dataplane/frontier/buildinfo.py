@@ -56,13 +56,13 @@ COMPILED_MODULES: Final = (
     "frontier.geminio.ids",
     "frontier.geminio.events",
     "frontier.geminio.states",
-    # the asyncio adapter: protocol, End, request/stream bookkeeping (not messages.py: its
-    # Message and Request are what handlers get, and tests and the SDK hand them any object
-    # with a stream's few methods, which a compiled attribute type would refuse)
+    # the asyncio adapter: protocol, End, request/stream bookkeeping, the messages and calls
+    # handed to handlers (compiled, their `stream` must be a real Stream)
     "frontier.geminio.aio.protocol",
     "frontier.geminio.aio.end",
     "frontier.geminio.aio.stream",
     "frontier.geminio.aio.forwarded",
+    "frontier.geminio.aio.messages",
     "frontier.geminio.aio.timers",
     "frontier.timer.wheel",
     # the gateway's forwarding

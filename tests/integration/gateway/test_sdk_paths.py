@@ -176,7 +176,9 @@ async def test_edge_publishes_by_topic(gw: Gateway) -> None:
         await publish
 
         publish = asyncio.create_task(edge.publish("metrics", b"bad"))
-        (await service.receive()).error("malformed")
+        rejected = await service.receive()
+        assert rejected.error("malformed") is True
+        assert rejected.done() is False  # answered once only
         with pytest.raises(PublishRejected) as caught:
             await publish
         assert caught.value.text == "malformed"

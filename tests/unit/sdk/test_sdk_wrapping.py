@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from frontier.conventions import EdgePresence, ServiceMeta, encode_edge_id
-from frontier.geminio.aio import Message, Request
-from frontier.geminio.packets import MessagePacket, RequestPacket
+from frontier.geminio.aio import Request, Stream
+from frontier.geminio.packets import RequestPacket
 from frontier.sdk import (
     ERR_DRAINING,
     ConnectionClosedError,
@@ -35,27 +35,40 @@ from frontier.sdk.service import get_edge_id_handler, presence_handler, service_
 
 @dataclass
 class FakeStream:
-    """What Message/Request need from a stream: an ack sink, a peer, a client ID."""
+    """What the SDK reads of a stream it is handed: its peer and client ID."""
 
     peer: str = ""
     client_id: int = 1
-    acks: list[tuple[int, str]] = field(default_factory=list)
-
-    def _ack(self, message_id: int, error: str) -> bool:
-        self.acks.append((message_id, error))
-        return True
 
 
 def request(custom: bytes, data: bytes = b"arg", method: str = "m") -> Request:
+    """A Request as the End builds it, on a stream of no End (what these tests read of it
+    needs none; Request is compiled: its stream must be a real one)."""
     packet = RequestPacket(
         packet_id=7, session_id=1, key=method.encode(), value=data, custom=custom
     )
-    return Request(FakeStream(), packet, method, False)  # type: ignore[arg-type]
+    return Request(Stream(None, 1, b"", ""), packet, method, False)
 
 
-def message(custom: bytes, stream: FakeStream | None = None) -> Message:
-    packet = MessagePacket(packet_id=9, session_id=1, value=b"payload", topic="t", custom=custom)
-    return Message(stream or FakeStream(), packet)  # type: ignore[arg-type]
+@dataclass
+class AnsweredMessage:
+    """What `ServiceMessage` wraps, answering as a received `Message` does (once) and
+    recording the answers: acking a real one needs a connection (tests/integration/gateway/
+    test_sdk_paths.py acks and nacks through a gateway)."""
+
+    custom: bytes
+    data: bytes = b"payload"
+    topic: str = "t"
+    answers: list[str] = field(default_factory=list)
+
+    def done(self) -> bool:
+        return self.error("")
+
+    def error(self, text: str) -> bool:
+        if self.answers:
+            return False
+        self.answers.append(text)
+        return True
 
 
 class FakeEnd:
@@ -141,18 +154,18 @@ def test_service_request_strips_the_trailer() -> None:
     assert "from edge" in repr(req)
 
 
-def test_service_message_strips_the_trailer_and_acks_through_the_stream() -> None:
-    stream = FakeStream()
-    msg = ServiceMessage(message(b"c" + encode_edge_id(42), stream))
+def test_service_message_strips_the_trailer_and_answers_through_the_raw_message() -> None:
+    raw = AnsweredMessage(b"c" + encode_edge_id(42))
+    msg = ServiceMessage(raw)  # type: ignore[arg-type]
     assert (msg.edge_id, msg.custom, msg.topic, msg.data) == (42, b"c", "t", b"payload")
     assert msg.done() is True
     assert msg.error("late") is False  # answered once only
-    assert stream.acks == [(9, "")]
+    assert raw.answers == [""]
 
-    stream = FakeStream()
-    nacked = ServiceMessage(message(encode_edge_id(1), stream))
+    raw = AnsweredMessage(encode_edge_id(1))
+    nacked = ServiceMessage(raw)  # type: ignore[arg-type]
     assert nacked.error("busy") is True
-    assert stream.acks == [(9, "busy")]
+    assert raw.answers == ["busy"]
 
 
 def test_stream_edge_id() -> None:
