@@ -12,7 +12,7 @@ builds packets, records pending operations and resolves them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from .conn_config import ConnectionConfig
 from .encoder import message_frame, message_frame_parts
@@ -104,7 +104,7 @@ class AppLayer:
         if timed is None:
             return
         if timed:
-            self._cancel_timer(TimerKind.PUBLISH, session, packet.packet_id)
+            self._out.timers.cancel_op(timed)
         self._out.emit(PublishAcked(session.session_id, packet.packet_id, packet.error))
 
     def _on_request(self, session: Session, packet: RequestPacket) -> None:
@@ -136,7 +136,7 @@ class AppLayer:
         if timed is None:
             return
         if timed:
-            self._cancel_timer(TimerKind.REQUEST, session, packet.packet_id)
+            self._out.timers.cancel_op(timed)
         # A response with an error carries no data for the caller (Go returns nil, err).
         if packet.error:
             event = ResponseReceived(session.session_id, packet.packet_id, b"", packet.error)
@@ -180,7 +180,7 @@ class AppLayer:
             return
         method, timed = entry
         if timed:
-            self._cancel_timer(TimerKind.REGISTER, session, packet.packet_id)
+            self._out.timers.cancel_op(timed)
         self._out.emit(RegisterAcked(session.session_id, packet.packet_id, method, packet.error))
 
     def _on_stream(self, session: Session, packet: StreamPacket) -> None:
@@ -325,7 +325,7 @@ class AppLayer:
         if timed is None:
             return False
         if timed:
-            self._cancel_timer(TimerKind.REQUEST, session, request_id)
+            self._out.timers.cancel_op(timed)
         if notify and self._config.send_request_cancel:
             self._out.send(
                 RequestCancelPacket(
@@ -342,7 +342,7 @@ class AppLayer:
         if timed is None:
             return False
         if timed:
-            self._cancel_timer(TimerKind.PUBLISH, session, message_id)
+            self._out.timers.cancel_op(timed)
         return True
 
     def register(self, session: Session, method: str, timeout: float | None) -> int:
@@ -411,29 +411,31 @@ class AppLayer:
         if publishes:
             for message_id, timed in publishes.items():
                 if timed:
-                    self._cancel_timer(TimerKind.PUBLISH, session, message_id)
+                    self._out.timers.cancel_op(timed)
                 self._abort(OpKind.PUBLISH, session, message_id, reason)
         if requests:
             for request_id, timed in requests.items():
                 if timed:
-                    self._cancel_timer(TimerKind.REQUEST, session, request_id)
+                    self._out.timers.cancel_op(timed)
                 self._abort(OpKind.REQUEST, session, request_id, reason)
         if registers:
             for register_id, (_, timed) in registers.items():
                 if timed:
-                    self._cancel_timer(TimerKind.REGISTER, session, register_id)
+                    self._out.timers.cancel_op(timed)
                 self._abort(OpKind.REGISTER, session, register_id, reason)
 
     # ------------------------------------------------------------------------------ helpers
 
-    def _arm(self, kind: TimerKind, session: Session, ident: int, timeout: float | None) -> bool:
+    def _arm(
+        self, kind: TimerKind, session: Session, ident: int, timeout: float | None
+    ) -> TimerKey | Literal[False]:
+        """The operation's timer armed: its key, kept with the operation to cancel it by
+        (built once per operation, not again to cancel), or False without a timeout."""
         if timeout is None:
             return False
-        self._out.timers.set_op(timer_key(kind, session.session_id, ident), timeout)
-        return True
-
-    def _cancel_timer(self, kind: TimerKind, session: Session, ident: int) -> None:
-        self._out.timers.cancel_op(timer_key(kind, session.session_id, ident))
+        key = timer_key(kind, session.session_id, ident)
+        self._out.timers.set_op(key, timeout)
+        return key
 
     def _abort(self, kind: OpKind, session: Session, op_id: int, reason: AbortReason) -> None:
         self._out.emit(OperationAborted(kind, session.session_id, op_id, reason))

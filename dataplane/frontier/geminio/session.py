@@ -11,8 +11,10 @@ import re
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Literal
 
 from .states import SESSION_TABLE, SessionEvent, SessionState, TableFSM
+from .timer_requests import TimerKey
 
 __all__ = ["Hijack", "Session"]
 
@@ -86,26 +88,26 @@ class Session:
         self.dismiss_sent = False
         self.by_peer: bool | None = None
         """Who sent the first Dismiss; None while nobody has."""
-        self._publishes: dict[int, bool] | None = None
-        self._requests: dict[int, bool] | None = None
-        self._registers: dict[int, tuple[str, bool]] | None = None
+        self._publishes: dict[int, TimerKey | Literal[False]] | None = None
+        self._requests: dict[int, TimerKey | Literal[False]] | None = None
+        self._registers: dict[int, tuple[str, TimerKey | Literal[False]]] | None = None
         self._local_methods: set[bytes] | None = None
         self._remote_methods: set[bytes] | None = None
         self.hijack: Hijack | None = None
 
     @property
-    def publishes(self) -> Mapping[int, bool]:
-        """Message ID -> whether a PUBLISH timer is armed for it."""
+    def publishes(self) -> Mapping[int, TimerKey | Literal[False]]:
+        """Message ID -> the key of the PUBLISH timer armed for it, False if none is."""
         return self._publishes if self._publishes is not None else _NO_ENTRIES  # type: ignore[return-value]
 
     @property
-    def requests(self) -> Mapping[int, bool]:
-        """Request ID -> whether a REQUEST timer is armed for it."""
+    def requests(self) -> Mapping[int, TimerKey | Literal[False]]:
+        """Request ID -> the key of the REQUEST timer armed for it, False if none is."""
         return self._requests if self._requests is not None else _NO_ENTRIES  # type: ignore[return-value]
 
     @property
-    def registers(self) -> Mapping[int, tuple[str, bool]]:
-        """Register packet ID -> (method, whether a REGISTER timer is armed)."""
+    def registers(self) -> Mapping[int, tuple[str, TimerKey | Literal[False]]]:
+        """Register packet ID -> (method, the key of its REGISTER timer, False if none)."""
         return self._registers if self._registers is not None else _NO_ENTRIES  # type: ignore[return-value]
 
     @property
