@@ -9,6 +9,7 @@ stops reading while the client calls it with a deadline.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ssl
 import time
 from pathlib import Path
@@ -228,10 +229,12 @@ def test_a_call_deadline_includes_waiting_for_a_full_transport(loop_factory: Loo
 
     async def main() -> None:
         accepted = asyncio.Event()
+        peers: list[asyncio.Protocol] = []
 
         class Stalled(asyncio.Protocol):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 self.transport = transport
+                peers.append(self)
 
             def data_received(self, data: bytes) -> None:
                 if not accepted.is_set():
@@ -251,6 +254,11 @@ def test_a_call_deadline_includes_waiting_for_a_full_transport(loop_factory: Loo
         while not proto.writing_paused:  # fill the socket buffers and the transport
             pending.append(end.publish_future(chunk))
             await asyncio.sleep(0)
+        # The stalled peer's transport and protocol refer only to each other once it stops
+        # reading (the loop lets go of a transport that waits for nothing): `peers` holds
+        # them, else a collection here closes the socket and the call sees the connection
+        # end instead of its deadline (a flake under load, when collections are frequent).
+        gc.collect()
         started = time.monotonic()
         with pytest.raises(OperationTimeout):
             await end.call("anything", b"", timeout=0.5)
