@@ -29,7 +29,7 @@ from .events import (
     ResponseReceived,
     StreamDataReceived,
 )
-from .gojson import GoTime
+from .gojson import ZERO_TIME, GoTime
 from .outbox import Outbox
 from .packets import (
     CANCEL_CANCELED,
@@ -202,38 +202,10 @@ class AppLayer:
         data_b64: bytes | memoryview | None = None,
     ) -> int:
         message_id = self._out.next_id()
-        if data_b64:
-            self._out.send_parts(
-                message_frame_parts(
-                    _MESSAGE,
-                    message_id,
-                    session.session_id,
-                    b"",
-                    data_b64,
-                    topic,
-                    custom,
-                    "",
-                    0,
-                    deadline,
-                    context_deadline,
-                )
-            )
-        else:
-            self._out.send_frame(
-                message_frame(
-                    _MESSAGE,
-                    message_id,
-                    session.session_id,
-                    b"",
-                    data,
-                    topic,
-                    custom,
-                    "",
-                    0,
-                    deadline,
-                    context_deadline,
-                )
-            )
+        self._send_message(
+            _MESSAGE, message_id, session, b"", data, data_b64, topic, custom, "",
+            deadline, context_deadline,
+        )  # fmt: skip
         if not at_most_once:
             publishes = session._publishes
             if publishes is None:
@@ -259,38 +231,10 @@ class AppLayer:
         data_b64: bytes | memoryview | None = None,
     ) -> int:
         request_id = self._out.next_id()
-        if data_b64:
-            self._out.send_parts(
-                message_frame_parts(
-                    _REQUEST,
-                    request_id,
-                    session.session_id,
-                    method.encode(),
-                    data_b64,
-                    "",
-                    custom,
-                    "",
-                    0,
-                    deadline,
-                    context_deadline,
-                )
-            )
-        else:
-            self._out.send_frame(
-                message_frame(
-                    _REQUEST,
-                    request_id,
-                    session.session_id,
-                    method.encode(),
-                    data,
-                    "",
-                    custom,
-                    "",
-                    0,
-                    deadline,
-                    context_deadline,
-                )
-            )
+        self._send_message(
+            _REQUEST, request_id, session, method.encode(), data, data_b64, "", custom, "",
+            deadline, context_deadline,
+        )  # fmt: skip
         requests = session._requests
         if requests is None:
             requests = session._requests = {}
@@ -308,16 +252,42 @@ class AppLayer:
     ) -> None:
         # Go never transmits a response's custom, and leaves the deadlines zero (§A.5).
         key = method.encode() if isinstance(method, str) else method
+        self._send_message(
+            _RESPONSE, request_id, session, key, data, data_b64, "", b"", error, ZERO_TIME,
+            ZERO_TIME,
+        )  # fmt: skip
+
+    def _send_message(
+        self,
+        packet_type: int,
+        packet_id: int,
+        session: Session,
+        key: bytes,
+        data: bytes,
+        data_b64: bytes | memoryview | None,
+        topic: str,
+        custom: bytes,
+        error: str,
+        deadline: GoTime,
+        context_deadline: GoTime,
+    ) -> None:
+        """A message, request or response out: with `data_b64` (the text the data arrived
+        as, for a relay) spliced into the frame as it is, else `data` encoded."""
+        sid = session.session_id
         if data_b64:
             self._out.send_parts(
                 message_frame_parts(
-                    _RESPONSE, request_id, session.session_id, key, data_b64, "", b"", error
+                    packet_type, packet_id, sid, key, data_b64, topic, custom, error, 0,
+                    deadline, context_deadline,
                 )
-            )
-            return
-        self._out.send_frame(
-            message_frame(_RESPONSE, request_id, session.session_id, key, data, "", b"", error)
-        )
+            )  # fmt: skip
+        else:
+            self._out.send_frame(
+                message_frame(
+                    packet_type, packet_id, sid, key, data, topic, custom, error, 0, deadline,
+                    context_deadline,
+                )
+            )  # fmt: skip
 
     def cancel_request(self, session: Session, request_id: int, *, notify: bool) -> bool:
         requests = session._requests
