@@ -8,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,12 +381,16 @@ async def test_scan_finds_the_services_it_may_see(stack: Stack, tmp_path: Path) 
         await writer.drain()
         await reader.read(100)
 
+    # Ports nothing else takes while the scan runs: a socket bound on 127.0.0.1 that never
+    # listens refuses connections there. One is the closed port; the other holds the hidden
+    # server's port on 127.0.0.1, since a port picked on 127.0.0.2 alone may be one another
+    # process listens on at 127.0.0.1 (the stack's own gateway did once: found "open").
+    closed, reserved = socket.socket(), socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    reserved.bind(("127.0.0.1", 0))
+    closed_port, hidden_port = closed.getsockname()[1], reserved.getsockname()[1]
     async with Backend(ssh) as ssh_server:
-        hidden = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.2", 0)
-        hidden_port = hidden.sockets[0].getsockname()[1]
-        closed = Backend()
-        async with closed:
-            closed_port = closed.port
+        hidden = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.2", hidden_port)
         ports = [web_port, ssh_server.port, closed_port]
         try:
             status, job = await stack.api.call(
@@ -414,4 +419,6 @@ async def test_scan_finds_the_services_it_may_see(stack: Stack, tmp_path: Path) 
             assert job["scanned"] == 4  # only 127.0.0.1: the allowlist
         finally:
             hidden.close()
+            closed.close()
+            reserved.close()
             await runner.cleanup()
