@@ -130,11 +130,12 @@ def prune_builds(cache: Path, *, now: float, complete_marker: str) -> list[Path]
         if not entry.is_dir():
             continue
         marker = entry / complete_marker
+        complete = marker.is_file()
         try:
-            when = marker.stat().st_mtime if marker.is_file() else entry.stat().st_mtime
+            when = marker.stat().st_mtime if complete else entry.stat().st_mtime
         except OSError:
             continue  # removed meanwhile
-        if marker.is_file():
+        if complete:
             used.append((when, entry))
         elif entry.name.startswith(".build-") and now - when > IN_USE_SECONDS:
             removed.append(entry)

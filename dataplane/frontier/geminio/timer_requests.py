@@ -139,10 +139,8 @@ class TimerBook:
         bit = _CONN_BITS.get(key)
         if bit is not None:
             self._armed_bits |= bit
-        elif self._armed is None:
-            self._armed = {key}
         else:
-            self._armed.add(key)
+            self._arm_op(key)
 
     def _disarm(self, key: TimerKey) -> bool:
         """Disarm `key`; False if it was not armed."""
@@ -152,10 +150,24 @@ class TimerBook:
                 return False
             self._armed_bits &= ~bit
             return True
+        return self._disarm_op(key)
+
+    def _arm_op(self, key: TimerKey) -> None:
         armed = self._armed
-        if not armed or key not in armed:
+        if armed is None:
+            self._armed = {key}
+        else:
+            armed.add(key)
+
+    def _disarm_op(self, key: TimerKey) -> bool:
+        """`_disarm` for a key that is not the connection's own (one hash, no bit lookup)."""
+        armed = self._armed
+        if armed is None:
             return False
-        armed.discard(key)
+        try:
+            armed.remove(key)
+        except KeyError:
+            return False
         if not armed:
             self._armed = None
         return True
@@ -180,25 +192,13 @@ class TimerBook:
         """`set` for a key that is not one of the connection's own timers (an operation's:
         a publish, request, register): no bit lookup. Each forwarded call arms one and
         cancels it, and every lookup hashes the key tuple anew."""
-        armed = self._armed
-        if armed is None:
-            self._armed = {key}
-        else:
-            armed.add(key)
+        self._arm_op(key)
         self._request(key, delay)
 
     def cancel_op(self, key: TimerKey) -> None:
         """`cancel` for an operation's key (see `set_op`)."""
-        armed = self._armed
-        if armed is None:
-            return
-        try:
-            armed.remove(key)
-        except KeyError:
-            return
-        if not armed:
-            self._armed = None
-        self._request(key, None)
+        if self._disarm_op(key):
+            self._request(key, None)
 
     def cancel_all(self) -> None:
         for key in self.armed:
