@@ -66,6 +66,7 @@ from typing import Any
 
 from redis import asyncio as aioredis
 
+from _procstat import cpu_schedstat_seconds, cpu_ticks_seconds, free_port
 from frontier.frontlas import protocol as p
 from frontier.gateway.frontlas_link import BATCH, HEARTBEAT_BATCH
 from frontier.geminio.aio import End, connect
@@ -115,12 +116,6 @@ def _die_with_parent() -> None:
     """In the child before exec: SIGKILL us when the parent dies, however it dies."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -217,26 +212,6 @@ def frontlas(workdir: Path, redis_port: int) -> Iterator[tuple[subprocess.Popen[
         for line in log.read_text().splitlines():
             if re.search(r" (WARNING|ERROR|CRITICAL) |Traceback|Error", line):
                 PROBLEMS.add(f"frontlas log: {line.strip()}")
-
-
-def cpu_ticks_seconds(pid: int) -> float:
-    """utime + stime of /proc/<pid>/stat, in seconds (clock-tick resolution)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_schedstat_seconds(pid: int) -> float:
-    """CPU time of every thread of `pid` from schedstat (ns); NaN without schedstat."""
-    try:
-        return (
-            sum(
-                int((task / "schedstat").read_text().split()[0])
-                for task in Path(f"/proc/{pid}/task").iterdir()
-            )
-            / 1e9
-        )
-    except (OSError, ValueError, IndexError):
-        return float("nan")
 
 
 # -- Redis counters -----------------------------------------------------------------------------

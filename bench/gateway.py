@@ -92,6 +92,7 @@ from typing import Any, cast
 
 import uvloop
 
+from _procstat import cpu_seconds, cpu_ticks_seconds, rss_kb
 from frontier.conventions import ServiceMeta, append_edge_id
 from frontier.geminio.aio import End, EndError, Request, Stream, connect
 
@@ -299,34 +300,6 @@ def fit_nofile(wanted: int) -> int:
     fitted = max(100, hard - 500)
     print(f"(RLIMIT_NOFILE hard limit {hard}: {fitted:,} idle edges instead of {wanted:,})")
     return fitted
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def cpu_ticks_seconds(pid: int) -> float:
-    """utime + stime of /proc/<pid>/stat, in seconds (clock-tick resolution)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of `pid` in seconds, nanosecond resolution when the kernel
-    has schedstat (falls back to utime + stime)."""
-    try:
-        return (
-            sum(
-                int((task / "schedstat").read_text().split()[0])
-                for task in Path(f"/proc/{pid}/task").iterdir()
-            )
-            / 1e9
-        )
-    except (OSError, ValueError, IndexError):
-        return cpu_ticks_seconds(pid)
 
 
 # -- timed operations ---------------------------------------------------------------------------

@@ -36,10 +36,8 @@ import argparse
 import contextlib
 import datetime
 import json
-import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +51,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from _procstat import cpu_seconds, free_port, rss_kb
 
 HERE = Path(__file__).resolve().parent
 PEERS = str(HERE / "_scale_peers.py")
@@ -73,35 +73,6 @@ class Problems:
 
 
 PROBLEMS = Problems()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of `pid`: nanoseconds from schedstat where the kernel has it
-    (utime + stime come in 10 ms ticks: 5 us per admission over 2,000 edges), else ticks."""
-    try:
-        return (
-            sum(
-                int((task / "schedstat").read_text().split()[0])
-                for task in Path(f"/proc/{pid}/task").iterdir()
-            )
-            / 1e9
-        )
-    except (OSError, ValueError, IndexError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def certificate(directory: Path) -> tuple[str, str]:

@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import resource
 import signal
 import socket
@@ -53,6 +52,7 @@ from typing import cast
 import aiohttp
 import yaml
 
+from _procstat import cpu_seconds, free_port, rss_kb
 from frontier.geminio.aio import Backoff
 from frontier.geminio.encoder import encode
 from frontier.geminio.packets import ConnPacket, RequestPacket
@@ -81,24 +81,6 @@ class Problems:
 
 
 PROBLEMS = Problems()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -210,7 +192,7 @@ async def pair(gw: Gateway) -> AsyncIterator[Edge]:
 
 
 async def measure(gw: Gateway, edge: Edge, seconds: float) -> Phase:
-    phase = Phase(rss_start=rss_bytes(gw.proc.pid))
+    phase = Phase(rss_start=rss_kb(gw.proc.pid) * 1024)
     phase.rss_peak = phase.rss_start
     cpu = cpu_seconds(gw.proc.pid)
     end = time.monotonic() + seconds
@@ -221,7 +203,7 @@ async def measure(gw: Gateway, edge: Edge, seconds: float) -> Phase:
         except Exception as exc:  # a failure is a finding, counted
             phase.failures.append(f"{type(exc).__name__}: {exc}")
         phase.latencies.append(time.monotonic() - started)
-        phase.rss_peak = max(phase.rss_peak, rss_bytes(gw.proc.pid))
+        phase.rss_peak = max(phase.rss_peak, rss_kb(gw.proc.pid) * 1024)
         await asyncio.sleep(0.005)
     phase.cpu = cpu_seconds(gw.proc.pid) - cpu
     return phase

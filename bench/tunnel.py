@@ -43,6 +43,8 @@ from pathlib import Path
 import uvloop
 import yaml
 
+from _procstat import free_port
+
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 MIB = 1 << 20
@@ -82,12 +84,6 @@ class Row:
 
 
 # -- processes ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class Proc:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from ..geminio.aio import End, EndError, Message, Stream
 from ..geminio.aio.forwarded import Forwarded
@@ -34,10 +34,12 @@ from .tally import ForwardTally
 
 __all__ = ["CANCELLED_TEXT", "Relay"]
 
+_perf_counter: Final = time.perf_counter
+
 CANCELLED_TEXT = "context canceled"
 """What a cancelled forwarded call answers, as a cancelled Go handler does."""
 
-_UNSENDABLE = (EndError, EncodeError)
+_UNSENDABLE: Final = (EndError, EncodeError)
 """What a forward can fail with before anything is sent: the target is gone, or the
 payload plus the edge-ID trailer is over the frame limit (answered as `error_text` says)."""
 
@@ -53,7 +55,7 @@ class _RelayedCall(Forwarded):
         self.request = request
         self.tally = tally
         self.target = target
-        self.started = time.perf_counter()
+        self.started = _perf_counter()
 
     def finished(self, error: BaseException | None) -> None:
         request = self.request
@@ -88,7 +90,7 @@ class _RelayedMessage(Forwarded):
         self.tally = tally
         self.target = target
         self.flow = flow
-        self.started = time.perf_counter()
+        self.started = _perf_counter()
 
     def finished(self, error: BaseException | None) -> None:
         self.flow.release()
@@ -164,7 +166,7 @@ class Relay:
     async def _call_when_writable(
         self, request: SyncRequest, target: Stream, custom: bytes, tally: ForwardTally
     ) -> None:
-        started = time.perf_counter()
+        started = _perf_counter()
         task = asyncio.current_task()
         if task is not None:
             request.on_cancel = _task_canceller(task)
@@ -226,7 +228,7 @@ class Relay:
     ) -> None:
         """Forward `message` to `target` and wait for its ack, counted in the metrics; the
         failure (`EndError`) is the caller's to answer, as when the ack joins others."""
-        started = time.perf_counter()
+        started = _perf_counter()
         try:
             await target.publish(
                 message.data, topic=message.topic, custom=custom, timeout=self.timeout

@@ -12,7 +12,7 @@ builds packets, records pending operations and resolves them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from .conn_config import ConnectionConfig
 from .encoder import message_frame, message_frame_parts
@@ -64,8 +64,8 @@ def method_text(raw: bytes) -> str:
 _TOO_MANY_METHODS = "too many registered methods"
 # Messages, acks, requests and responses are sent as frames built straight from their fields
 # (`encoder.message_frame`, which says why), not as packets handed to `Outbox.send`.
-_MESSAGE = int(PacketType.MESSAGE)
-_MESSAGE_ACK = int(PacketType.MESSAGE_ACK)
+_MESSAGE: Final = int(PacketType.MESSAGE)
+_MESSAGE_ACK: Final = int(PacketType.MESSAGE_ACK)
 _REQUEST = int(PacketType.REQUEST)
 _RESPONSE = int(PacketType.RESPONSE)
 
@@ -412,7 +412,7 @@ class AppLayer:
 
 
 # Any: each handler takes its own packet class, which a dict value cannot express.
-_HANDLERS: dict[type, Callable[[AppLayer, Session, Any], None]] = {
+_HANDLERS: Final[dict[type, Callable[[AppLayer, Session, Any], None]]] = {
     MessagePacket: AppLayer._on_message,
     MessageAckPacket: AppLayer._on_message_ack,
     RequestPacket: AppLayer._on_request,

@@ -9,7 +9,7 @@ failure is a typed `ProtocolError` that names the type byte and stream offset (ย
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from .documents import (
     Buffer,
@@ -66,8 +66,8 @@ __all__ = [
     "unpack_header",
 ]
 
-unpack_header = HEADER.unpack_from
-_unpack_u64 = U64.unpack_from
+unpack_header: Final = HEADER.unpack_from
+_unpack_u64: Final = U64.unpack_from
 _Decoder: TypeAlias = Callable[[Buffer, int, int, int], Packet]
 
 
@@ -255,7 +255,7 @@ _ANY_LENGTH = 1 << 32
 # type byte -> (minimum body, maximum body, decoder, name). Minimums are the fixed fields
 # Go reads without checking (it panics below them, ยงA.7); JSON bodies must be non-empty too,
 # but that surfaces as BadJSON ("unexpected end of JSON input" in Go).
-RULES: dict[int, tuple[int, int, _Decoder, str]] = {
+RULES: Final[dict[int, tuple[int, int, _Decoder, str]]] = {
     0x01: (10, _ANY_LENGTH, _dec_conn, "ConnPacket"),
     0x02: (9, _ANY_LENGTH, _dec_conn_ack, "ConnAckPacket"),
     0x11: (0, 0, _dec_disconn, "DisConnPacket"),

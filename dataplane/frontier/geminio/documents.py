@@ -81,8 +81,8 @@ def session_doc(meta: bytes, error: str, peer: str) -> bytes:
     return _join_doc(members)
 
 
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
+_INT64_MIN: Final = -(1 << 63)
+_INT64_MAX: Final = (1 << 63) - 1
 
 
 def message_doc(p: MessageData) -> bytes:
@@ -264,7 +264,7 @@ _CANONICAL_MESSAGE_DOC = re.compile(
     rb'(?:"timeout":(-?[1-9][0-9]{0,18}),)?'
     rb'"deadline":' + _TIME + rb',"context":\{"deadline":' + _TIME + rb"\}\}"
 )
-_fast_match = _CANONICAL_MESSAGE_DOC.fullmatch
+_fast_match: Final = _CANONICAL_MESSAGE_DOC.fullmatch
 
 
 def read_message_doc(buf: Buffer, start: int, end: int) -> MessageFields:
@@ -282,7 +282,7 @@ _KEY_FIRST = b'{"key":"'
 _VALUE_AFTER_KEY = b'","value":"'
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _PADDINGS = (b"", b"=", b"==")
-_EXCISE_FROM = 512
+_EXCISE_FROM: Final = 512
 """Documents at least this long have their value's text cut out before the regex runs;
 below, one regex over everything costs less than finding and checking it apart."""
 
@@ -311,7 +311,7 @@ _EMPTY_MESSAGE_DOC: Final = (
 )
 """The MessageData of every field unset, as json.Marshal writes it: a successful ack."""
 _EMPTY_DOC_SIZE: Final = len(_EMPTY_MESSAGE_DOC)
-_EMPTY_MESSAGE_FIELDS: MessageFieldsB64 = (*_NO_MESSAGE_FIELDS, None)
+_EMPTY_MESSAGE_FIELDS: Final[MessageFieldsB64] = (*_NO_MESSAGE_FIELDS, None)
 
 
 def read_message_doc_b64(buf: Buffer, start: int, end: int) -> MessageFieldsB64:
@@ -361,9 +361,9 @@ def read_message_doc_b64(buf: Buffer, start: int, end: int) -> MessageFieldsB64:
 # The base64 characters whose 6 bits end in 4 (before "==") or 2 (before "=") zero bits: a
 # text ending otherwise decodes (Go ignores the extra bits) but is not what encoding the
 # bytes again writes, so it cannot be spliced in their place.
-_ZERO_LOW4 = frozenset(b"AQgw")
-_ZERO_LOW2 = frozenset(b"AEIMQUYcgkosw048")
-_PAD = 0x3D  # "="
+_ZERO_LOW4: Final = frozenset(b"AQgw")
+_ZERO_LOW2: Final = frozenset(b"AEIMQUYcgkosw048")
+_PAD: Final = 0x3D  # "="
 
 
 def canonical_b64(text: bytes) -> bool:

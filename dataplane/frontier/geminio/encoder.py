@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from .documents import (
     conn_doc,
@@ -59,7 +59,7 @@ __all__ = [
     "stream_header",
 ]
 
-_HEADER_U64 = struct.Struct(">BBQIQ")  # header + session ID, the prefix of most bodies
+_HEADER_U64: Final = struct.Struct(">BBQIQ")  # header + session ID, the prefix of most bodies
 _U8 = struct.Struct(">B")
 _HEARTBEAT_CODE = {seconds: code for code, seconds in enumerate(HEARTBEAT_INTERVALS)}
 
@@ -148,7 +148,7 @@ def _enc_message(p: MessageLike) -> bytes:
     return _with_sid(p, message_doc(p))
 
 
-_MESSAGE_TYPES: dict[int, str] = {
+_MESSAGE_TYPES: Final[dict[int, str]] = {
     PacketType.MESSAGE: MessagePacket.__name__,
     PacketType.MESSAGE_ACK: MessageAckPacket.__name__,
     PacketType.REQUEST: RequestPacket.__name__,

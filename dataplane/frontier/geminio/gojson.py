@@ -25,7 +25,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring as _encode_basestring
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, Final, TypeAlias
 
 from .errors import BadJSON, EncodeError
 from .valueclass import ValueObject
@@ -230,8 +230,8 @@ def as_bytes(value: JSONValue, field: str) -> bytes:
     raise BadJSON(f"field {field!r}: cannot unmarshal {_kind(value)} into []byte")
 
 
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
+_INT64_MIN: Final = -(1 << 63)
+_INT64_MAX: Final = (1 << 63) - 1
 _INT_LITERAL = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
 
 
@@ -321,7 +321,7 @@ def encode_bytes(data: bytes | bytearray | memoryview | None) -> bytes:
 # time.Time
 # --------------------------------------------------------------------------------------------
 
-_NS = 1_000_000_000
+_NS: Final = 1_000_000_000
 _DAY_NS = 86_400 * _NS
 _MAX_OFFSET = 24 * 3600 + 60 * 60  # "+24:60" is the most Go's lenient RFC 3339 parser takes
 
@@ -348,7 +348,7 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
     return yoe + era * 400 + (month <= 2), month, day
 
 
-_ZERO_UNIX_NANOS = _days_from_civil(1, 1, 1) * _DAY_NS
+_ZERO_UNIX_NANOS: Final = _days_from_civil(1, 1, 1) * _DAY_NS
 
 
 class GoTime(ValueObject):
@@ -415,9 +415,9 @@ class GoTime(ValueObject):
         return self.unix_nanos / _NS
 
 
-ZERO_TIME = GoTime(_ZERO_UNIX_NANOS, 0)
-_ZERO_TEXT = "0001-01-01T00:00:00Z"
-_ZERO_JSON = b'"0001-01-01T00:00:00Z"'
+ZERO_TIME: Final = GoTime(_ZERO_UNIX_NANOS, 0)
+_ZERO_TEXT: Final = "0001-01-01T00:00:00Z"
+_ZERO_JSON: Final = b'"0001-01-01T00:00:00Z"'
 
 
 # Formatting and parsing are on the hot path: frontier puts a 30 s deadline on every message

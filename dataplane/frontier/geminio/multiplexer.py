@@ -24,6 +24,7 @@ Packets for sessions we do not know are dropped, as Go drops them (§C.4).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from .application import AppLayer
 from .conn_config import ConnectionConfig
@@ -74,8 +75,8 @@ _APP_PACKETS = (
     RegisterPacket,
     RegisterAckPacket,
 )
-_OTHER_APP_PACKETS = (RequestCancelPacket, RegisterPacket, RegisterAckPacket)
-MUX_PACKET_TYPES: frozenset[type] = frozenset(
+_OTHER_APP_PACKETS: Final = (RequestCancelPacket, RegisterPacket, RegisterAckPacket)
+MUX_PACKET_TYPES: Final[frozenset[type]] = frozenset(
     {*_APP_PACKETS, SessionPacket, SessionAckPacket, DismissPacket, DismissAckPacket}
 )
 """Packet types this layer handles: all but the connection layer's own."""

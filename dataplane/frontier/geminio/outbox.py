@@ -12,7 +12,7 @@ of one call.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 from .encoder import encoded_parts, stream_header
 from .events import Event
@@ -24,7 +24,7 @@ __all__ = ["Frame", "Outbox"]
 
 Frame: TypeAlias = bytes | memoryview
 """One buffer for `transport.writelines`; several may make up one frame."""
-_JOIN_BELOW = 16 * 1024
+_JOIN_BELOW: Final = 16 * 1024
 
 
 class Outbox:

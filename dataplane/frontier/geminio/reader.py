@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from typing import Final
 
 from .decoder import (
     RULES,
@@ -31,7 +32,7 @@ __all__ = ["FrameReader"]
 
 _STREAM = int(PacketType.STREAM)
 _STREAM_PREFIX = HEADER_LEN + 8  # header + session ID: where a stream payload starts
-_unpack_u64 = U64.unpack_from
+_unpack_u64: Final = U64.unpack_from
 
 
 class FrameReader:

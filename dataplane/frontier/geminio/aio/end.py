@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ..application import no_such_rpc
 from ..conn_errors import ConnectionStateError, SessionStateError
@@ -815,7 +815,7 @@ def _abort_error(event: OperationAborted) -> EndError:
     return ConnectionClosedError(f"{what} aborted: the connection closed")
 
 
-_DISPATCH: dict[type[Any], Callable[[End, Any], None]] = {
+_DISPATCH: Final[dict[type[Any], Callable[[End, Any], None]]] = {
     ConnectRequested: End._ev_connect_requested,
     Connected: End._ev_connected,
     ConnectFailed: End._ev_connect_failed,

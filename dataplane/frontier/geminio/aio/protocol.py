@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable
-from typing import ClassVar, Protocol, cast
+from typing import ClassVar, Final, Protocol, cast
 
 from mypy_extensions import mypyc_attr
 
@@ -42,9 +42,9 @@ from .timers import TimerService, TimerTable
 
 __all__ = ["EventSink", "GeminioProtocol"]
 
-HOLD_FRAMES = 8
+HOLD_FRAMES: Final = 8
 """Held frames that are pushed at once instead of at the end of the iteration."""
-HOLD_BYTES = 64 * 1024
+HOLD_BYTES: Final = 64 * 1024
 """Held bytes beyond which they are pushed at once (asyncio's default write high-water)."""
 
 

@@ -20,7 +20,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 from ..conn_errors import ConnectionStateError, SessionStateError
 from ..gojson import ZERO_TIME, GoTime
@@ -88,7 +88,8 @@ async def _writable_within(
     return left
 
 
-_MS = 1_000_000
+_MS: Final = 1_000_000
+_time_ns: Final = time.time_ns
 
 
 def deadline_after(timeout: float | None) -> GoTime:
@@ -98,7 +99,7 @@ def deadline_after(timeout: float | None) -> GoTime:
     (`gojson.encode_time` keeps the last; a gateway forwards tens of calls per ms)."""
     if timeout is None:
         return ZERO_TIME
-    return GoTime(-(-(time.time_ns() + int(timeout * 1e9)) // _MS) * _MS)
+    return GoTime(-(-(_time_ns() + int(timeout * 1e9)) // _MS) * _MS)
 
 
 class Stream:
