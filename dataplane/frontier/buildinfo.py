@@ -70,13 +70,14 @@ COMPILED_MODULES: Final = (
     "frontier.gateway.exchange",
     "frontier.gateway.flow",
     "frontier.gateway.tally",
+    "frontier.gateway.splice",  # a stream's raw bytes, per received chunk
     # admission: accepting, the handshake's decision, the edge's entry (docs/gateway.md)
     "frontier.geminio.aio.listener",
     "frontier.gateway.edgebound",
     "frontier.gateway.hooks",
 )
-"""The modules worth compiling: every one is on the per-frame path of a forwarded call
-(profiled with py-spy under bench/gateway.py's RPC load; README "Performance") or on the
+"""The modules worth compiling: every one is on the per-frame path of a forwarded call or
+stream chunk (profiled under bench/gateway.py's load; README "Performance") or on the
 path that admits an edge (bench/scale.py; docs/gateway.md)."""
 
 BUILD_RECORD: Final = "_build.json"

@@ -21,7 +21,7 @@ from prometheus_client.utils import floatToGoString
 
 from ..geminio.aio.listener import ListenerObserver
 from ..geminio.events import CloseReason, ConnectionClosed
-from .tally import ForwardTally
+from .tally import ByteTally, ForwardTally
 
 __all__ = ["BOUNDS", "DIRECTIONS", "KINDS", "TRANSPORTS", "ForwardCollector", "GatewayMetrics"]
 
@@ -74,12 +74,10 @@ class GatewayMetrics:
         `frontier_forward_latency_seconds`, bumped in place by the exchange and the relay
         (`ForwardTally`: no prometheus_client call per forward), collected on a scrape."""
         r.register(ForwardCollector(tuple(self.forwards.values())))
-        self.relayed_bytes = Counter(
-            "frontier_relayed_bytes",
-            "Raw stream bytes relayed, by direction.",
-            ["direction"],
-            registry=r,
-        )
+        self.bytes_to_edge = ByteTally("to_edge")
+        self.bytes_to_service = ByteTally("to_service")
+        """`frontier_relayed_bytes`, bumped per relayed chunk (gateway/splice.py)."""
+        r.register(RelayedBytesCollector((self.bytes_to_edge, self.bytes_to_service)))
         self.frontlas_connected = Gauge(
             "frontier_frontlas_connected",
             "1 while registered with frontlas (cluster mode), else 0.",
@@ -220,8 +218,6 @@ class GatewayMetrics:
             (side, transport): self.connections.labels(side, "accepted", "", transport)
             for side, transport in (("edge", "tcp"), ("edge", "websocket"), ("service", "tcp"))
         }
-        self.bytes_to_edge = self.relayed_bytes.labels("to_edge")
-        self.bytes_to_service = self.relayed_bytes.labels("to_service")
 
     def tally(self, kind: str, direction: str) -> ForwardTally:
         """The forwards of `kind` (message, rpc, stream) in `direction`."""
@@ -301,6 +297,30 @@ class ForwardCollector(Collector):
             if created:
                 latency.add_sample(f"{name}_created", labels, self._created)
         return [forwarded, latency]
+
+
+class RelayedBytesCollector(Collector):
+    """`frontier_relayed_bytes` (a counter by direction) read from the `ByteTally`s, as a
+    prometheus_client Counter with these labels would expose it."""
+
+    _NAME = "frontier_relayed_bytes"
+
+    def __init__(self, tallies: tuple[ByteTally, ...]) -> None:
+        self._tallies = tallies
+        self._created = time.time()
+
+    def describe(self) -> Iterable[Metric]:
+        return [Metric(self._NAME, "Raw stream bytes relayed, by direction.", "counter")]
+
+    def collect(self) -> Iterable[Metric]:
+        created = prometheus_client.metrics._use_created
+        (relayed,) = self.describe()
+        for tally in self._tallies:
+            labels = {"direction": tally.direction}
+            relayed.add_sample(f"{self._NAME}_total", labels, float(tally.total))
+            if created:
+                relayed.add_sample(f"{self._NAME}_created", labels, self._created)
+        return [relayed]
 
 
 _FORWARDED_HELP = "Messages, RPCs and streams forwarded, by kind, direction and result."

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..geminio.aio import EndError, Stream
 from ..geminio.aio.messages import SyncRequest
 from .flow import Flow
-from .tally import ForwardTally
+from .tally import ByteTally, ForwardTally
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -74,8 +73,8 @@ class Splice:
         metrics = exchange.metrics
         forward_bytes = metrics.bytes_to_edge if self.to_edge else metrics.bytes_to_service
         backward_bytes = metrics.bytes_to_service if self.to_edge else metrics.bytes_to_edge
-        source.set_data_sink(lambda data: self._relay(data, source, target, forward_bytes.inc))
-        target.set_data_sink(lambda data: self._relay(data, target, source, backward_bytes.inc))
+        source.set_data_sink(lambda data: self._relay(data, source, target, forward_bytes))
+        target.set_data_sink(lambda data: self._relay(data, target, source, backward_bytes))
         metrics.streams_open.inc()
         source.add_closed_callback(lambda _: self._close(target))
         target.add_closed_callback(lambda _: self._close(source))
@@ -83,13 +82,13 @@ class Splice:
     # ---------------------------------------------------------------------- raw bytes
 
     def _relay(
-        self, data: bytes | memoryview, src: Stream, dst: Stream, count: Callable[[float], None]
+        self, data: bytes | memoryview, src: Stream, dst: Stream, relayed: ByteTally
     ) -> None:
         try:
             dst.write(data)
         except EndError:
             return  # the other half is going away; its close callback closes this one
-        count(len(data))
+        relayed.total += len(data)
         proto = dst.end.protocol
         if proto is not None and proto.writing_paused:
             token = ("splice", id(self), src.stream_id)

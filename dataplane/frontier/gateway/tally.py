@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Final
 
-__all__ = ["ForwardTally"]
+__all__ = ["ByteTally", "ForwardTally"]
 
 _perf_counter: Final = time.perf_counter
 
@@ -50,3 +50,13 @@ class ForwardTally:
                 break
             index += 1
         self.buckets[index] += 1
+
+
+class ByteTally:
+    """The raw stream bytes relayed in one direction (`frontier_relayed_bytes`), bumped in
+    place per relayed chunk: a prometheus_client Counter child took a Python-level call and
+    a lock per chunk (`metrics.RelayedBytesCollector` reads this on a scrape)."""
+
+    def __init__(self, direction: str) -> None:
+        self.direction = direction
+        self.total = 0
