@@ -85,6 +85,30 @@ _INT64_MIN: Final = -(1 << 63)
 _INT64_MAX: Final = (1 << 63) - 1
 
 
+_KEY_TEXTS: Final[dict[bytes, tuple[bytes, bytes]]] = {}
+"""Recent keys' JSON texts: (the member, the document's head up to the value's text). A key
+is an RPC's method name, sent with the request and again with its response, so a gateway
+encodes the same few keys for every call it forwards (base64 and three joins each time)."""
+_KEY_TEXTS_MAX: Final = 256
+"""Cached keys at most (the cache starts over beyond: a peer inventing method names costs
+itself a refill, never memory)."""
+_KEY_TEXT_LEN: Final = 64
+"""Longer keys are encoded each time, not kept."""
+
+
+def _key_texts(key: bytes) -> tuple[bytes, bytes]:
+    """(`"key":"<base64>"`, `{"key":"<base64>","value":"`) for a non-empty `key`."""
+    texts = _KEY_TEXTS.get(key)
+    if texts is None:
+        member = b'"key":' + encode_bytes(key)
+        texts = (member, b"{" + member + b',"value":"')
+        if len(key) <= _KEY_TEXT_LEN:
+            if len(_KEY_TEXTS) >= _KEY_TEXTS_MAX:
+                _KEY_TEXTS.clear()
+            _KEY_TEXTS[key] = texts
+    return texts
+
+
 def message_doc(p: MessageData) -> bytes:
     return message_doc_of(
         p.key, p.value, p.topic, p.custom, p.error, p.timeout, p.deadline, p.context_deadline
@@ -110,7 +134,7 @@ def message_doc_of(
         return _EMPTY_MESSAGE_DOC  # every successful ack
     members = []
     if key:
-        members.append(b'"key":' + encode_bytes(key))
+        members.append(_key_texts(key)[0])
     if value:
         members.append(b'"value":' + encode_bytes(value))
     _members_after_value(members, topic, custom, error, timeout, deadline, context_deadline)
@@ -157,7 +181,7 @@ def message_doc_around_value(
     """The document `message_doc_of` writes for a non-empty value, as the two pieces around
     the value's base64 text: (up to and including its opening quote, from its closing quote
     on). A relay puts the text it received between them (`encoder.message_frame_parts`)."""
-    head = b'{"key":' + encode_bytes(key) + b',"value":"' if key else b'{"value":"'
+    head = _key_texts(key)[1] if key else b'{"value":"'
     members: list[bytes] = []
     _members_after_value(members, topic, custom, error, timeout, deadline, context_deadline)
     return head, b'",' + b",".join(members) + b"}"

@@ -3,6 +3,7 @@ and the Go `encoding/json` behaviours the JSON documents depend on."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import tracemalloc
@@ -51,6 +52,7 @@ from frontier.geminio import (
     UnexpectedBody,
     UnknownPacketType,
     decode_frame,
+    documents,
     encode,
     encode_into,
     encoded_parts,
@@ -59,6 +61,8 @@ from frontier.geminio import (
 from frontier.geminio.documents import (
     _CANONICAL_MESSAGE_DOC,
     message_doc,
+    message_doc_around_value,
+    message_doc_of,
     read_message_doc,
 )
 from frontier.geminio.documents import _read_message_doc as _general_message_doc
@@ -1039,3 +1043,25 @@ def test_a_frame_spanning_many_chunks_is_joined_once() -> None:
         got.extend(reader)
     assert got == [StreamPacket(packet_id=1, session_id=5, data=payload)] * 2
     assert reader.buffered == 0
+
+
+def test_keys_texts_are_kept_for_a_few_short_keys_and_written_alike() -> None:
+    """Method names' JSON texts are cached (documents._key_texts): what a peer inventing
+    names can make the cache hold is bounded, long keys are not kept, and a cached text is
+    the one written without the cache."""
+    documents._KEY_TEXTS.clear()
+    uncached = (
+        b'{"key":"bTA=","deadline":"0001-01-01T00:00:00Z",'
+        b'"context":{"deadline":"0001-01-01T00:00:00Z"}}'
+    )
+    for index in range(documents._KEY_TEXTS_MAX * 3):
+        doc = message_doc_of(b"m%d" % index, b"", "", b"", "", 0, ZERO_TIME, ZERO_TIME)
+        assert doc.startswith(b'{"key":"' + base64.b64encode(b"m%d" % index) + b'",')
+        assert len(documents._KEY_TEXTS) <= documents._KEY_TEXTS_MAX
+    for _ in range(2):  # written, then read from the cache
+        assert message_doc_of(b"m0", b"", "", b"", "", 0, ZERO_TIME, ZERO_TIME) == uncached
+        head, _tail = message_doc_around_value(b"m0", "", b"", "", 0, ZERO_TIME, ZERO_TIME)
+        assert head == b'{"key":"bTA=","value":"'
+    long_key = b"k" * (documents._KEY_TEXT_LEN + 1)
+    message_doc_of(long_key, b"", "", b"", "", 0, ZERO_TIME, ZERO_TIME)
+    assert long_key not in documents._KEY_TEXTS
