@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from ..conventions import (
     CONTROL_RPCS,
@@ -54,11 +54,16 @@ _peer_log = ThrottledLog(log)
 _REFUSED = {"max_sessions": "max_streams"}
 """The connection's refusal reasons in the gateway's terms (a session is a stream)."""
 
+_MAX_EDGE_ID: Final = MAX_EDGE_ID
+_CONTROL_RPCS: Final = CONTROL_RPCS
+"""Local `Final` names for what every forward reads: compiled, an imported name is a lookup
+in this module's globals at each use, a `Final` one a C static (docs/architecture.md)."""
+
 
 def _with_edge_id(custom: bytes, edge_id: int) -> bytes:
     """`append_edge_id`, compiled here for the IDs it accepts: two interpreted calls less
     per forward from an edge."""
-    if 0 <= edge_id <= MAX_EDGE_ID:
+    if 0 <= edge_id <= _MAX_EDGE_ID:
         return custom + edge_id.to_bytes(8, "big")
     return append_edge_id(custom, edge_id)  # (raises, as it always did)
 
@@ -248,7 +253,7 @@ class Exchange:
     def _rpc_to_service(self, edge: EdgeEntry, request: SyncRequest) -> None:
         method = request.method
         # An edge must not be able to forge presence events or ID answers.
-        services = () if method in CONTROL_RPCS else self.registry.services_for_method(method)
+        services = () if method in _CONTROL_RPCS else self.registry.services_for_method(method)
         if not services:
             self._tally_rpc_to_service.offline += 1
             request.fail(ERR_RPC_NOT_ONLINE)

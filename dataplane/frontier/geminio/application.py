@@ -66,8 +66,8 @@ _TOO_MANY_METHODS = "too many registered methods"
 # (`encoder.message_frame`, which says why), not as packets handed to `Outbox.send`.
 _MESSAGE: Final = int(PacketType.MESSAGE)
 _MESSAGE_ACK: Final = int(PacketType.MESSAGE_ACK)
-_REQUEST = int(PacketType.REQUEST)
-_RESPONSE = int(PacketType.RESPONSE)
+_REQUEST: Final = int(PacketType.REQUEST)
+_RESPONSE: Final = int(PacketType.RESPONSE)
 
 
 class AppLayer:

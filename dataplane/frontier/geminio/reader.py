@@ -30,8 +30,8 @@ from .packets import HEADER_LEN, MAX_PACKET_LEN, U64, Packet, PacketType
 
 __all__ = ["FrameReader"]
 
-_STREAM = int(PacketType.STREAM)
-_STREAM_PREFIX = HEADER_LEN + 8  # header + session ID: where a stream payload starts
+_STREAM: Final = int(PacketType.STREAM)
+_STREAM_PREFIX: Final = HEADER_LEN + 8  # header + session ID: where a stream payload starts
 _unpack_u64: Final = U64.unpack_from
 
 

@@ -77,13 +77,15 @@ class TimerKey(NamedTuple):
 
 
 _new_tuple: Final[Any] = tuple.__new__
+_TIMER_KEY: Final[Any] = TimerKey
+"""The class, as a C static for compiled `timer_key` (a global name is a dict lookup)."""
 
 
 def timer_key(kind: TimerKind, session_id: int, ident: int) -> TimerKey:
     """`TimerKey(kind, session_id, ident)`, without the NamedTuple's `__new__`: that is
     Python code namedtuple generates, interpreted even when the caller is compiled, and a
     forwarded call builds two keys (arming its timer, cancelling it): half the cost."""
-    key: TimerKey = _new_tuple(TimerKey, (kind, session_id, ident))
+    key: TimerKey = _new_tuple(_TIMER_KEY, (kind, session_id, ident))
     return key
 
 

@@ -60,7 +60,7 @@ from .stream import Stream
 __all__ = ["End", "EndRole"]
 
 _DEFAULT_LIMITS = Limits()
-_HANDLERS_TOKEN = "handlers"
+_HANDLERS_TOKEN: Final = "handlers"
 
 
 class EndRole(Protocol):
