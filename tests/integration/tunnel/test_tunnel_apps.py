@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import os
 import socket
@@ -54,6 +55,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     assert codes == [0] * len(daemons), [d.log() for d in daemons]
     for daemon in daemons:  # every failure was answered, none escaped as a traceback
         assert "Traceback" not in "\n".join(daemon.lines), daemon.log()
+
+
+@contextlib.contextmanager
+def daemon_logs_on_failure(stack: Stack) -> Iterator[None]:
+    """Print every daemon's last lines when the block fails: pytest shows a failing test's
+    own output, while what `stack` prints at its teardown goes with the module's last test.
+    (The 64 MiB round trip was reset mid-transfer twice in CI runs, never here; the entry
+    logs why every relay ended, so the next occurrence names its cause.)"""
+    try:
+        yield
+    except BaseException:
+        for daemon in (stack.gateway, stack.entry, stack.connector):
+            print(f"----- {daemon.name} (last lines) -----\n{daemon.log()}")
+        raise
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -187,26 +202,27 @@ async def test_tcp_app_64_mib_round_trip_intact(stack: Stack) -> None:
     async with Backend() as backend:  # echo
         port = await tcp_app(stack, "echo64", backend.addr)
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            with daemon_logs_on_failure(stack):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
-            async def send() -> None:
-                view = memoryview(payload)
-                for i in range(0, len(payload), 1 << 20):
-                    writer.write(view[i : i + (1 << 20)])
-                    await writer.drain()
-                writer.write_eof()
+                async def send() -> None:
+                    view = memoryview(payload)
+                    for i in range(0, len(payload), 1 << 20):
+                        writer.write(view[i : i + (1 << 20)])
+                        await writer.drain()
+                    writer.write_eof()
 
-            sender = asyncio.create_task(send())
-            digest = hashlib.sha256()
-            received = 0
-            async with asyncio.timeout(240):
-                while chunk := await reader.read(1 << 20):
-                    digest.update(chunk)
-                    received += len(chunk)
-                await sender
-            writer.close()
-            assert received == len(payload)
-            assert digest.digest() == hashlib.sha256(payload).digest()
+                sender = asyncio.create_task(send())
+                digest = hashlib.sha256()
+                received = 0
+                async with asyncio.timeout(240):
+                    while chunk := await reader.read(1 << 20):
+                        digest.update(chunk)
+                        received += len(chunk)
+                    await sender
+                writer.close()
+                assert received == len(payload)
+                assert digest.digest() == hashlib.sha256(payload).digest()
         finally:
             await stack.api.remove_app("echo64")
 
