@@ -1,9 +1,10 @@
-"""Build hook: the hot path compiled with mypyc where that works, pure Python where it does not.
+"""Build hook: the hot path compiled (mypyc, Cython) where that works, else pure Python.
 
 Everything else about the package is in pyproject.toml. ``FRONTIER_COMPILE`` chooses:
 
-* ``auto`` (the default): compile `frontier.buildinfo.COMPILED_MODULES`; when that fails (no
-  C compiler, no Python headers, no mypyc), build the pure-Python package instead and record
+* ``auto`` (the default): compile `frontier.buildinfo.COMPILED_MODULES` (`MYPYC_MODULES` with
+  mypyc, `CYTHON_MODULES` with Cython); when that fails (no C compiler, no Python headers, no
+  mypyc or Cython), build the pure-Python package instead and record
   why in ``frontier/_build.json``, which ``frontier --version`` reports;
 * ``1``: compile or fail the build (the images: they must ship the compiled build);
 * ``0``: pure Python.
@@ -54,12 +55,15 @@ COMPILE = """\
 import sys
 from setuptools import setup
 from mypyc.build import mypycify
-modules = sys.argv[1:]
-paths = [m.replace(".", "/") + ".py" for m in modules]
+from Cython.Build import cythonize
+split = sys.argv.index("--cython")
+mypyc_paths = [m.replace(".", "/") + ".py" for m in sys.argv[1:split]]
+cython_paths = [m.replace(".", "/") + ".pyx" for m in sys.argv[split + 1:]]
 setup(
     name="frontier-compiled",
-    ext_modules=mypycify(["--config-file", "mypy.ini", *paths], opt_level="3",
-                         group_name="frontier_native"),
+    ext_modules=mypycify(["--config-file", "mypy.ini", *mypyc_paths], opt_level="3",
+                         group_name="frontier_native")
+    + cythonize(cython_paths, compiler_directives={"language_level": 3}),
     script_args=["build_ext", "--inplace"],
 )
 """
@@ -87,6 +91,14 @@ def _mypy_version() -> str:
     return str(__version__)
 
 
+def _cython_version() -> str:
+    try:
+        from Cython import __version__
+    except ImportError as exc:
+        raise CompileError(f"Cython is not installed ({exc})") from exc
+    return str(__version__)
+
+
 def _check_toolchain() -> None:
     """Fail early, with the reason, where compiling cannot work (mypyc takes a minute
     before it gets to the C compiler)."""
@@ -108,6 +120,7 @@ def compiled_tree(log: Any = None) -> Path:
         PACKAGE,
         Path(__file__).read_bytes().decode(),
         _mypy_version(),
+        _cython_version(),
         sys.version,
         sysconfig.get_config_var("EXT_SUFFIX") or "",
         platform.machine(),
@@ -128,10 +141,20 @@ def compiled_tree(log: Any = None) -> Path:
         (work / "mypy.ini").write_text(MYPY_INI)
         build_log = work / "build.log"
         if log:
-            log(f"compiling {len(info.COMPILED_MODULES)} modules with mypyc (log: {build_log})")
+            log(
+                f"compiling {len(info.COMPILED_MODULES)} modules with mypyc and Cython"
+                f" (log: {build_log})"
+            )
         with build_log.open("w") as out:
             done = subprocess.run(
-                [sys.executable, "-c", COMPILE, *info.COMPILED_MODULES],
+                [
+                    sys.executable,
+                    "-c",
+                    COMPILE,
+                    *info.MYPYC_MODULES,
+                    "--cython",
+                    *info.CYTHON_MODULES,
+                ],
                 cwd=work,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -139,9 +162,11 @@ def compiled_tree(log: Any = None) -> Path:
             )
         if done.returncode != 0:
             tail = build_log.read_text(errors="replace").splitlines()[-15:]
-            raise CompileError("mypyc failed:\n" + "\n".join(tail))
+            raise CompileError("the compile failed:\n" + "\n".join(tail))
         for leftover in ("build", ".mypy_cache", "mypy.ini"):
             shutil.rmtree(work / leftover, ignore_errors=True)
+        for generated in (work / "frontier").rglob("*.c"):  # (Cython's C, beside its .pyx)
+            generated.unlink()
         (work / "mypy.ini").unlink(missing_ok=True)
         record = {"build": "compiled", "modules": list(info.COMPILED_MODULES)}
         (work / "frontier" / info.BUILD_RECORD).write_text(json.dumps(record) + "\n")

@@ -1,14 +1,17 @@
-"""Which build of the hot path this process runs: compiled with mypyc, or pure Python.
+"""Which build of the hot path this process runs: compiled (mypyc and Cython), or pure Python.
 
-The same source runs both ways. `setup.py` compiles the modules listed in
-`COMPILED_MODULES` with mypyc when it can (a C compiler and Python's headers) and ships the
-pure-Python modules otherwise; `./dev test` runs the suite against both. A bug report must
-say which code ran, so every command's ``--version`` reports it (`frontier.version`).
+The same source runs both ways. `setup.py` compiles the modules listed in `MYPYC_MODULES`
+with mypyc and those in `CYTHON_MODULES` with Cython when it can (a C compiler and Python's
+headers) and ships the pure-Python modules otherwise; `./dev test` runs the suite against
+both. A bug report must say which code ran, so every command's ``--version`` reports it
+(`frontier.version`).
 
 The answer is what the import system finds, not what a build intended: a module counts as
 compiled when an extension module sits beside its ``.py`` file in this package (the import
-system prefers it). Why a build is pure (compilation disabled, or failed and
-why) is recorded by the build in `BUILD_RECORD` next to this file.
+system prefers it; a Cython module has its ``.pyx`` source there instead, and no pure twin:
+the code that imports it keeps a Python path for when it is absent). Why a build is pure
+(compilation disabled, or failed and why) is recorded by the build in `BUILD_RECORD` next to
+this file.
 
 This module is stdlib-only and imports nothing from the package at module level: `setup.py`
 loads it by path, before any dependency is installed, for the module list and the cache key.
@@ -27,6 +30,8 @@ from typing import Final
 __all__ = [
     "BUILD_RECORD",
     "COMPILED_MODULES",
+    "CYTHON_MODULES",
+    "MYPYC_MODULES",
     "build_flavour",
     "cache_root",
     "compiled_modules",
@@ -35,7 +40,7 @@ __all__ = [
     "source_digest",
 ]
 
-COMPILED_MODULES: Final = (
+MYPYC_MODULES: Final = (
     # the codec: frames <-> packets, Go's JSON documents
     "frontier.geminio.valueclass",
     "frontier.geminio.message_packets",
@@ -67,6 +72,7 @@ COMPILED_MODULES: Final = (
     "frontier.timer.wheel",
     # the gateway's forwarding
     "frontier.gateway.relay",
+    "frontier.gateway.timeouts",
     "frontier.gateway.exchange",
     "frontier.gateway.flow",
     "frontier.gateway.tally",
@@ -80,6 +86,19 @@ COMPILED_MODULES: Final = (
 stream chunk (profiled under bench/gateway.py's load; README "Performance") or on the
 path that admits an edge (bench/scale.py; docs/gateway.md)."""
 
+CYTHON_MODULES: Final = (
+    # the canonical MessageData document in one pass (documents.read_message_doc_b64)
+    "frontier.geminio._docscan",
+    # a relayed frame around its spliced value (encoder.message_frame_parts)
+    "frontier.geminio._docwrite",
+)
+"""Modules written for Cython (``.pyx``): per-byte loops, which mypyc compiles into calls
+on Python objects. Each is an accelerator with no pure twin: its caller keeps a Python
+path (the same results, tested against each other) for the pure build."""
+
+COMPILED_MODULES: Final = MYPYC_MODULES + CYTHON_MODULES
+"""Every module a compiled build compiles."""
+
 BUILD_RECORD: Final = "_build.json"
 """Written into the built package by the build: {"build": "compiled"|"pure", "reason": ...}."""
 
@@ -87,10 +106,12 @@ _PACKAGE_DIR: Final = Path(__file__).resolve().parent
 
 
 def source_digest(package_dir: Path, *extra: str) -> str:
-    """A key for a compiled build of `package_dir`: every ``.py`` file under it (path and
-    bytes) and `extra` (the compiler's and Python's versions), so that any change rebuilds."""
+    """A key for a compiled build of `package_dir`: every ``.py`` and ``.pyx`` file under it
+    (path and bytes) and `extra` (the compilers' and Python's versions), so that any change
+    rebuilds."""
     digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*.py")):
+    sources = [*package_dir.rglob("*.py"), *package_dir.rglob("*.pyx")]
+    for path in sorted(sources):
         if "__pycache__" in path.parts:
             continue
         digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
@@ -174,14 +195,14 @@ def recorded_reason() -> str | None:
 
 
 def build_flavour() -> str:
-    """``compiled with mypyc: 22 modules``, ``partly compiled with mypyc: 3 of 22 modules``
-    or ``pure Python: why``. One phrase without ``;`` or parentheses: `version_line` puts it
-    in parentheses beside the Python version."""
+    """``compiled with mypyc and Cython: 34 modules``, ``partly compiled with mypyc and
+    Cython: 3 of 34 modules`` or ``pure Python: why``. One phrase without ``;`` or
+    parentheses: `version_line` puts it in parentheses beside the Python version."""
     compiled = compiled_modules()
     total = len(COMPILED_MODULES)
     if len(compiled) == total:
-        return f"compiled with mypyc: {total} modules"
+        return f"compiled with mypyc and Cython: {total} modules"
     if compiled:
-        return f"partly compiled with mypyc: {len(compiled)} of {total} modules"
+        return f"partly compiled with mypyc and Cython: {len(compiled)} of {total} modules"
     reason = recorded_reason() or "source tree, not built"
     return "pure Python: " + reason.replace(";", ",").replace("(", "").replace(")", "")

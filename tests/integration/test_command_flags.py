@@ -45,7 +45,8 @@ def test_version_names_the_package_version_and_the_build(command: str) -> None:
     line = done.stdout.strip()
     assert re.fullmatch(
         rf"{re.escape(command)} {re.escape(package_version())} "
-        rf"\((compiled with mypyc: \d+ modules|pure Python: [^;()]+); \w+ 3\.\d+\.\d+\S*\)",
+        rf"\((compiled with mypyc and Cython: \d+ modules|pure Python: [^;()]+)"
+        rf"; \w+ 3\.\d+\.\d+\S*\)",
         line,
     ), line
     assert package_version() != "unknown"  # from the installed distribution's metadata

@@ -28,7 +28,11 @@ EXPECTED = os.environ.get("FRONTIER_EXPECT_BUILD")
 
 
 def _is_compiled(name: str) -> bool:
-    origin = importlib.import_module(name).__file__ or ""
+    try:
+        origin = importlib.import_module(name).__file__ or ""
+    except ImportError:  # a Cython module has no pure twin (buildinfo.CYTHON_MODULES)
+        assert name in buildinfo.CYTHON_MODULES
+        return False
     return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 
@@ -36,9 +40,9 @@ def _is_compiled(name: str) -> bool:
 def test_compiled_run_imports_compiled_modules() -> None:
     assert [m for m in buildinfo.COMPILED_MODULES if not _is_compiled(m)] == []
     assert buildinfo.build_flavour() == (
-        f"compiled with mypyc: {len(buildinfo.COMPILED_MODULES)} modules"
+        f"compiled with mypyc and Cython: {len(buildinfo.COMPILED_MODULES)} modules"
     )
-    assert "compiled with mypyc" in version_line("frontier")
+    assert "compiled with mypyc and Cython" in version_line("frontier")
 
 
 @pytest.mark.skipif(EXPECTED != "pure", reason="not the pure-Python run of ./dev test")
@@ -49,8 +53,14 @@ def test_pure_run_imports_python_modules() -> None:
 
 def test_every_listed_module_exists() -> None:
     package = Path(buildinfo.__file__).parent
-    for name in buildinfo.COMPILED_MODULES:
+    for name in buildinfo.MYPYC_MODULES:
         assert package.joinpath(*name.split(".")[1:]).with_suffix(".py").is_file(), name
+    for name in buildinfo.CYTHON_MODULES:
+        source = package.joinpath(*name.split(".")[1:])
+        assert source.with_suffix(".pyx").is_file(), name
+        assert source.with_suffix(".pyi").is_file(), name  # (its types, for mypy)
+        assert not source.with_suffix(".py").exists(), name  # (it would shadow nothing)
+    assert buildinfo.COMPILED_MODULES == buildinfo.MYPYC_MODULES + buildinfo.CYTHON_MODULES
 
 
 def test_digest_changes_with_any_source_byte(tmp_path: Path) -> None:

@@ -402,6 +402,7 @@ class Gateway:
         self._http.clear()
         if self.mq is not None:  # after the listeners: no message can reach a bridge now
             await self.mq.close()
+        self.exchange.relay.timeouts.close()  # (every connection is closed: nothing waits)
 
     async def __aenter__(self) -> Gateway:
         await self.start()

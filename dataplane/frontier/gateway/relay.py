@@ -15,6 +15,9 @@ header, the method, the edge-ID trailer in `custom` and the deadline are written
 (`encoder.message_frame_parts`, byte for byte the frame encoding the decoded payload
 gives). Nor is it decoded: the decoder checks the text as Go would and leaves decoding to
 whoever reads the data, which a forward never does (MQ bridges do).
+
+Nor is it timed on its target connection: the forward timeout is kept by one queue for all
+forwards (`ForwardTimeouts`, gateway/timeouts.py), the deadline still written on the wire.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ..geminio.errors import EncodeError
 from .errors import error_text
 from .flow import Flow
 from .tally import ForwardTally
+from .timeouts import ForwardTimeouts
 
 __all__ = ["CANCELLED_TEXT", "Relay"]
 
@@ -58,6 +62,7 @@ class _RelayedCall(Forwarded):
         self.started = _perf_counter()
 
     def finished(self, error: BaseException | None) -> None:
+        self.relay.timeouts.answered()
         request = self.request
         request.on_cancel = None  # (it refers to this: a cycle, while kept)
         tally = self.tally
@@ -93,6 +98,7 @@ class _RelayedMessage(Forwarded):
         self.started = _perf_counter()
 
     def finished(self, error: BaseException | None) -> None:
+        self.relay.timeouts.answered()
         self.flow.release()
         message = self.message
         tally = self.tally
@@ -118,10 +124,13 @@ def _task_canceller(task: asyncio.Task[Any]) -> Callable[[SyncRequest], None]:
 
 
 class Relay:
-    __slots__ = ("settled", "timeout")
+    __slots__ = ("settled", "timeout", "timeouts")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
+        self.timeouts = ForwardTimeouts(timeout)
+        """Every forward in flight, in the order sent: its timeout (the fallbacks that
+        wait for a paused target in a task use the connection's timers, as `call()`)."""
         self.settled: Callable[[End, End], None] | None = None
         """Called with (source, target) after a forward was answered, while the gateway
         drains (None otherwise): either connection may have fallen quiet."""
@@ -146,11 +155,13 @@ class Relay:
                 custom=custom,
                 timeout=self.timeout,
                 data_b64=text,
+                timed=False,
             )
         except _UNSENDABLE as exc:
             tally.error += 1
             request.fail(error_text(exc))
             return
+        self.timeouts.add(relayed, relayed.started)
         request.on_cancel = relayed.source_cancelled
 
     def settle(self, source: End, target: End) -> None:
@@ -197,20 +208,23 @@ class Relay:
         if proto is None or not proto.may_send():
             flow.spawn(self._publish_when_writable(message, target, custom, tally))
             return
+        relayed = _RelayedMessage(self, message, tally, target, flow)
         try:
             text = message.data_b64
             target.forward_publish(
-                _RelayedMessage(self, message, tally, target, flow),
+                relayed,
                 message.data if text is None else b"",  # (as for calls)
                 topic=message.topic,
                 custom=custom,
                 timeout=self.timeout,
                 data_b64=text,
+                timed=False,
             )
         except _UNSENDABLE as exc:
             tally.error += 1
             message.error(error_text(exc))
             return
+        self.timeouts.add(relayed, relayed.started)
         flow.hold()
 
     async def _publish_when_writable(

@@ -397,13 +397,14 @@ class Connection:
             data_b64=data_b64,
         )
 
-    def cancel_request(self, session_id: int, request_id: int) -> bool:
+    def cancel_request(self, session_id: int, request_id: int, *, notify: bool = True) -> bool:
         """Stop waiting for a response. Sends RequestCancel only if the config enables it
-        (old Go peers drop the connection on 0x73). False if the call is not pending."""
+        (old Go peers drop the connection on 0x73) and `notify` (False: the caller's
+        deadline passed, as when the call's own timer fires). False if it is not pending."""
         session = self._mux.sessions.get(session_id)
         if session is None:
             return False
-        notify = self._fsm.state is ConnState.CONNED and session.fsm.state in DATA_STATES
+        notify = notify and self._fsm.state is ConnState.CONNED and session.fsm.state in DATA_STATES
         return self._mux.app.cancel_request(session, request_id, notify=notify)
 
     def respond(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Callable
 from typing import Final, TypeAlias
 
 from .errors import BadJSON, EncodeError
@@ -291,6 +292,23 @@ _CANONICAL_MESSAGE_DOC = re.compile(
 _fast_match: Final = _CANONICAL_MESSAGE_DOC.fullmatch
 
 
+Scanner: TypeAlias = Callable[[Buffer, int, int], MessageFieldsB64 | None]
+
+
+def _scanner() -> Scanner | None:
+    """The compiled build's one-pass reader of canonical documents (`_docscan`, Cython), or
+    None in the pure build: the regex below then reads them, to the same fields."""
+    try:
+        from . import _docscan
+    except ImportError:
+        return None
+    _docscan.configure(ZERO_TIME, parse_time)
+    return _docscan.scan
+
+
+_scan: Final = _scanner()
+
+
 def read_message_doc(buf: Buffer, start: int, end: int) -> MessageFields:
     fields = read_message_doc_b64(buf, start, end)
     value = fields[1]
@@ -341,16 +359,28 @@ _EMPTY_MESSAGE_FIELDS: Final[MessageFieldsB64] = (*_NO_MESSAGE_FIELDS, None)
 def read_message_doc_b64(buf: Buffer, start: int, end: int) -> MessageFieldsB64:
     """`read_message_doc`, plus the value's base64 text when it is canonical (the decoder
     keeps it in `MessageData.value_b64`), the value then checked but left to be decoded
-    when read (None here).
+    when read (None here). The compiled build reads canonical documents with `_docscan`
+    first, in one pass in C, to the fields the paths here give.
     Only documents json.Marshal writes have it: any other has its value decoded, and
-    encoded again when forwarded.
-
-    The value's text is found with `find` and checked with `translate` (C loops over
-    bytes), and the regex reads the document without it: run over a large payload's
-    text, the regex and the decoding cost ten times as much as forwarding it."""
+    encoded again when forwarded."""
     size = end - start
     if size == _EMPTY_DOC_SIZE and buf.startswith(_EMPTY_MESSAGE_DOC, start):
         return _EMPTY_MESSAGE_FIELDS  # every ack, as Go and we write it: no regex for it
+    scan = _scan
+    if scan is not None:
+        scanned = scan(buf, start, end)
+        if scanned is not None:
+            return scanned  # (None: not canonical, the paths below decide)
+    return _read_message_doc_python(buf, start, end, size)
+
+
+def _read_message_doc_python(buf: Buffer, start: int, end: int, size: int) -> MessageFieldsB64:
+    """`read_message_doc_b64` without `_docscan`: the pure build's way, and the reference
+    the scanner is tested against.
+
+    In a large document the value's text is found with `find` and checked with `translate`
+    (C loops over bytes), and the regex reads the document without it: run over a large
+    payload's text, the regex and the decoding cost ten times as much as forwarding it."""
     value_start = _value_text_start(buf, start, end) if size > _EXCISE_FROM else -1
     if value_start >= 0:
         value_end = buf.find(b'"', value_start, end)

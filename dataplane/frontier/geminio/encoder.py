@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from .documents import (
     conn_doc,
@@ -20,7 +20,7 @@ from .documents import (
     session_doc,
 )
 from .errors import EncodeError, PacketTooLarge
-from .gojson import ZERO_TIME, GoTime
+from .gojson import ZERO_TIME, GoTime, encode_time
 from .packets import (
     HEADER,
     HEARTBEAT_INTERVALS,
@@ -188,6 +188,26 @@ def message_frame(
         raise EncodeError(f"{name}: {exc}") from None
 
 
+PartsWriter: TypeAlias = Callable[
+    [int, int, int, bytes, bytes | memoryview, str, bytes, str, int, GoTime, GoTime],
+    tuple[bytes, bytes | memoryview, bytes] | None,
+]
+
+
+def _parts_writer() -> PartsWriter | None:
+    """The compiled build's writer of relayed frames (`_docwrite`, Cython), or None in the
+    pure build: `_message_frame_parts_python` then writes them, the same bytes."""
+    try:
+        from . import _docwrite
+    except ImportError:
+        return None
+    _docwrite.configure(ZERO_TIME, encode_time, VERSION, MAX_PACKET_LEN, tuple(_MESSAGE_TYPES))
+    return _docwrite.frame_parts
+
+
+_write_parts: Final = _parts_writer()
+
+
 def message_frame_parts(
     packet_type: int,
     packet_id: int,
@@ -208,8 +228,38 @@ def message_frame_parts(
     non-empty canonical padded base64 (`MessageData.value_b64` is).
 
     For relays: a received payload goes out again without being encoded (or copied) again;
-    only the header, the key and the fields after the value are written anew.
+    only the header, the key and the fields after the value are written anew (in C in the
+    compiled build: `_docwrite`).
     """
+    write = _write_parts
+    if write is not None:
+        parts = write(
+            packet_type, packet_id, session_id, key, value_b64, topic, custom, error, timeout,
+            deadline, context_deadline,
+        )  # fmt: skip
+        if parts is not None:
+            return parts
+    return _message_frame_parts_python(
+        packet_type, packet_id, session_id, key, value_b64, topic, custom, error, timeout,
+        deadline, context_deadline,
+    )  # fmt: skip
+
+
+def _message_frame_parts_python(
+    packet_type: int,
+    packet_id: int,
+    session_id: int,
+    key: bytes,
+    value_b64: bytes | memoryview,
+    topic: str,
+    custom: bytes,
+    error: str,
+    timeout: int,
+    deadline: GoTime,
+    context_deadline: GoTime,
+) -> tuple[bytes, bytes | memoryview, bytes]:
+    """`message_frame_parts` without `_docwrite`: the pure build's way, and the reference
+    the C writer is tested against."""
     name = _MESSAGE_TYPES.get(packet_type)
     if name is None:
         raise TypeError(f"not a message packet type: {packet_type:#04x}")

@@ -13,6 +13,7 @@ under uvloop; the wheel then finds nothing due and the driver re-arms, so nothin
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -20,7 +21,7 @@ from typing import Any
 
 from frontier.timer.wheel import TimerHandle, TimingWheel
 
-__all__ = ["LoopTimer", "get_loop_timer"]
+__all__ = ["LoopTimer", "get_loop_timer", "loop_delay"]
 
 
 class LoopTimer:
@@ -100,8 +101,8 @@ class LoopTimer:
     def _arm(self, when: float) -> None:
         self._disarm()
         self._armed_at = when
-        delay = when - time.monotonic()
-        self._handle = self._loop.call_later(delay if delay > 0.0 else 0.0, self._on_loop_timer)
+        delay = loop_delay(when - time.monotonic())
+        self._handle = self._loop.call_later(delay, self._on_loop_timer)
 
     def _disarm(self) -> None:
         if self._handle is not None:
@@ -124,6 +125,15 @@ class LoopTimer:
                 when = self._wheel.next_wakeup()
                 if when is not None:
                     self._arm(when)
+
+
+def loop_delay(seconds: float) -> float:
+    """`seconds` for `loop.call_later`, in whole milliseconds rounded up (0 if not
+    positive). uvloop rounds a delay to the nearest millisecond and counts it from the
+    loop's cached time, so its timer may fire a little before the deadline; re-armed for
+    the rest, a delay under half a millisecond became 0 and the loop spun until the
+    deadline (a hundred wake-ups for one expiry, seen on a loaded machine)."""
+    return math.ceil(seconds * 1000.0) / 1000.0 if seconds > 0.0 else 0.0
 
 
 _timers: dict[asyncio.AbstractEventLoop, LoopTimer] = {}

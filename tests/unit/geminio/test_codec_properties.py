@@ -75,6 +75,7 @@ from frontier.geminio.gojson import (
     parse_time,
 )
 from frontier.geminio.packets import MessageData
+from support.go_values import go_times
 
 NS = 1_000_000_000
 
@@ -90,18 +91,6 @@ u8 = st.integers(0, 255)
 # Any text a Python str can hold and UTF-8 can carry (lone surrogates are tested apart).
 text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=24)
 blobs = st.binary(max_size=48)
-
-_EARLIEST = int(datetime(1, 1, 2, tzinfo=UTC).timestamp())
-_LATEST = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp())
-go_times = st.one_of(
-    st.just(ZERO_TIME),
-    st.builds(
-        lambda seconds, nanos, minutes: GoTime(seconds * NS + nanos, minutes * 60),
-        st.integers(_EARLIEST, _LATEST),
-        st.one_of(st.just(0), st.integers(0, NS - 1), st.sampled_from([1, 10**8, 123_000_000])),
-        st.one_of(st.just(0), st.integers(-(24 * 60 - 1), 24 * 60 - 1)),
-    ),
-)
 
 
 def _message_strategy(cls: type[Any]) -> st.SearchStrategy[Any]:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mypy_extensions import mypyc_attr
 
+from .errors import OperationTimeout
+
 if TYPE_CHECKING:
     from .stream import Stream
 
@@ -110,6 +112,22 @@ class Forwarded:
         self._finished = True
         stream._forget(self._op_id, self._request, self)
         self.finished(asyncio.CancelledError())
+        return True
+
+    def expire(self) -> bool:
+        """Give up waiting because its timeout passed, kept by the caller (a relay's one
+        queue for all its forwards, gateway/timeouts.py) instead of a timer on the
+        connection: it ends as that timer would have ended it, forgotten without a
+        RequestCancel, and `finished` gets the `OperationTimeout` that `call()` or
+        `publish()` raises. False when it was done already (or never sent)."""
+        stream = self._stream
+        if self._finished or stream is None:
+            return False
+        self._finished = True
+        stream._forget(self._op_id, self._request, self, notify=False)
+        self.finished(
+            OperationTimeout("request timed out" if self._request else "publish timed out")
+        )
         return True
 
     def __repr__(self) -> str:

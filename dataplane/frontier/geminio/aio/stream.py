@@ -97,9 +97,19 @@ def deadline_after(timeout: float | None) -> GoTime:
     rounded up to the millisecond: never earlier than asked, and the calls sent within
     one millisecond share a deadline, so its text is written once for all of them
     (`gojson.encode_time` keeps the last; a gateway forwards tens of calls per ms)."""
+    global _last_deadline
     if timeout is None:
         return ZERO_TIME
-    return GoTime(-(-(_time_ns() + int(timeout * 1e9)) // _MS) * _MS)
+    nanos = -(-(_time_ns() + int(timeout * 1e9)) // _MS) * _MS
+    last = _last_deadline
+    if last.unix_nanos == nanos:
+        return last  # (the same object: the frame writer knows its text by identity)
+    moment = _last_deadline = GoTime(nanos)
+    return moment
+
+
+_last_deadline: GoTime = ZERO_TIME
+"""The deadline `deadline_after` gave last: one GoTime per millisecond, not per call."""
 
 
 class Stream:
@@ -406,6 +416,7 @@ class Stream:
         custom: bytes,
         timeout: float | None,
         data_b64: bytes | None,
+        timed: bool = True,
     ) -> None:
         """`call_future` for a relay: `forwarded.finished(error)` is called once, as soon
         as the response (or the failure `call()` would raise) is read, with no future in
@@ -413,10 +424,12 @@ class Stream:
         when it arrives as base64 text that can be sent on as it is, the text, undecoded,
         is in `forwarded.data_b64` (`SyncRequest.respond(data_b64=...)` sends it on), else
         the data is in `forwarded.data`. `forwarded.cancel()` forgets the call, as
-        cancelling `call()` does. Raises, and owns back-pressure, as `call_future`."""
+        cancelling `call()` does. Raises, and owns back-pressure, as `call_future`.
+        `timed` False: `timeout` only sets the deadline on the wire, and the caller keeps
+        the time (`forwarded.expire()` when it passes: a relay's one queue for all)."""
         end = self._end
         proto = end._protocol_for_ops()
-        request_id = self._send_request(method, data, custom, timeout, data_b64)
+        request_id = self._send_request(method, data, custom, timeout, data_b64, timed)
         forwarded._sent(self, request_id, True)
         end._put_pending(request_id, forwarded)
         proto.flush()
@@ -430,13 +443,14 @@ class Stream:
         custom: bytes,
         timeout: float | None,
         data_b64: bytes | None,
+        timed: bool = True,
     ) -> None:
         """`publish_future` for a relay: `forwarded.finished(error)` once the ack (error
         None), the nack or the failure is read; otherwise as `forward_call`."""
         end = self._end
         proto = end._protocol_for_ops()
         message_id = self._send_publish(
-            data, topic, custom, timeout, at_most_once=False, data_b64=data_b64
+            data, topic, custom, timeout, at_most_once=False, data_b64=data_b64, timed=timed
         )
         forwarded._sent(self, message_id, False)
         end._put_pending(message_id, forwarded)
@@ -468,14 +482,15 @@ class Stream:
         proto.flush()
         return future
 
-    def _forget(self, op_id: int, request: bool, pending: object) -> None:
+    def _forget(self, op_id: int, request: bool, pending: object, *, notify: bool = True) -> None:
         """A call (`request`) or message in flight given up by its caller (its future or
-        `Forwarded` cancelled): forget it in the End and the connection, if `pending` is
-        still what the End holds for `op_id`."""
+        `Forwarded` cancelled, or expired: `notify` False, no RequestCancel, as when its
+        timer fires): forget it in the End and the connection, if `pending` is still what
+        the End holds for `op_id`."""
         end = self._end
         if end._pop_pending(op_id) is pending:
             if request:
-                end._conn.cancel_request(self._sid, op_id)
+                end._conn.cancel_request(self._sid, op_id, notify=notify)
             else:
                 end._conn.cancel_publish(self._sid, op_id)
             end._flush()
@@ -487,16 +502,18 @@ class Stream:
         custom: bytes,
         timeout: float | None,
         data_b64: bytes | None = None,
+        timed: bool = True,
     ) -> int:
-        """Queue a Request (deadline from `timeout`, as Go puts it on the wire); its ID.
-        What `call()` and `call_future()` share; they differ in how they wait."""
+        """Queue a Request (deadline from `timeout`, as Go puts it on the wire; timed on
+        the connection unless `timed` is False); its ID. What `call()` and `call_future()`
+        share; they differ in how they wait."""
         try:
             return self._end._conn.request(
                 self._sid,
                 method,
                 data,
                 custom=custom,
-                timeout=timeout,
+                timeout=timeout if timed else None,
                 deadline=deadline_after(timeout),
                 data_b64=data_b64,
             )
@@ -512,6 +529,7 @@ class Stream:
         *,
         at_most_once: bool,
         data_b64: bytes | None = None,
+        timed: bool = True,
     ) -> int:
         """Queue a Message; its ID. Shared by `publish()` and `publish_future()`."""
         try:
@@ -521,7 +539,7 @@ class Stream:
                 topic=topic,
                 custom=custom,
                 at_most_once=at_most_once,
-                timeout=timeout,
+                timeout=timeout if timed else None,
                 deadline=deadline_after(timeout),
                 data_b64=data_b64,
             )
