@@ -184,6 +184,14 @@ class Registry:
     def services_for_method(self, method: str) -> list[ServiceEntry]:
         return self._by_method.get(method) or []
 
+    @property
+    def method_index(self) -> dict[str, list[ServiceEntry]]:
+        """Method -> the services that registered it, in order: the same dict for the
+        registry's life (the exchange keeps it, to look a forwarded call's method up
+        itself, compiled, rather than call into this interpreted module). Read-only to
+        callers; this class alone changes it."""
+        return self._by_method
+
     def services_for_topic(self, topic: str) -> list[ServiceEntry]:
         """The services that claimed `topic`, else those claiming the wildcard."""
         return self._by_topic.get(topic) or self._by_topic.get(WILDCARD_TOPIC) or []

@@ -24,3 +24,16 @@ def frame_parts(
     deadline: GoTime,
     context_deadline: GoTime,
 ) -> tuple[bytes, bytes | memoryview, bytes] | None: ...
+def frame(
+    packet_type: int,
+    packet_id: int,
+    session_id: int,
+    key: bytes,
+    value_b64: bytes | memoryview,
+    topic: str,
+    custom: bytes,
+    error: str,
+    timeout: int,
+    deadline: GoTime,
+    context_deadline: GoTime,
+) -> bytes | None: ...

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from .conn_config import ConnectionConfig
-from .encoder import message_frame, message_frame_parts
+from .encoder import message_frame, message_frame_parts, message_frame_spliced
 from .events import (
     AbortReason,
     MessageReceived,
@@ -30,7 +30,7 @@ from .events import (
     StreamDataReceived,
 )
 from .gojson import ZERO_TIME, GoTime
-from .outbox import Outbox
+from .outbox import JOIN_BELOW, Outbox
 from .packets import (
     CANCEL_CANCELED,
     MessageAckPacket,
@@ -68,6 +68,7 @@ _MESSAGE: Final = int(PacketType.MESSAGE)
 _MESSAGE_ACK: Final = int(PacketType.MESSAGE_ACK)
 _REQUEST: Final = int(PacketType.REQUEST)
 _RESPONSE: Final = int(PacketType.RESPONSE)
+_JOIN_BELOW: Final = JOIN_BELOW  # (a local Final: a C static, compiled; docs/architecture.md)
 
 
 class AppLayer:
@@ -275,6 +276,14 @@ class AppLayer:
         as, for a relay) spliced into the frame as it is, else `data` encoded."""
         sid = session.session_id
         if data_b64:
+            if len(data_b64) < _JOIN_BELOW:
+                self._out.send_frame(
+                    message_frame_spliced(
+                        packet_type, packet_id, sid, key, data_b64, topic, custom, error, 0,
+                        deadline, context_deadline,
+                    )
+                )  # fmt: skip
+                return
             self._out.send_parts(
                 message_frame_parts(
                     packet_type, packet_id, sid, key, data_b64, topic, custom, error, 0,

@@ -20,11 +20,13 @@ from .ids import PacketIDs
 from .packets import Packet
 from .timer_requests import TimerBook
 
-__all__ = ["Frame", "Outbox"]
+__all__ = ["JOIN_BELOW", "Frame", "Outbox"]
 
 Frame: TypeAlias = bytes | memoryview
 """One buffer for `transport.writelines`; several may make up one frame."""
-_JOIN_BELOW: Final = 16 * 1024
+JOIN_BELOW: Final = 16 * 1024
+"""A spliced value shorter than this goes out copied into its frame, one buffer (a copy
+costs less than two more buffers for the transport); a longer one as its own buffer."""
 
 
 class Outbox:
@@ -62,7 +64,7 @@ class Outbox:
         frames = self._frames
         if frames is None:
             frames = self._frames = []
-        if len(middle) < _JOIN_BELOW:
+        if len(middle) < JOIN_BELOW:
             frames.append(b"".join(parts))
         else:
             frames.append(head)

@@ -50,10 +50,14 @@ def python_path(*fields: Any) -> Any:
 
 def assert_agrees(*fields: Any) -> Any:
     written = _docwrite.frame_parts(*fields)
+    joined = _docwrite.frame(*fields)
+    assert (joined is None) is (written is None)  # (both write the same frames)
     if written is not None:
         reference = python_path(*fields)
         assert written == reference
         assert written[1] is fields[4]  # the value's text itself, not a copy
+        assert joined == b"".join(reference)
+        assert encoder.message_frame_spliced(*fields) == joined
     return written
 
 
