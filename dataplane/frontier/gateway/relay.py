@@ -124,16 +124,20 @@ def _task_canceller(task: asyncio.Task[Any]) -> Callable[[SyncRequest], None]:
 
 
 class Relay:
-    __slots__ = ("settled", "timeout", "timeouts")
+    __slots__ = ("settled", "timeouts")
 
     def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
         self.timeouts = ForwardTimeouts(timeout)
         """Every forward in flight, in the order sent: its timeout (the fallbacks that
         wait for a paused target in a task use the connection's timers, as `call()`)."""
         self.settled: Callable[[End, End], None] | None = None
         """Called with (source, target) after a forward was answered, while the gateway
         drains (None otherwise): either connection may have fallen quiet."""
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a forward may wait for its answer (`exchange.forward_timeout`)."""
+        return self.timeouts.timeout
 
     # ------------------------------------------------------------------------------ calls
 

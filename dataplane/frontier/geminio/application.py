@@ -30,7 +30,7 @@ from .events import (
     StreamDataReceived,
 )
 from .gojson import ZERO_TIME, GoTime
-from .outbox import JOIN_BELOW, Outbox
+from .outbox import Outbox
 from .packets import (
     CANCEL_CANCELED,
     MessageAckPacket,
@@ -68,7 +68,9 @@ _MESSAGE: Final = int(PacketType.MESSAGE)
 _MESSAGE_ACK: Final = int(PacketType.MESSAGE_ACK)
 _REQUEST: Final = int(PacketType.REQUEST)
 _RESPONSE: Final = int(PacketType.RESPONSE)
-_JOIN_BELOW: Final = JOIN_BELOW  # (a local Final: a C static, compiled; docs/architecture.md)
+_JOIN_BELOW: Final = 16 * 1024
+"""A spliced value shorter than this goes out copied into its frame, one buffer (a copy
+costs less than two more buffers for the transport); a longer one as its own buffer."""
 
 
 class AppLayer:

@@ -12,7 +12,7 @@ of one call.
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
+from typing import TypeAlias
 
 from .encoder import encoded_parts, stream_header
 from .events import Event
@@ -20,13 +20,10 @@ from .ids import PacketIDs
 from .packets import Packet
 from .timer_requests import TimerBook
 
-__all__ = ["JOIN_BELOW", "Frame", "Outbox"]
+__all__ = ["Frame", "Outbox"]
 
 Frame: TypeAlias = bytes | memoryview
 """One buffer for `transport.writelines`; several may make up one frame."""
-JOIN_BELOW: Final = 16 * 1024
-"""A spliced value shorter than this goes out copied into its frame, one buffer (a copy
-costs less than two more buffers for the transport); a longer one as its own buffer."""
 
 
 class Outbox:
@@ -57,19 +54,16 @@ class Outbox:
             self._frames.append(frame)
 
     def send_parts(self, parts: tuple[bytes, Frame, bytes]) -> None:
-        """A frame encoded by the caller as pieces (`encoder.message_frame_parts`): three
-        buffers when the middle one is large (it is not copied), else joined into one (a
-        copy costs less than two more buffers for the transport to handle)."""
+        """A frame encoded by the caller as three buffers (`encoder.message_frame_parts`),
+        the middle one a large spliced value, not copied (a small one comes whole, as
+        `send_frame`: application.py decides)."""
         head, middle, tail = parts
         frames = self._frames
         if frames is None:
             frames = self._frames = []
-        if len(middle) < JOIN_BELOW:
-            frames.append(b"".join(parts))
-        else:
-            frames.append(head)
-            frames.append(middle)
-            frames.append(tail)
+        frames.append(head)
+        frames.append(middle)
+        frames.append(tail)
 
     def send_stream(self, packet_id: int, session_id: int, payload: Frame) -> None:
         """A StreamPacket from a payload slice, without copying the payload."""

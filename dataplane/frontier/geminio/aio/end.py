@@ -50,6 +50,7 @@ from .errors import (
     RemoteError,
     RPCError,
     StreamClosedError,
+    operation_timed_out,
 )
 from .forwarded import Forwarded, Pending
 from .limits import Limits
@@ -806,7 +807,7 @@ def _abort_error(event: OperationAborted) -> EndError:
     reason = event.reason
     what = event.kind.value
     if reason is AbortReason.TIMEOUT:
-        return OperationTimeout(f"{what} timed out")
+        return operation_timed_out(what)
     if reason is AbortReason.REJECTED:
         return OpenRejected(event.detail)
     if reason is AbortReason.SESSION_CLOSED and event.session_id != 1:

@@ -20,6 +20,7 @@ __all__ = [
     "RPCError",
     "RemoteError",
     "StreamClosedError",
+    "operation_timed_out",
 ]
 
 
@@ -37,6 +38,12 @@ class StreamClosedError(EndError):
 
 class OperationTimeout(EndError, TimeoutError):
     """The peer did not answer within the operation's timeout."""
+
+
+def operation_timed_out(what: str) -> OperationTimeout:
+    """What an operation (`OpKind.value`: "request", "publish", ...) whose timeout passed
+    raises: one text, whether the connection's timer or a relay's queue kept the time."""
+    return OperationTimeout(f"{what} timed out")
 
 
 class RemoteError(EndError):

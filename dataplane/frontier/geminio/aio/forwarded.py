@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mypy_extensions import mypyc_attr
 
-from .errors import OperationTimeout
+from ..events import OpKind
+from .errors import operation_timed_out
 
 if TYPE_CHECKING:
     from .stream import Stream
@@ -106,13 +107,7 @@ class Forwarded:
         """Stop waiting and forget it, as cancelling `call()` or `publish()` does (a
         RequestCancel goes out when the connection's config enables it); `finished` gets
         an `asyncio.CancelledError`. False when it was done already (or never sent)."""
-        stream = self._stream
-        if self._finished or stream is None:
-            return False
-        self._finished = True
-        stream._forget(self._op_id, self._request, self)
-        self.finished(asyncio.CancelledError())
-        return True
+        return self._give_up(asyncio.CancelledError(), notify=True)
 
     def expire(self) -> bool:
         """Give up waiting because its timeout passed, kept by the caller (a relay's one
@@ -120,14 +115,17 @@ class Forwarded:
         connection: it ends as that timer would have ended it, forgotten without a
         RequestCancel, and `finished` gets the `OperationTimeout` that `call()` or
         `publish()` raises. False when it was done already (or never sent)."""
+        kind = OpKind.REQUEST if self._request else OpKind.PUBLISH
+        return self._give_up(operation_timed_out(kind.value), notify=False)
+
+    def _give_up(self, error: BaseException, *, notify: bool) -> bool:
+        """Forget it on its stream (a RequestCancel only if `notify`), then `finished`."""
         stream = self._stream
         if self._finished or stream is None:
             return False
         self._finished = True
-        stream._forget(self._op_id, self._request, self, notify=False)
-        self.finished(
-            OperationTimeout("request timed out" if self._request else "publish timed out")
-        )
+        stream._forget(self._op_id, self._request, self, notify=notify)
+        self.finished(error)
         return True
 
     def __repr__(self) -> str:
